@@ -1,0 +1,141 @@
+//! The command line: `edgekv [serve] [--name value ...]` starts the server; further
+//! subcommands (the `edgekv kv ...` client) talk RESP to a running server.
+//!
+//! It never reaches into server internals: `serve` hands a `Config` to `server::run`.
+
+use crate::config::Config;
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Parser, Debug)]
+#[command(name = "edgekv", version, about = "Workers KV's model behind the Redis protocol")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand, Debug)]
+enum Cmd {
+    /// Start the server (the default). Every configuration key is also a flag:
+    /// `--port 6380 --dir ./data --maxclients 100`.
+    Serve(ServeArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct ServeArgs {
+    /// A redis.conf-style file (`name value` lines); flags override it.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Configuration as `--name value` pairs, as redis-server accepts them.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "--NAME VALUE")]
+    settings: Vec<String>,
+}
+
+/// Turns `--name v1 v2 --other v` into (name, "v1 v2") pairs, as redis-server does.
+fn parse_settings(args: &[String]) -> Result<Vec<(String, String)>, String> {
+    let mut out: Vec<(String, Vec<String>)> = Vec::new();
+    for a in args {
+        if let Some(name) = a.strip_prefix("--") {
+            if name.is_empty() {
+                return Err("empty option name '--'".into());
+            }
+            out.push((name.to_string(), Vec::new()));
+        } else if let Some(last) = out.last_mut() {
+            last.1.push(a.clone());
+        } else {
+            return Err(format!("unexpected argument '{}' (options look like --port 6379)", a));
+        }
+    }
+    Ok(out.into_iter().map(|(n, v)| (n, v.join(" "))).collect())
+}
+
+fn build_config(args: &ServeArgs) -> Result<Config, String> {
+    let config = Config::new();
+    if let Some(path) = &args.config {
+        let text =
+            std::fs::read_to_string(path).map_err(|e| format!("cannot read config file {}: {}", path.display(), e))?;
+        config
+            .load_file(&text)
+            .map_err(|e| format!("{}: {}", path.display(), e))?;
+    }
+    for (name, value) in parse_settings(&args.settings)? {
+        config.set(&name, &value, false).map_err(|e| match e {
+            crate::config::ConfigError::Unknown => format!("unknown option --{}", name),
+            crate::config::ConfigError::Invalid(why) => format!("--{} {}: {}", name, value, why),
+            crate::config::ConfigError::Immutable => format!("--{} cannot be set", name),
+        })?;
+    }
+    Ok(config)
+}
+
+/// Entry point of the binary. Returns the process exit code.
+pub fn main() -> i32 {
+    let mut argv: Vec<String> = std::env::args().collect();
+    let known = ["serve", "help", "--help", "-h", "--version", "-V"];
+    if argv.len() < 2 || !known.contains(&argv[1].as_str()) {
+        argv.insert(1, "serve".into());
+    }
+    let cli = Cli::parse_from(argv);
+    match cli.cmd {
+        Cmd::Serve(args) => {
+            let config = match build_config(&args) {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("edgekv: {}", e);
+                    return 2;
+                }
+            };
+            init_logging(&config);
+            let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+                Ok(rt) => rt,
+                Err(e) => {
+                    eprintln!("edgekv: cannot start the runtime: {}", e);
+                    return 1;
+                }
+            };
+            match rt.block_on(crate::server::run(config, args.config.clone())) {
+                Ok(()) => 0,
+                Err(e) => {
+                    eprintln!("edgekv: {}", e);
+                    1
+                }
+            }
+        }
+    }
+}
+
+fn init_logging(config: &Config) {
+    let level = match config.get("loglevel").as_deref() {
+        Some("debug") => "debug",
+        Some("verbose") => "info",
+        Some("warning") => "warn",
+        Some("nothing") => "off",
+        _ => "info",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(ansi)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_pairs() {
+        let a: Vec<String> = ["--port", "0", "--bind", "127.0.0.1", "::1", "--save", ""]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let p = parse_settings(&a).unwrap();
+        assert_eq!(p[0], ("port".into(), "0".into()));
+        assert_eq!(p[1], ("bind".into(), "127.0.0.1 ::1".into()));
+        assert_eq!(p[2], ("save".into(), "".into()));
+        assert!(parse_settings(&["x".into()]).is_err());
+    }
+}

@@ -1,0 +1,442 @@
+//! Keyspace commands (Redis's db.c): DEL, UNLINK, EXISTS, TYPE, RENAME, RENAMENX, COPY, MOVE,
+//! KEYS, SCAN, RANDOMKEY, DBSIZE, TOUCH, FLUSHDB, FLUSHALL, SELECT, SWAPDB.
+
+use super::args::{is, Args};
+use super::{Command, Ctx};
+use crate::errors::{self, err};
+use crate::num;
+use crate::protocol::Reply;
+use crate::store::glob;
+use bytes::Bytes;
+
+/// An argument that must fit a C `int` (Redis's `getIntFromObjectOrReply`), with the error
+/// text the command uses.
+fn int_arg(a: &[u8], msg: &'static str) -> Result<i64, Reply> {
+    match num::parse_i64(a) {
+        Some(v) if v >= i32::MIN as i64 && v <= i32::MAX as i64 => Ok(v),
+        _ => Err(err(msg)),
+    }
+}
+
+/// A database index that must exist.
+fn db_index(ctx: &Ctx, id: i64) -> Result<usize, Reply> {
+    if id < 0 || id as usize >= ctx.shared.store.databases() {
+        Err(err(errors::DB_INDEX))
+    } else {
+        Ok(id as usize)
+    }
+}
+
+/// `DEL key [key ...]`
+pub struct Del {
+    keys: Vec<Bytes>,
+}
+
+impl Command for Del {
+    fn parse(args: &mut Args) -> Result<Self, Reply> {
+        Ok(Del {
+            keys: args.rest().to_vec(),
+        })
+    }
+    fn execute(self, ctx: &mut Ctx) -> Reply {
+        let db = ctx.db();
+        Reply::Int(self.keys.iter().filter(|k| db.remove(k)).count() as i64)
+    }
+}
+
+/// `UNLINK key [key ...]`: as DEL (records are freed at once; none is large enough to matter).
+pub struct Unlink {
+    del: Del,
+}
+
+impl Command for Unlink {
+    fn parse(args: &mut Args) -> Result<Self, Reply> {
+        Ok(Unlink { del: Del::parse(args)? })
+    }
+    fn execute(self, ctx: &mut Ctx) -> Reply {
+        self.del.execute(ctx)
+    }
+}
+
+/// `EXISTS key [key ...]`: a key named twice counts twice.
+pub struct Exists {
+    keys: Vec<Bytes>,
+}
+
+impl Command for Exists {
+    fn parse(args: &mut Args) -> Result<Self, Reply> {
+        Ok(Exists {
+            keys: args.rest().to_vec(),
+        })
+    }
+    fn execute(self, ctx: &mut Ctx) -> Reply {
+        let db = ctx.db();
+        Reply::Int(self.keys.iter().filter(|k| db.exists(k)).count() as i64)
+    }
+}
+
+/// `TOUCH key [key ...]`
+pub struct Touch {
+    exists: Exists,
+}
+
+impl Command for Touch {
+    fn parse(args: &mut Args) -> Result<Self, Reply> {
+        Ok(Touch {
+            exists: Exists::parse(args)?,
+        })
+    }
+    fn execute(self, ctx: &mut Ctx) -> Reply {
+        self.exists.execute(ctx)
+    }
+}
+
+/// `TYPE key`
+pub struct Type {
+    key: Bytes,
+}
+
+impl Command for Type {
+    fn parse(args: &mut Args) -> Result<Self, Reply> {
+        Ok(Type { key: args.next()? })
+    }
+    fn execute(self, ctx: &mut Ctx) -> Reply {
+        Reply::status(if ctx.db().exists(&self.key) { "string" } else { "none" })
+    }
+}
+
+/// RENAME and RENAMENX (Redis's `renameGenericCommand`): the deadline and metadata move with
+/// the value.
+fn rename(ctx: &mut Ctx, src: &Bytes, dst: &Bytes, nx: bool) -> Reply {
+    let db = ctx.db();
+    if !db.exists(src) {
+        return err(errors::NO_SUCH_KEY);
+    }
+    if src == dst {
+        return if nx { Reply::Int(0) } else { Reply::Ok };
+    }
+    if nx && db.exists(dst) {
+        return Reply::Int(0);
+    }
+    let entry = db.take(src).expect("checked under the exclusive gate");
+    db.put_entry(entry.with_key(dst));
+    if nx {
+        Reply::Int(1)
+    } else {
+        Reply::Ok
+    }
+}
+
+/// `RENAME key newkey`
+pub struct Rename {
+    src: Bytes,
+    dst: Bytes,
+}
+
+impl Command for Rename {
+    fn parse(args: &mut Args) -> Result<Self, Reply> {
+        Ok(Rename {
+            src: args.next()?,
+            dst: args.next()?,
+        })
+    }
+    fn execute(self, ctx: &mut Ctx) -> Reply {
+        rename(ctx, &self.src, &self.dst, false)
+    }
+}
+
+/// `RENAMENX key newkey`
+pub struct Renamenx {
+    src: Bytes,
+    dst: Bytes,
+}
+
+impl Command for Renamenx {
+    fn parse(args: &mut Args) -> Result<Self, Reply> {
+        Ok(Renamenx {
+            src: args.next()?,
+            dst: args.next()?,
+        })
+    }
+    fn execute(self, ctx: &mut Ctx) -> Reply {
+        rename(ctx, &self.src, &self.dst, true)
+    }
+}
+
+/// `COPY source destination [DB destination-db] [REPLACE]`
+pub struct Copy {
+    src: Bytes,
+    dst: Bytes,
+    db: Option<i64>,
+    replace: bool,
+}
+
+impl Command for Copy {
+    fn parse(args: &mut Args) -> Result<Self, Reply> {
+        let src = args.next()?;
+        let dst = args.next()?;
+        let mut c = Copy {
+            src,
+            dst,
+            db: None,
+            replace: false,
+        };
+        while let Some(opt) = args.next_opt() {
+            if is(&opt, "replace") {
+                c.replace = true;
+            } else if is(&opt, "db") && !args.is_empty() {
+                c.db = Some(int_arg(&args.next()?, errors::NOT_INTEGER)?);
+            } else {
+                return Err(err(errors::SYNTAX));
+            }
+        }
+        Ok(c)
+    }
+    fn execute(self, ctx: &mut Ctx) -> Reply {
+        let target = match self.db {
+            None => ctx.session.db,
+            Some(id) => match db_index(ctx, id) {
+                Ok(d) => d,
+                Err(e) => return e,
+            },
+        };
+        if target == ctx.session.db && self.src == self.dst {
+            return err(errors::SAME_OBJECT);
+        }
+        let Some(copy) = ctx.db().read(&self.src, |r| r.with_key(&self.dst)) else {
+            return Reply::Int(0);
+        };
+        let dst = ctx.db_at(target);
+        if dst.exists(&self.dst) && !self.replace {
+            return Reply::Int(0);
+        }
+        dst.put_entry(copy);
+        Reply::Int(1)
+    }
+}
+
+/// `MOVE key db`
+pub struct Move {
+    key: Bytes,
+    db: i64,
+}
+
+impl Command for Move {
+    fn parse(args: &mut Args) -> Result<Self, Reply> {
+        let key = args.next()?;
+        let db = int_arg(&args.next()?, errors::NOT_INTEGER)?;
+        Ok(Move { key, db })
+    }
+    fn execute(self, ctx: &mut Ctx) -> Reply {
+        let target = match db_index(ctx, self.db) {
+            Ok(d) => d,
+            Err(e) => return e,
+        };
+        if target == ctx.session.db {
+            return err(errors::SAME_OBJECT);
+        }
+        let src = ctx.db();
+        if !src.exists(&self.key) {
+            return Reply::Int(0);
+        }
+        let dst = ctx.db_at(target);
+        if dst.exists(&self.key) {
+            return Reply::Int(0);
+        }
+        let entry = src.take(&self.key).expect("checked under the exclusive gate");
+        dst.put_entry(entry);
+        Reply::Int(1)
+    }
+}
+
+/// `KEYS pattern`
+pub struct Keys {
+    pattern: Bytes,
+}
+
+impl Command for Keys {
+    fn parse(args: &mut Args) -> Result<Self, Reply> {
+        Ok(Keys { pattern: args.next()? })
+    }
+    fn execute(self, ctx: &mut Ctx) -> Reply {
+        let all = self.pattern.as_ref() == b"*";
+        let mut out = Vec::new();
+        ctx.db().for_each(|r| {
+            if all || glob::matches(&self.pattern, r.key(), false) {
+                out.push(Reply::Bulk(Bytes::copy_from_slice(r.key())));
+            }
+        });
+        Reply::Array(out)
+    }
+}
+
+/// Parses a SCAN cursor as Redis's `parseScanCursorOrReply` (`strtoul`: an optional sign,
+/// digits, nothing else; a negative number wraps around as in C).
+fn parse_cursor(a: &[u8]) -> Result<u64, Reply> {
+    let bad = || err(errors::INVALID_CURSOR);
+    let (neg, digits) = match a.first() {
+        Some(b'-') => (true, &a[1..]),
+        Some(b'+') => (false, &a[1..]),
+        _ => (false, a),
+    };
+    let v = num::parse_u64_cursor(digits).ok_or_else(bad)?;
+    Ok(if neg { v.wrapping_neg() } else { v })
+}
+
+/// `SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]`
+pub struct Scan {
+    cursor: u64,
+    pattern: Option<Bytes>,
+    count: usize,
+    type_filter: Option<Bytes>,
+}
+
+impl Command for Scan {
+    fn parse(args: &mut Args) -> Result<Self, Reply> {
+        let cursor = parse_cursor(&args.next()?)?;
+        let mut s = Scan {
+            cursor,
+            pattern: None,
+            count: 10,
+            type_filter: None,
+        };
+        while let Some(opt) = args.next_opt() {
+            let has_value = !args.is_empty();
+            if is(&opt, "count") && has_value {
+                let n = super::args::parse_i64(&args.next()?)?;
+                if n < 1 {
+                    return Err(err(errors::SYNTAX));
+                }
+                s.count = n.min(i32::MAX as i64) as usize;
+            } else if is(&opt, "match") && has_value {
+                let p = args.next()?;
+                s.pattern = if p.as_ref() == b"*" { None } else { Some(p) };
+            } else if is(&opt, "type") && has_value {
+                s.type_filter = Some(args.next()?);
+            } else {
+                return Err(err(errors::SYNTAX));
+            }
+        }
+        Ok(s)
+    }
+    fn execute(self, ctx: &mut Ctx) -> Reply {
+        // Every value is a string: a TYPE filter keeps all keys or none.
+        let type_ok = self.type_filter.as_ref().is_none_or(|t| is(t, "string"));
+        let (next, keys) = ctx.db().scan(self.cursor, self.count, |r| {
+            type_ok && self.pattern.as_ref().is_none_or(|p| glob::matches(p, r.key(), false))
+        });
+        let mut buf = itoa::Buffer::new();
+        Reply::Array(vec![
+            Reply::bulk_str(buf.format(next)),
+            Reply::Array(keys.into_iter().map(Reply::Bulk).collect()),
+        ])
+    }
+}
+
+/// `RANDOMKEY`
+pub struct Randomkey;
+
+impl Command for Randomkey {
+    fn parse(_: &mut Args) -> Result<Self, Reply> {
+        Ok(Randomkey)
+    }
+    fn execute(self, ctx: &mut Ctx) -> Reply {
+        Reply::bulk_or_nil(ctx.db().random_key())
+    }
+}
+
+/// `DBSIZE`
+pub struct Dbsize;
+
+impl Command for Dbsize {
+    fn parse(_: &mut Args) -> Result<Self, Reply> {
+        Ok(Dbsize)
+    }
+    fn execute(self, ctx: &mut Ctx) -> Reply {
+        Reply::Int(ctx.db().len() as i64)
+    }
+}
+
+/// The optional `ASYNC | SYNC` of FLUSHDB and FLUSHALL.
+fn parse_flush_mode(args: &mut Args) -> Result<(), Reply> {
+    match args.rest() {
+        [] => Ok(()),
+        [m] if is(m, "sync") || is(m, "async") => Ok(()),
+        _ => Err(err(errors::SYNTAX)),
+    }
+}
+
+/// `FLUSHDB [ASYNC | SYNC]`
+pub struct Flushdb;
+
+impl Command for Flushdb {
+    fn parse(args: &mut Args) -> Result<Self, Reply> {
+        parse_flush_mode(args)?;
+        Ok(Flushdb)
+    }
+    fn execute(self, ctx: &mut Ctx) -> Reply {
+        ctx.db().clear();
+        Reply::Ok
+    }
+}
+
+/// `FLUSHALL [ASYNC | SYNC]`
+pub struct Flushall;
+
+impl Command for Flushall {
+    fn parse(args: &mut Args) -> Result<Self, Reply> {
+        parse_flush_mode(args)?;
+        Ok(Flushall)
+    }
+    fn execute(self, ctx: &mut Ctx) -> Reply {
+        for d in 0..ctx.shared.store.databases() {
+            ctx.db_at(d).clear();
+        }
+        Reply::Ok
+    }
+}
+
+/// `SELECT index`
+pub struct Select {
+    index: i64,
+}
+
+impl Command for Select {
+    fn parse(args: &mut Args) -> Result<Self, Reply> {
+        Ok(Select {
+            index: int_arg(&args.next()?, "ERR invalid DB index")?,
+        })
+    }
+    fn execute(self, ctx: &mut Ctx) -> Reply {
+        match db_index(ctx, self.index) {
+            Ok(d) => {
+                ctx.session.db = d;
+                ctx.session.handle.db.store(d, std::sync::atomic::Ordering::Relaxed);
+                Reply::Ok
+            }
+            Err(e) => e,
+        }
+    }
+}
+
+/// `SWAPDB index1 index2`
+pub struct Swapdb {
+    a: i64,
+    b: i64,
+}
+
+impl Command for Swapdb {
+    fn parse(args: &mut Args) -> Result<Self, Reply> {
+        let a = int_arg(&args.next()?, "ERR invalid first DB index")?;
+        let b = int_arg(&args.next()?, "ERR invalid second DB index")?;
+        Ok(Swapdb { a, b })
+    }
+    fn execute(self, ctx: &mut Ctx) -> Reply {
+        let (a, b) = match (db_index(ctx, self.a), db_index(ctx, self.b)) {
+            (Ok(a), Ok(b)) => (a, b),
+            _ => return err(errors::DB_INDEX),
+        };
+        ctx.shared.store.swap(a, b, ctx.now);
+        Reply::Ok
+    }
+}

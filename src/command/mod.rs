@@ -1,0 +1,217 @@
+//! Commands: one file per family, each command a typed parse of its arguments followed by an
+//! execution against the store, and the command table (name, arity, flags, categories).
+//!
+//! It never does I/O and never `.await`s. `dispatch` is the single entry point: name lookup,
+//! arity, MULTI queueing, the store gate, statistics.
+
+pub mod args;
+pub mod connection;
+pub mod expire;
+pub mod keys;
+pub mod multi;
+pub mod server;
+pub mod strings;
+pub mod table;
+
+use crate::errors;
+use crate::protocol::{Protocol, Reply};
+use crate::server::shared::{ClientHandle, Shared};
+use crate::store::watch::DirtyFlag;
+use crate::store::DbRef;
+pub use args::Args;
+use bytes::Bytes;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Instant;
+use table::{flags, CommandSpec};
+
+/// What a connection remembers between commands.
+pub struct Session {
+    pub handle: Arc<ClientHandle>,
+    pub db: usize,
+    pub proto: Protocol,
+    /// Queued commands while in MULTI.
+    pub multi: Option<Vec<Vec<Bytes>>>,
+    /// A command was refused while queueing: EXEC must abort.
+    pub multi_error: bool,
+    /// Keys under WATCH: (db, key).
+    pub watched: Vec<(usize, Bytes)>,
+    pub dirty: DirtyFlag,
+    pub reply_mode: ReplyMode,
+    /// Close the connection once the current reply is written (QUIT).
+    pub close: bool,
+    pub authenticated: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplyMode {
+    On,
+    Off,
+    /// Skip the reply of the next command only.
+    SkipNext,
+    Skipping,
+}
+
+impl Session {
+    pub fn new(handle: Arc<ClientHandle>) -> Session {
+        Session {
+            handle,
+            db: 0,
+            proto: Protocol::Resp2,
+            multi: None,
+            multi_error: false,
+            watched: Vec::new(),
+            dirty: Default::default(),
+            reply_mode: ReplyMode::On,
+            close: false,
+            authenticated: true,
+        }
+    }
+}
+
+/// Everything a command may use while it executes.
+pub struct Ctx<'a> {
+    pub shared: &'a Shared,
+    pub session: &'a mut Session,
+    /// The time of this command, read once (unix milliseconds).
+    pub now: i64,
+}
+
+impl<'a> Ctx<'a> {
+    /// The selected namespace at this command's time.
+    #[inline]
+    pub fn db(&self) -> DbRef<'a> {
+        self.shared.store.db(self.session.db, self.now)
+    }
+
+    pub fn db_at(&self, index: usize) -> DbRef<'a> {
+        self.shared.store.db(index, self.now)
+    }
+}
+
+/// A command: a typed parse of its arguments, then execution.
+pub trait Command: Sized {
+    /// Reads every argument before anything changes; argument errors come from `Args`.
+    fn parse(args: &mut Args) -> Result<Self, Reply>;
+    fn execute(self, ctx: &mut Ctx) -> Reply;
+}
+
+/// Parses and executes `C` (the table's entry point for every command).
+pub fn run<C: Command>(ctx: &mut Ctx, argv: &[Bytes]) -> Reply {
+    let mut args = Args::new(argv);
+    match C::parse(&mut args) {
+        Ok(c) => c.execute(ctx),
+        Err(r) => r,
+    }
+}
+
+/// Looks up a command and, for containers, its subcommand. `Err` is the reply for an unknown
+/// command or subcommand or a wrong number of arguments.
+pub fn resolve(argv: &[Bytes]) -> Result<(usize, &'static CommandSpec), Reply> {
+    let Some((idx, spec)) = table::lookup(&argv[0]) else {
+        return Err(errors::unknown_command(&argv[0], &argv[1..]));
+    };
+    let (idx, spec) = if !spec.subcommands.is_empty() && argv.len() >= 2 {
+        match table::lookup_sub(spec, &argv[1]) {
+            Some(s) => s,
+            None => return Err(errors::unknown_subcommand(spec.name, &argv[1])),
+        }
+    } else {
+        (idx, spec)
+    };
+    let n = argv.len() as i32;
+    if (spec.arity > 0 && n != spec.arity) || (spec.arity < 0 && n < -spec.arity) {
+        return Err(errors::arity(spec.fullname));
+    }
+    Ok((idx, spec))
+}
+
+/// Executes one request for a connection and returns its reply.
+pub fn dispatch(shared: &Shared, session: &mut Session, argv: &[Bytes], now: i64) -> Reply {
+    let resolved = resolve(argv);
+    if !session.authenticated {
+        let allowed = matches!(&resolved, Ok((_, s)) if s.flags & flags::NO_AUTH != 0);
+        if !allowed {
+            let e = errors::err("NOAUTH Authentication required.");
+            if session.multi.is_some() {
+                session.multi_error = true;
+            }
+            count_reply(shared, &e);
+            return e;
+        }
+    }
+    // Inside MULTI, everything but the transaction-control commands is queued.
+    if let Some(q) = &mut session.multi {
+        let control = matches!(&resolved, Ok((_, s)) if s.flags & flags::TX_CONTROL != 0);
+        if !control {
+            return match resolved {
+                Ok((_, s)) if s.flags & flags::NO_MULTI != 0 => {
+                    session.multi_error = true;
+                    let e = errors::err("ERR Command not allowed inside a transaction");
+                    count_reply(shared, &e);
+                    e
+                }
+                Ok(_) => {
+                    q.push(argv.to_vec());
+                    session.handle.multi.store(q.len() as i64, Ordering::Relaxed);
+                    Reply::Queued
+                }
+                Err(e) => {
+                    session.multi_error = true;
+                    count_reply(shared, &e);
+                    e
+                }
+            };
+        }
+    }
+    let (idx, spec) = match resolved {
+        Ok(r) => r,
+        Err(e) => {
+            count_reply(shared, &e);
+            return e;
+        }
+    };
+    execute(shared, session, idx, spec, argv, now, false)
+}
+
+/// Runs a resolved command under the store gate (unless the caller, EXEC, holds it already).
+pub fn execute(
+    shared: &Shared,
+    session: &mut Session,
+    idx: usize,
+    spec: &'static CommandSpec,
+    argv: &[Bytes],
+    now: i64,
+    gate_held: bool,
+) -> Reply {
+    let started = Instant::now();
+    *session.handle.last_cmd.lock() = spec.fullname;
+    let reply = {
+        let mut ctx = Ctx { shared, session, now };
+        if gate_held || spec.flags & flags::NO_GATE != 0 {
+            (spec.run)(&mut ctx, argv)
+        } else if spec.flags & flags::EXCLUSIVE != 0 {
+            let _g = shared.store.gate.write();
+            (spec.run)(&mut ctx, argv)
+        } else {
+            let _g = shared.store.gate.read();
+            (spec.run)(&mut ctx, argv)
+        }
+    };
+    let st = &shared.cmdstats[idx];
+    st.calls.fetch_add(1, Ordering::Relaxed);
+    st.usec
+        .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+    if let Reply::Error(e) = &reply {
+        st.failed.fetch_add(1, Ordering::Relaxed);
+        shared.count_error(e);
+    }
+    shared.stats.commands_processed.fetch_add(1, Ordering::Relaxed);
+    reply
+}
+
+fn count_reply(shared: &Shared, r: &Reply) {
+    if let Reply::Error(e) = r {
+        shared.count_error(e);
+    }
+}

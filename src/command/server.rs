@@ -1,0 +1,783 @@
+//! Server commands: INFO, CONFIG (GET SET RESETSTAT REWRITE HELP), COMMAND (COUNT INFO DOCS
+//! LIST HELP), TIME, LASTSAVE, SHUTDOWN.
+
+use super::args::{is, Args};
+use super::connection::help;
+use super::table::{self, flags, CommandSpec};
+use super::{Command, Ctx};
+use crate::config::ConfigError;
+use crate::errors::{self, err};
+use crate::protocol::Reply;
+use crate::store::glob;
+use bytes::Bytes;
+use std::fmt::Write;
+use std::sync::atomic::Ordering;
+
+/// A container called without a subcommand: only `COMMAND` (arity -1) gets here; it lists
+/// every command, as `COMMAND INFO` with no names does.
+pub fn container_without_sub(_: &mut Ctx, _: &[Bytes]) -> Reply {
+    Reply::Array(table::commands().iter().map(command_info).collect())
+}
+
+// ---- INFO ----
+
+/// `INFO [section [section ...]]`
+pub struct Info {
+    sections: Vec<String>,
+}
+
+impl Command for Info {
+    fn parse(args: &mut Args) -> Result<Self, Reply> {
+        Ok(Info {
+            sections: args
+                .rest()
+                .iter()
+                .map(|s| String::from_utf8_lossy(s).to_ascii_lowercase())
+                .collect(),
+        })
+    }
+    fn execute(self, ctx: &mut Ctx) -> Reply {
+        Reply::Verbatim(Bytes::from(info_text(ctx, &self.sections)))
+    }
+}
+
+const DEFAULT_SECTIONS: &[&str] = &[
+    "server",
+    "clients",
+    "memory",
+    "persistence",
+    "stats",
+    "replication",
+    "cpu",
+    "modules",
+    "errorstats",
+    "cluster",
+    "keyspace",
+];
+const ORDER: &[&str] = &[
+    "server",
+    "clients",
+    "memory",
+    "persistence",
+    "stats",
+    "replication",
+    "cpu",
+    "modules",
+    "commandstats",
+    "errorstats",
+    "cluster",
+    "keyspace",
+];
+
+fn human_bytes(n: u64) -> String {
+    let n = n as f64;
+    if n < 1024.0 {
+        format!("{}B", n)
+    } else if n < 1024.0 * 1024.0 {
+        format!("{:.2}K", n / 1024.0)
+    } else if n < 1024.0 * 1024.0 * 1024.0 {
+        format!("{:.2}M", n / 1024.0 / 1024.0)
+    } else {
+        format!("{:.2}G", n / 1024.0 / 1024.0 / 1024.0)
+    }
+}
+
+/// Bytes the allocator has handed out (glibc's mallinfo2: in-use chunks plus mmapped blocks).
+pub fn used_memory() -> u64 {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    unsafe {
+        let m = libc::mallinfo2();
+        (m.uordblks + m.hblkhd) as u64
+    }
+    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+    {
+        rss_bytes()
+    }
+}
+
+/// Resident set size of this process.
+pub fn rss_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| s.split_whitespace().nth(1).and_then(|v| v.parse::<u64>().ok()))
+        .map(|pages| pages * 4096)
+        .unwrap_or(0)
+}
+
+fn rusage(who: i32) -> (f64, f64) {
+    unsafe {
+        let mut r: libc::rusage = std::mem::zeroed();
+        libc::getrusage(who, &mut r);
+        let t = |tv: libc::timeval| tv.tv_sec as f64 + tv.tv_usec as f64 / 1e6;
+        (t(r.ru_stime), t(r.ru_utime))
+    }
+}
+
+fn info_text(ctx: &Ctx, requested: &[String]) -> String {
+    let mut want: Vec<&str> = Vec::new();
+    if requested.is_empty() {
+        want.extend(DEFAULT_SECTIONS);
+    }
+    for r in requested {
+        match r.as_str() {
+            "default" => want.extend(DEFAULT_SECTIONS),
+            "all" | "everything" => want.extend(ORDER),
+            s => {
+                if let Some(o) = ORDER.iter().find(|o| **o == s) {
+                    want.push(o);
+                }
+            }
+        }
+    }
+    let mut out = String::new();
+    for section in ORDER.iter().filter(|s| want.contains(s)) {
+        if !out.is_empty() {
+            out.push_str("\r\n");
+        }
+        section_text(ctx, section, &mut out);
+    }
+    out
+}
+
+fn line(out: &mut String, k: &str, v: impl std::fmt::Display) {
+    let _ = write!(out, "{}:{}\r\n", k, v);
+}
+
+fn section_text(ctx: &Ctx, section: &str, out: &mut String) {
+    let sh = ctx.shared;
+    match section {
+        "server" => {
+            out.push_str("# Server\r\n");
+            line(out, "redis_version", crate::REDIS_VERSION);
+            line(out, "redis_git_sha1", "00000000");
+            line(out, "redis_git_dirty", 0);
+            line(out, "redis_build_id", "0");
+            line(out, "redis_mode", "standalone");
+            line(
+                out,
+                "os",
+                format!("{} {}", std::env::consts::OS, std::env::consts::ARCH),
+            );
+            line(out, "arch_bits", 64);
+            line(out, "monotonic_clock", "POSIX clock_gettime");
+            line(out, "multiplexing_api", "epoll");
+            line(out, "atomicvar_api", "c11-builtin");
+            line(out, "gcc_version", "0.0.0");
+            line(out, "process_id", std::process::id());
+            line(out, "process_supervised", "no");
+            line(out, "run_id", &sh.run_id);
+            line(out, "tcp_port", sh.tcp_port.load(Ordering::Relaxed));
+            line(out, "server_time_usec", ctx.now * 1000);
+            let up = sh.started.elapsed().as_secs();
+            line(out, "uptime_in_seconds", up);
+            line(out, "uptime_in_days", up / 86400);
+            line(out, "hz", sh.config.get_i64("hz"));
+            line(out, "configured_hz", sh.config.get_i64("hz"));
+            line(out, "lru_clock", (ctx.now / 1000) & ((1 << 24) - 1));
+            line(
+                out,
+                "executable",
+                std::env::current_exe()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default(),
+            );
+            line(
+                out,
+                "config_file",
+                sh.config_file
+                    .as_ref()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default(),
+            );
+            line(out, "io_threads_active", 0);
+            line(out, "edgekv_version", env!("CARGO_PKG_VERSION"));
+        }
+        "clients" => {
+            out.push_str("# Clients\r\n");
+            line(out, "connected_clients", sh.clients.lock().len());
+            line(out, "cluster_connections", 0);
+            line(out, "maxclients", sh.config.maxclients.load(Ordering::Relaxed));
+            line(out, "client_recent_max_input_buffer", 0);
+            line(out, "client_recent_max_output_buffer", 0);
+            line(out, "blocked_clients", 0);
+            line(out, "tracking_clients", 0);
+            line(out, "clients_in_timeout_table", 0);
+        }
+        "memory" => {
+            out.push_str("# Memory\r\n");
+            let used = used_memory();
+            let rss = rss_bytes();
+            let dataset: usize = (0..sh.store.databases()).map(|d| sh.store.info(d, ctx.now).bytes).sum();
+            let maxmem = sh.config.get_i64("maxmemory") as u64;
+            line(out, "used_memory", used);
+            line(out, "used_memory_human", human_bytes(used));
+            line(out, "used_memory_rss", rss);
+            line(out, "used_memory_rss_human", human_bytes(rss));
+            line(out, "used_memory_peak", used);
+            line(out, "used_memory_peak_human", human_bytes(used));
+            line(out, "used_memory_overhead", used.saturating_sub(dataset as u64));
+            line(out, "used_memory_dataset", dataset);
+            line(out, "maxmemory", maxmem);
+            line(out, "maxmemory_human", human_bytes(maxmem));
+            line(
+                out,
+                "maxmemory_policy",
+                sh.config.get("maxmemory-policy").unwrap_or_default(),
+            );
+            line(
+                out,
+                "mem_fragmentation_ratio",
+                format!("{:.2}", rss as f64 / used.max(1) as f64),
+            );
+            line(out, "mem_allocator", "libc");
+            line(out, "lazyfree_pending_objects", 0);
+        }
+        "persistence" => {
+            out.push_str("# Persistence\r\n");
+            line(out, "loading", 0);
+            line(out, "async_loading", 0);
+            line(out, "rdb_changes_since_last_save", 0);
+            line(out, "rdb_bgsave_in_progress", 0);
+            line(out, "rdb_last_save_time", sh.lastsave.load(Ordering::Relaxed));
+            line(out, "rdb_last_bgsave_status", "ok");
+            line(out, "aof_enabled", 0);
+            line(out, "aof_rewrite_in_progress", 0);
+            line(out, "aof_rewrite_scheduled", 0);
+            line(out, "aof_last_bgrewrite_status", "ok");
+            line(out, "aof_last_write_status", "ok");
+        }
+        "stats" => {
+            out.push_str("# Stats\r\n");
+            let st = &sh.stats;
+            let (hits, misses) = sh.store.hits_misses();
+            line(
+                out,
+                "total_connections_received",
+                st.connections_received.load(Ordering::Relaxed),
+            );
+            line(
+                out,
+                "total_commands_processed",
+                st.commands_processed.load(Ordering::Relaxed),
+            );
+            line(out, "instantaneous_ops_per_sec", 0);
+            line(out, "total_net_input_bytes", st.net_input_bytes.load(Ordering::Relaxed));
+            line(
+                out,
+                "total_net_output_bytes",
+                st.net_output_bytes.load(Ordering::Relaxed),
+            );
+            line(
+                out,
+                "rejected_connections",
+                st.rejected_connections.load(Ordering::Relaxed),
+            );
+            line(out, "expired_keys", sh.store.expired_total());
+            line(out, "expired_stale_perc", "0.00");
+            line(out, "evicted_keys", 0);
+            line(out, "keyspace_hits", hits);
+            line(out, "keyspace_misses", misses);
+            line(out, "pubsub_channels", 0);
+            line(out, "pubsub_patterns", 0);
+            line(
+                out,
+                "unexpected_error_replies",
+                st.unexpected_error_replies.load(Ordering::Relaxed),
+            );
+            line(
+                out,
+                "total_error_replies",
+                st.total_error_replies.load(Ordering::Relaxed),
+            );
+            line(
+                out,
+                "edgekv_reclaimed_keys",
+                sh.store.stats.reclaimed.load(Ordering::Relaxed),
+            );
+        }
+        "replication" => {
+            out.push_str("# Replication\r\n");
+            line(out, "role", "master");
+            line(out, "connected_slaves", 0);
+            line(out, "master_failover_state", "no-failover");
+            line(out, "master_replid", &sh.run_id);
+            line(out, "master_replid2", "0000000000000000000000000000000000000000");
+            line(out, "master_repl_offset", 0);
+            line(out, "second_repl_offset", -1);
+            line(out, "repl_backlog_active", 0);
+            line(out, "repl_backlog_size", 1048576);
+            line(out, "repl_backlog_first_byte_offset", 0);
+            line(out, "repl_backlog_histlen", 0);
+        }
+        "cpu" => {
+            out.push_str("# CPU\r\n");
+            let (sys, user) = rusage(libc::RUSAGE_SELF);
+            let (csys, cuser) = rusage(libc::RUSAGE_CHILDREN);
+            let (tsys, tuser) = rusage(libc::RUSAGE_THREAD);
+            line(out, "used_cpu_sys", format!("{:.6}", sys));
+            line(out, "used_cpu_user", format!("{:.6}", user));
+            line(out, "used_cpu_sys_children", format!("{:.6}", csys));
+            line(out, "used_cpu_user_children", format!("{:.6}", cuser));
+            line(out, "used_cpu_sys_main_thread", format!("{:.6}", tsys));
+            line(out, "used_cpu_user_main_thread", format!("{:.6}", tuser));
+        }
+        "modules" => out.push_str("# Modules\r\n"),
+        "commandstats" => {
+            out.push_str("# Commandstats\r\n");
+            for (i, spec) in table::all().iter().enumerate() {
+                let s = &sh.cmdstats[i];
+                let calls = s.calls.load(Ordering::Relaxed);
+                let rejected = s.rejected.load(Ordering::Relaxed);
+                let failed = s.failed.load(Ordering::Relaxed);
+                if calls == 0 && rejected == 0 && failed == 0 {
+                    continue;
+                }
+                let usec = s.usec.load(Ordering::Relaxed);
+                let _ = write!(
+                    out,
+                    "cmdstat_{}:calls={},usec={},usec_per_call={:.2},rejected_calls={},failed_calls={}\r\n",
+                    spec.fullname,
+                    calls,
+                    usec,
+                    if calls > 0 { usec as f64 / calls as f64 } else { 0.0 },
+                    rejected,
+                    failed
+                );
+            }
+        }
+        "errorstats" => {
+            out.push_str("# Errorstats\r\n");
+            for (k, v) in sh.errorstats.lock().iter() {
+                let _ = write!(out, "errorstat_{}:count={}\r\n", k, v);
+            }
+        }
+        "cluster" => {
+            out.push_str("# Cluster\r\n");
+            line(out, "cluster_enabled", 0);
+        }
+        "keyspace" => {
+            out.push_str("# Keyspace\r\n");
+            for d in 0..sh.store.databases() {
+                let i = sh.store.info(d, ctx.now);
+                if i.keys > 0 {
+                    let _ = write!(
+                        out,
+                        "db{}:keys={},expires={},avg_ttl={}\r\n",
+                        d, i.keys, i.expires, i.avg_ttl
+                    );
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+// ---- CONFIG ----
+
+/// `CONFIG GET parameter [parameter ...]`
+pub struct ConfigGet {
+    patterns: Vec<Bytes>,
+}
+
+impl Command for ConfigGet {
+    fn parse(args: &mut Args) -> Result<Self, Reply> {
+        Ok(ConfigGet {
+            patterns: Args::after_sub(args.all()).rest().to_vec(),
+        })
+    }
+    fn execute(self, ctx: &mut Ctx) -> Reply {
+        let mut seen = std::collections::BTreeSet::new();
+        let mut pairs = Vec::new();
+        for p in &self.patterns {
+            let is_glob = p.iter().any(|c| matches!(c, b'*' | b'?' | b'['));
+            if !is_glob {
+                // An exact name is answered under the name as typed, as Redis does.
+                let name = String::from_utf8_lossy(p).into_owned();
+                if let Some(v) = ctx.shared.config.get(&name) {
+                    if seen.insert(name.to_ascii_lowercase()) {
+                        pairs.push((Reply::bulk_str(&name), Reply::bulk_str(&v)));
+                    }
+                }
+                continue;
+            }
+            for (n, v) in ctx.shared.config.matching(p) {
+                if seen.insert(n.to_string()) {
+                    pairs.push((Reply::bulk_str(n), Reply::bulk_str(&v)));
+                }
+            }
+        }
+        Reply::Map(pairs)
+    }
+}
+
+/// `CONFIG SET parameter value [parameter value ...]`
+pub struct ConfigSet {
+    pairs: Vec<(String, String)>,
+}
+
+impl Command for ConfigSet {
+    fn parse(args: &mut Args) -> Result<Self, Reply> {
+        let rest = Args::after_sub(args.all()).rest();
+        if !rest.len().is_multiple_of(2) {
+            return Err(err(errors::SYNTAX));
+        }
+        let mut pairs: Vec<(String, String)> = Vec::new();
+        for p in rest.chunks(2) {
+            let name = String::from_utf8_lossy(&p[0]).into_owned();
+            if !crate::config::Config::is_known(&name) {
+                return Err(errors::config_set_unknown(&p[0]));
+            }
+            if pairs.iter().any(|(n, _)| n.eq_ignore_ascii_case(&name)) {
+                return Err(errors::config_set_duplicate(&name.to_ascii_lowercase()));
+            }
+            pairs.push((name, String::from_utf8_lossy(&p[1]).into_owned()));
+        }
+        Ok(ConfigSet { pairs })
+    }
+    fn execute(self, ctx: &mut Ctx) -> Reply {
+        match ctx.shared.config.set_many(&self.pairs) {
+            Ok(()) => Reply::Ok,
+            Err((name, ConfigError::Unknown)) => errors::config_set_unknown(name.as_bytes()),
+            Err((name, ConfigError::Immutable)) => errors::config_set_failed(&name, "can't set immutable config"),
+            Err((name, ConfigError::Invalid(why))) => errors::config_set_failed(&name, &why),
+        }
+    }
+}
+
+/// `CONFIG RESETSTAT`
+pub struct ConfigResetstat;
+
+impl Command for ConfigResetstat {
+    fn parse(_: &mut Args) -> Result<Self, Reply> {
+        Ok(ConfigResetstat)
+    }
+    fn execute(self, ctx: &mut Ctx) -> Reply {
+        let sh = ctx.shared;
+        for s in sh.cmdstats.iter() {
+            s.calls.store(0, Ordering::Relaxed);
+            s.usec.store(0, Ordering::Relaxed);
+            s.rejected.store(0, Ordering::Relaxed);
+            s.failed.store(0, Ordering::Relaxed);
+        }
+        sh.errorstats.lock().clear();
+        sh.stats.commands_processed.store(0, Ordering::Relaxed);
+        sh.stats.connections_received.store(0, Ordering::Relaxed);
+        sh.stats.total_error_replies.store(0, Ordering::Relaxed);
+        sh.stats.rejected_connections.store(0, Ordering::Relaxed);
+        sh.stats.net_input_bytes.store(0, Ordering::Relaxed);
+        sh.stats.net_output_bytes.store(0, Ordering::Relaxed);
+        sh.store.reset_stats();
+        Reply::Ok
+    }
+}
+
+/// `CONFIG REWRITE`
+pub struct ConfigRewrite;
+
+impl Command for ConfigRewrite {
+    fn parse(_: &mut Args) -> Result<Self, Reply> {
+        Ok(ConfigRewrite)
+    }
+    fn execute(self, ctx: &mut Ctx) -> Reply {
+        let Some(path) = &ctx.shared.config_file else {
+            return err("ERR The server is running without a config file");
+        };
+        // A small file, written once on request: blocking I/O here is bounded and rare.
+        match std::fs::write(path, ctx.shared.config.render()) {
+            Ok(()) => Reply::Ok,
+            Err(e) => errors::custom(format!("ERR Rewriting config file: {}", e)),
+        }
+    }
+}
+
+/// `CONFIG HELP`
+pub struct ConfigHelp;
+
+impl Command for ConfigHelp {
+    fn parse(_: &mut Args) -> Result<Self, Reply> {
+        Ok(ConfigHelp)
+    }
+    fn execute(self, _: &mut Ctx) -> Reply {
+        help(
+            "config",
+            &[
+                "GET <pattern>",
+                "    Return parameters matching the glob-like <pattern> and their values.",
+                "SET <directive> <value>",
+                "    Set the configuration <directive> to <value>.",
+                "RESETSTAT",
+                "    Reset statistics reported by the INFO command.",
+                "REWRITE",
+                "    Rewrite the configuration file.",
+            ],
+        )
+    }
+}
+
+// ---- COMMAND ----
+
+fn flag_set(spec: &CommandSpec) -> Reply {
+    Reply::Set(
+        flags::NAMES
+            .iter()
+            .filter(|(f, _)| spec.flags & f != 0)
+            .map(|(_, n)| Reply::Status((*n).into()))
+            .collect(),
+    )
+}
+
+/// One COMMAND INFO entry: name, arity, flags, first key, last key, step, categories, tips,
+/// key specs, subcommands.
+fn command_info(spec: &CommandSpec) -> Reply {
+    Reply::Array(vec![
+        Reply::bulk_str(spec.fullname),
+        Reply::Int(spec.arity as i64),
+        flag_set(spec),
+        Reply::Int(spec.keys.0 as i64),
+        Reply::Int(spec.keys.1 as i64),
+        Reply::Int(spec.keys.2 as i64),
+        Reply::Set(
+            spec.categories
+                .iter()
+                .map(|c| Reply::Status(format!("+{}", c).into()))
+                .collect(),
+        ),
+        Reply::Set(vec![]),
+        Reply::Set(vec![]),
+        Reply::Array(spec.subcommands.iter().map(command_info).collect()),
+    ])
+}
+
+/// Finds `name` or `container|sub`.
+fn find_spec(name: &[u8]) -> Option<&'static CommandSpec> {
+    let text = String::from_utf8_lossy(name).to_ascii_lowercase();
+    match text.split_once('|') {
+        None => table::lookup(name).map(|(_, s)| s),
+        Some((c, sub)) => {
+            let (_, container) = table::lookup(c.as_bytes())?;
+            table::lookup_sub(container, sub.as_bytes()).map(|(_, s)| s)
+        }
+    }
+}
+
+/// `COMMAND COUNT`
+pub struct CommandCount;
+
+impl Command for CommandCount {
+    fn parse(_: &mut Args) -> Result<Self, Reply> {
+        Ok(CommandCount)
+    }
+    fn execute(self, _: &mut Ctx) -> Reply {
+        Reply::Int(table::commands().len() as i64)
+    }
+}
+
+/// `COMMAND INFO [command-name ...]`
+pub struct CommandInfo {
+    names: Vec<Bytes>,
+}
+
+impl Command for CommandInfo {
+    fn parse(args: &mut Args) -> Result<Self, Reply> {
+        Ok(CommandInfo {
+            names: Args::after_sub(args.all()).rest().to_vec(),
+        })
+    }
+    fn execute(self, ctx: &mut Ctx) -> Reply {
+        if self.names.is_empty() {
+            return container_without_sub(ctx, &[]);
+        }
+        Reply::Array(
+            self.names
+                .iter()
+                .map(|n| find_spec(n).map_or(Reply::Nil, command_info))
+                .collect(),
+        )
+    }
+}
+
+fn command_docs(spec: &CommandSpec) -> Reply {
+    let s = Reply::bulk_str;
+    let mut doc = vec![(s("summary"), s(spec.summary)), (s("since"), s(spec.since))];
+    let group = if spec.group.is_empty() { "server" } else { spec.group };
+    doc.push((s("group"), s(group)));
+    if !spec.subcommands.is_empty() {
+        doc.push((
+            s("subcommands"),
+            Reply::Map(
+                spec.subcommands
+                    .iter()
+                    .map(|c| (s(c.fullname), command_docs(c)))
+                    .collect(),
+            ),
+        ));
+    }
+    Reply::Map(doc)
+}
+
+/// `COMMAND DOCS [command-name ...]`
+pub struct CommandDocs {
+    names: Vec<Bytes>,
+}
+
+impl Command for CommandDocs {
+    fn parse(args: &mut Args) -> Result<Self, Reply> {
+        Ok(CommandDocs {
+            names: Args::after_sub(args.all()).rest().to_vec(),
+        })
+    }
+    fn execute(self, _: &mut Ctx) -> Reply {
+        let specs: Vec<&CommandSpec> = if self.names.is_empty() {
+            table::commands().iter().collect()
+        } else {
+            self.names.iter().filter_map(|n| find_spec(n)).collect()
+        };
+        Reply::Map(
+            specs
+                .into_iter()
+                .map(|c| (Reply::bulk_str(c.fullname), command_docs(c)))
+                .collect(),
+        )
+    }
+}
+
+/// `COMMAND LIST [FILTERBY MODULE name | ACLCAT category | PATTERN pattern]`
+pub struct CommandList {
+    filter: Option<(String, Bytes)>,
+}
+
+impl Command for CommandList {
+    fn parse(args: &mut Args) -> Result<Self, Reply> {
+        let rest = Args::after_sub(args.all()).rest();
+        match rest {
+            [] => Ok(CommandList { filter: None }),
+            [f, kind, v] if is(f, "filterby") && (is(kind, "module") || is(kind, "aclcat") || is(kind, "pattern")) => {
+                Ok(CommandList {
+                    filter: Some((String::from_utf8_lossy(kind).to_ascii_lowercase(), v.clone())),
+                })
+            }
+            _ => Err(err(errors::SYNTAX)),
+        }
+    }
+    fn execute(self, _: &mut Ctx) -> Reply {
+        let keep = |s: &CommandSpec| match &self.filter {
+            None => true,
+            Some((k, v)) if k == "module" => {
+                let _ = v;
+                false
+            }
+            Some((k, v)) if k == "aclcat" => {
+                let want = format!("@{}", String::from_utf8_lossy(v).to_ascii_lowercase());
+                s.categories.contains(&want.as_str())
+            }
+            Some((_, v)) => glob::matches(v, s.fullname.as_bytes(), true),
+        };
+        Reply::Array(
+            table::all()
+                .iter()
+                .filter(|s| keep(s))
+                .map(|s| Reply::bulk_str(s.fullname))
+                .collect(),
+        )
+    }
+}
+
+/// `COMMAND HELP`
+pub struct CommandHelp;
+
+impl Command for CommandHelp {
+    fn parse(_: &mut Args) -> Result<Self, Reply> {
+        Ok(CommandHelp)
+    }
+    fn execute(self, _: &mut Ctx) -> Reply {
+        help(
+            "command",
+            &[
+                "(no subcommand)",
+                "    Return details about all Redis commands.",
+                "COUNT",
+                "    Return the total number of commands in this Redis server.",
+                "LIST",
+                "    Return a list of all commands in this Redis server.",
+                "INFO [<command-name> ...]",
+                "    Return details about multiple Redis commands.",
+                "    If no command names are given, documentation details for all",
+                "    commands are returned.",
+                "DOCS [<command-name> ...]",
+                "    Return documentation details about multiple Redis commands.",
+                "    If no command names are given, documentation details for all",
+                "    commands are returned.",
+            ],
+        )
+    }
+}
+
+// ---- TIME, LASTSAVE, SHUTDOWN ----
+
+/// `TIME`
+pub struct Time;
+
+impl Command for Time {
+    fn parse(_: &mut Args) -> Result<Self, Reply> {
+        Ok(Time)
+    }
+    fn execute(self, _: &mut Ctx) -> Reply {
+        let d = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        Reply::Array(vec![
+            Reply::bulk_str(&d.as_secs().to_string()),
+            Reply::bulk_str(&d.subsec_micros().to_string()),
+        ])
+    }
+}
+
+/// `LASTSAVE`
+pub struct Lastsave;
+
+impl Command for Lastsave {
+    fn parse(_: &mut Args) -> Result<Self, Reply> {
+        Ok(Lastsave)
+    }
+    fn execute(self, ctx: &mut Ctx) -> Reply {
+        Reply::Int(ctx.shared.lastsave.load(Ordering::Relaxed))
+    }
+}
+
+/// `SHUTDOWN [NOSAVE | SAVE] [NOW] [FORCE] [ABORT]`
+pub struct Shutdown {
+    abort: bool,
+}
+
+impl Command for Shutdown {
+    fn parse(args: &mut Args) -> Result<Self, Reply> {
+        let (mut nosave, mut save, mut abort, mut other) = (false, false, false, false);
+        for a in args.rest() {
+            if is(a, "nosave") {
+                nosave = true;
+            } else if is(a, "save") {
+                save = true;
+            } else if is(a, "now") || is(a, "force") {
+                other = true;
+            } else if is(a, "abort") {
+                abort = true;
+            } else {
+                return Err(err(errors::SYNTAX));
+            }
+        }
+        if (nosave && save) || (abort && (nosave || save || other)) {
+            return Err(err(errors::SYNTAX));
+        }
+        Ok(Shutdown { abort })
+    }
+    fn execute(self, ctx: &mut Ctx) -> Reply {
+        if self.abort {
+            return err("ERR No shutdown in progress.");
+        }
+        // Nothing is held only in memory yet (the log arrives with the durability issue), so
+        // SAVE and NOSAVE stop the same way. The client gets no reply: its connection closes.
+        ctx.shared.request_shutdown();
+        ctx.session.close = true;
+        Reply::None
+    }
+}

@@ -1,0 +1,1159 @@
+//! The command table: every command's name, arity (Redis's convention: positive = exact
+//! argument count including the name, negative = at least), flags, key positions, ACL
+//! categories and its entry point. COMMAND INFO/DOCS/COUNT/LIST read it; `dispatch` uses it.
+
+use super::{connection as conn, expire, keys, multi, run, server as srv, strings as st, Ctx};
+use crate::protocol::Reply;
+use bytes::Bytes;
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+pub mod flags {
+    pub const WRITE: u32 = 1;
+    pub const READONLY: u32 = 1 << 1;
+    pub const DENYOOM: u32 = 1 << 2;
+    pub const ADMIN: u32 = 1 << 3;
+    pub const NOSCRIPT: u32 = 1 << 4;
+    pub const LOADING: u32 = 1 << 5;
+    pub const STALE: u32 = 1 << 6;
+    pub const FAST: u32 = 1 << 7;
+    pub const NO_AUTH: u32 = 1 << 8;
+    pub const NO_MULTI: u32 = 1 << 9;
+    /// Internal: runs with the store gate held exclusively (multi-key atomicity).
+    pub const EXCLUSIVE: u32 = 1 << 16;
+    /// Internal: does not touch the store, takes no gate.
+    pub const NO_GATE: u32 = 1 << 17;
+    /// Internal: executed even inside MULTI (EXEC, DISCARD, MULTI, WATCH, QUIT, RESET).
+    pub const TX_CONTROL: u32 = 1 << 18;
+
+    pub const NAMES: &[(u32, &str)] = &[
+        (WRITE, "write"),
+        (READONLY, "readonly"),
+        (DENYOOM, "denyoom"),
+        (ADMIN, "admin"),
+        (NOSCRIPT, "noscript"),
+        (LOADING, "loading"),
+        (STALE, "stale"),
+        (FAST, "fast"),
+        (NO_AUTH, "no_auth"),
+        (NO_MULTI, "no_multi"),
+    ];
+}
+
+pub type Handler = fn(&mut Ctx, &[Bytes]) -> Reply;
+
+pub struct CommandSpec {
+    pub name: &'static str,
+    /// `container|sub` for subcommands, the name otherwise (used in arity errors).
+    pub fullname: &'static str,
+    pub arity: i32,
+    pub flags: u32,
+    /// First key, last key (negative: from the end), step; 0,0,0 when there are no keys.
+    pub keys: (i32, i32, i32),
+    pub categories: &'static [&'static str],
+    pub group: &'static str,
+    pub summary: &'static str,
+    pub since: &'static str,
+    pub run: Handler,
+    pub subcommands: &'static [CommandSpec],
+}
+
+use flags::*;
+
+#[allow(clippy::too_many_arguments)]
+const fn c(
+    name: &'static str,
+    arity: i32,
+    flags: u32,
+    keys: (i32, i32, i32),
+    categories: &'static [&'static str],
+    group: &'static str,
+    since: &'static str,
+    summary: &'static str,
+    run: Handler,
+) -> CommandSpec {
+    CommandSpec {
+        name,
+        fullname: name,
+        arity,
+        flags,
+        keys,
+        categories,
+        group,
+        summary,
+        since,
+        run,
+        subcommands: &[],
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+const fn sub(
+    fullname: &'static str,
+    name: &'static str,
+    arity: i32,
+    flags: u32,
+    categories: &'static [&'static str],
+    since: &'static str,
+    summary: &'static str,
+    run: Handler,
+) -> CommandSpec {
+    CommandSpec {
+        name,
+        fullname,
+        arity,
+        flags,
+        keys: (0, 0, 0),
+        categories,
+        group: "",
+        summary,
+        since,
+        run,
+        subcommands: &[],
+    }
+}
+
+const fn container(
+    name: &'static str,
+    arity: i32,
+    group: &'static str,
+    summary: &'static str,
+    subs: &'static [CommandSpec],
+) -> CommandSpec {
+    CommandSpec {
+        name,
+        fullname: name,
+        arity,
+        flags: 0,
+        keys: (0, 0, 0),
+        categories: &[],
+        group,
+        summary,
+        since: "2.0.0",
+        run: srv::container_without_sub,
+        subcommands: subs,
+    }
+}
+
+const NOK: (i32, i32, i32) = (0, 0, 0);
+const K1: (i32, i32, i32) = (1, 1, 1);
+const K12: (i32, i32, i32) = (1, 2, 1);
+const KALL: (i32, i32, i32) = (1, -1, 1);
+const KPAIRS: (i32, i32, i32) = (1, -1, 2);
+
+const SR: &[&str] = &["@read", "@string", "@fast"];
+const SW: &[&str] = &["@write", "@string", "@fast"];
+const SWS: &[&str] = &["@write", "@string", "@slow"];
+const KR: &[&str] = &["@keyspace", "@read", "@fast"];
+const KRS: &[&str] = &["@keyspace", "@read", "@slow"];
+const KW: &[&str] = &["@keyspace", "@write", "@fast"];
+const KWS: &[&str] = &["@keyspace", "@write", "@slow"];
+const KWD: &[&str] = &["@keyspace", "@write", "@slow", "@dangerous"];
+const KRD: &[&str] = &["@keyspace", "@read", "@slow", "@dangerous"];
+const CF: &[&str] = &["@fast", "@connection"];
+const CS: &[&str] = &["@slow", "@connection"];
+const AD: &[&str] = &["@admin", "@slow", "@dangerous"];
+const TX: &[&str] = &["@fast", "@transaction"];
+const TXS: &[&str] = &["@slow", "@transaction"];
+
+static CLIENT_SUBS: [CommandSpec; 11] = [
+    sub(
+        "client|getname",
+        "getname",
+        2,
+        NOSCRIPT | LOADING | STALE | NO_GATE,
+        CS,
+        "2.6.9",
+        "Returns the name of the connection.",
+        run::<conn::ClientGetname>,
+    ),
+    sub(
+        "client|help",
+        "help",
+        2,
+        LOADING | STALE | NO_GATE,
+        CS,
+        "5.0.0",
+        "Returns helpful text about the different subcommands.",
+        run::<conn::ClientHelp>,
+    ),
+    sub(
+        "client|id",
+        "id",
+        2,
+        NOSCRIPT | LOADING | STALE | NO_GATE,
+        CS,
+        "5.0.0",
+        "Returns the unique client ID of the connection.",
+        run::<conn::ClientId>,
+    ),
+    sub(
+        "client|info",
+        "info",
+        2,
+        NOSCRIPT | LOADING | STALE | NO_GATE,
+        CS,
+        "6.2.0",
+        "Returns information about the connection.",
+        run::<conn::ClientInfo>,
+    ),
+    sub(
+        "client|kill",
+        "kill",
+        -3,
+        ADMIN | NOSCRIPT | LOADING | STALE | NO_GATE,
+        &["@admin", "@slow", "@dangerous", "@connection"],
+        "2.4.0",
+        "Terminates open connections.",
+        run::<conn::ClientKill>,
+    ),
+    sub(
+        "client|list",
+        "list",
+        -2,
+        ADMIN | NOSCRIPT | LOADING | STALE | NO_GATE,
+        &["@admin", "@slow", "@dangerous", "@connection"],
+        "2.4.0",
+        "Lists open connections.",
+        run::<conn::ClientList>,
+    ),
+    sub(
+        "client|no-evict",
+        "no-evict",
+        3,
+        ADMIN | NOSCRIPT | LOADING | STALE | NO_GATE,
+        &["@admin", "@slow", "@dangerous", "@connection"],
+        "7.0.0",
+        "Sets the client eviction mode of the connection.",
+        run::<conn::ClientNoEvict>,
+    ),
+    sub(
+        "client|no-touch",
+        "no-touch",
+        3,
+        NOSCRIPT | LOADING | STALE | NO_GATE,
+        CS,
+        "7.2.0",
+        "Controls whether commands sent by the client affect the LRU/LFU of accessed keys.",
+        run::<conn::ClientNoTouch>,
+    ),
+    sub(
+        "client|reply",
+        "reply",
+        3,
+        NOSCRIPT | LOADING | STALE | NO_GATE,
+        CS,
+        "3.2.0",
+        "Instructs the server whether to reply to commands.",
+        run::<conn::ClientReply>,
+    ),
+    sub(
+        "client|setinfo",
+        "setinfo",
+        4,
+        NOSCRIPT | LOADING | STALE | NO_GATE,
+        CS,
+        "7.2.0",
+        "Sets information specific to the client or connection.",
+        run::<conn::ClientSetinfo>,
+    ),
+    sub(
+        "client|setname",
+        "setname",
+        3,
+        NOSCRIPT | LOADING | STALE | NO_GATE,
+        CS,
+        "2.6.9",
+        "Sets the connection name.",
+        run::<conn::ClientSetname>,
+    ),
+];
+
+static COMMAND_SUBS: [CommandSpec; 5] = [
+    sub(
+        "command|count",
+        "count",
+        2,
+        LOADING | STALE | NO_GATE,
+        CS,
+        "2.8.13",
+        "Returns a count of commands.",
+        run::<srv::CommandCount>,
+    ),
+    sub(
+        "command|docs",
+        "docs",
+        -2,
+        LOADING | STALE | NO_GATE,
+        CS,
+        "7.0.0",
+        "Returns documentary information about one, multiple or all commands.",
+        run::<srv::CommandDocs>,
+    ),
+    sub(
+        "command|help",
+        "help",
+        2,
+        LOADING | STALE | NO_GATE,
+        CS,
+        "5.0.0",
+        "Returns helpful text about the different subcommands.",
+        run::<srv::CommandHelp>,
+    ),
+    sub(
+        "command|info",
+        "info",
+        -2,
+        LOADING | STALE | NO_GATE,
+        CS,
+        "2.8.13",
+        "Returns information about one, multiple or all commands.",
+        run::<srv::CommandInfo>,
+    ),
+    sub(
+        "command|list",
+        "list",
+        -2,
+        LOADING | STALE | NO_GATE,
+        CS,
+        "7.0.0",
+        "Returns a list of command names.",
+        run::<srv::CommandList>,
+    ),
+];
+
+static CONFIG_SUBS: [CommandSpec; 5] = [
+    sub(
+        "config|get",
+        "get",
+        -3,
+        ADMIN | NOSCRIPT | LOADING | STALE | NO_GATE,
+        AD,
+        "2.0.0",
+        "Returns the effective values of configuration parameters.",
+        run::<srv::ConfigGet>,
+    ),
+    sub(
+        "config|help",
+        "help",
+        2,
+        LOADING | STALE | NO_GATE,
+        &["@slow"],
+        "5.0.0",
+        "Returns helpful text about the different subcommands.",
+        run::<srv::ConfigHelp>,
+    ),
+    sub(
+        "config|resetstat",
+        "resetstat",
+        2,
+        ADMIN | NOSCRIPT | LOADING | STALE | NO_GATE,
+        AD,
+        "2.0.0",
+        "Resets the server's statistics.",
+        run::<srv::ConfigResetstat>,
+    ),
+    sub(
+        "config|rewrite",
+        "rewrite",
+        2,
+        ADMIN | NOSCRIPT | LOADING | STALE | NO_GATE,
+        AD,
+        "2.8.0",
+        "Persists the effective configuration to file.",
+        run::<srv::ConfigRewrite>,
+    ),
+    sub(
+        "config|set",
+        "set",
+        -4,
+        ADMIN | NOSCRIPT | LOADING | STALE | NO_GATE,
+        AD,
+        "2.0.0",
+        "Sets configuration parameters in-flight.",
+        run::<srv::ConfigSet>,
+    ),
+];
+
+static COMMANDS: &[CommandSpec] = &[
+    // strings
+    c(
+        "append",
+        3,
+        WRITE | DENYOOM | FAST,
+        K1,
+        SW,
+        "string",
+        "2.0.0",
+        "Appends a string to the value of a key. Creates the key if it doesn't exist.",
+        run::<st::Append>,
+    ),
+    c(
+        "decr",
+        2,
+        WRITE | DENYOOM | FAST,
+        K1,
+        SW,
+        "string",
+        "1.0.0",
+        "Decrements the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.",
+        run::<st::Decr>,
+    ),
+    c(
+        "decrby",
+        3,
+        WRITE | DENYOOM | FAST,
+        K1,
+        SW,
+        "string",
+        "1.0.0",
+        "Decrements a number from the integer value of a key. Uses 0 as initial value if the key doesn't exist.",
+        run::<st::Decrby>,
+    ),
+    c(
+        "get",
+        2,
+        READONLY | FAST,
+        K1,
+        SR,
+        "string",
+        "1.0.0",
+        "Returns the string value of a key.",
+        run::<st::Get>,
+    ),
+    c(
+        "getdel",
+        2,
+        WRITE | FAST,
+        K1,
+        SW,
+        "string",
+        "6.2.0",
+        "Returns the string value of a key after deleting the key.",
+        run::<st::Getdel>,
+    ),
+    c(
+        "getex",
+        -2,
+        WRITE | FAST,
+        K1,
+        SW,
+        "string",
+        "6.2.0",
+        "Returns the string value of a key after setting its expiration time.",
+        run::<st::Getex>,
+    ),
+    c(
+        "getrange",
+        4,
+        READONLY,
+        K1,
+        &["@read", "@string", "@slow"],
+        "string",
+        "2.4.0",
+        "Returns a substring of the string stored at a key.",
+        run::<st::Getrange>,
+    ),
+    c(
+        "getset",
+        3,
+        WRITE | DENYOOM | FAST,
+        K1,
+        SW,
+        "string",
+        "1.0.0",
+        "Returns the previous string value of a key after setting it to a new value.",
+        run::<st::Getset>,
+    ),
+    c(
+        "incr",
+        2,
+        WRITE | DENYOOM | FAST,
+        K1,
+        SW,
+        "string",
+        "1.0.0",
+        "Increments the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.",
+        run::<st::Incr>,
+    ),
+    c(
+        "incrby",
+        3,
+        WRITE | DENYOOM | FAST,
+        K1,
+        SW,
+        "string",
+        "1.0.0",
+        "Increments the integer value of a key by a number. Uses 0 as initial value if the key doesn't exist.",
+        run::<st::Incrby>,
+    ),
+    c(
+        "incrbyfloat",
+        3,
+        WRITE | DENYOOM | FAST,
+        K1,
+        SW,
+        "string",
+        "2.6.0",
+        "Increment the floating point value of a key by a number. Uses 0 as initial value if the key doesn't exist.",
+        run::<st::Incrbyfloat>,
+    ),
+    c(
+        "mget",
+        -2,
+        READONLY | FAST | EXCLUSIVE,
+        KALL,
+        SR,
+        "string",
+        "1.0.0",
+        "Atomically returns the string values of one or more keys.",
+        run::<st::Mget>,
+    ),
+    c(
+        "mset",
+        -3,
+        WRITE | DENYOOM | EXCLUSIVE,
+        KPAIRS,
+        SWS,
+        "string",
+        "1.0.1",
+        "Atomically creates or modifies the string values of one or more keys.",
+        run::<st::Mset>,
+    ),
+    c(
+        "msetnx",
+        -3,
+        WRITE | DENYOOM | EXCLUSIVE,
+        KPAIRS,
+        SWS,
+        "string",
+        "1.0.1",
+        "Atomically modifies the string values of one or more keys only when all keys don't exist.",
+        run::<st::Msetnx>,
+    ),
+    c(
+        "psetex",
+        4,
+        WRITE | DENYOOM,
+        K1,
+        SWS,
+        "string",
+        "2.6.0",
+        "Sets both string value and expiration time in milliseconds of a key. The key is created if it doesn't exist.",
+        run::<st::Psetex>,
+    ),
+    c(
+        "set",
+        -3,
+        WRITE | DENYOOM,
+        K1,
+        SWS,
+        "string",
+        "1.0.0",
+        "Sets the string value of a key, ignoring its type. The key is created if it doesn't exist.",
+        run::<st::Set>,
+    ),
+    c(
+        "setex",
+        4,
+        WRITE | DENYOOM,
+        K1,
+        SWS,
+        "string",
+        "2.0.0",
+        "Sets the string value and expiration time of a key. Creates the key if it doesn't exist.",
+        run::<st::Setex>,
+    ),
+    c(
+        "setnx",
+        3,
+        WRITE | DENYOOM | FAST,
+        K1,
+        SW,
+        "string",
+        "1.0.0",
+        "Set the string value of a key only when the key doesn't exist.",
+        run::<st::Setnx>,
+    ),
+    c(
+        "setrange",
+        4,
+        WRITE | DENYOOM,
+        K1,
+        SWS,
+        "string",
+        "2.2.0",
+        "Overwrites a part of a string value with another by an offset. Creates the key if it doesn't exist.",
+        run::<st::Setrange>,
+    ),
+    c(
+        "strlen",
+        2,
+        READONLY | FAST,
+        K1,
+        SR,
+        "string",
+        "2.2.0",
+        "Returns the length of a string value.",
+        run::<st::Strlen>,
+    ),
+    c(
+        "substr",
+        4,
+        READONLY,
+        K1,
+        &["@read", "@string", "@slow"],
+        "string",
+        "1.0.0",
+        "Returns a substring from string stored at key.",
+        run::<st::Getrange>,
+    ),
+    // keys
+    c(
+        "copy",
+        -3,
+        WRITE | DENYOOM | EXCLUSIVE,
+        K12,
+        KWS,
+        "generic",
+        "6.2.0",
+        "Copies the value of a key to a new key.",
+        run::<keys::Copy>,
+    ),
+    c(
+        "dbsize",
+        1,
+        READONLY | FAST,
+        NOK,
+        KR,
+        "server",
+        "1.0.0",
+        "Returns the number of keys in the database.",
+        run::<keys::Dbsize>,
+    ),
+    c(
+        "del",
+        -2,
+        WRITE | EXCLUSIVE,
+        KALL,
+        KWS,
+        "generic",
+        "1.0.0",
+        "Deletes one or more keys.",
+        run::<keys::Del>,
+    ),
+    c(
+        "exists",
+        -2,
+        READONLY | FAST | EXCLUSIVE,
+        KALL,
+        KR,
+        "generic",
+        "1.0.0",
+        "Determines whether one or more keys exist.",
+        run::<keys::Exists>,
+    ),
+    c(
+        "flushall",
+        -1,
+        WRITE | EXCLUSIVE,
+        NOK,
+        KWD,
+        "server",
+        "1.0.0",
+        "Removes all keys from all databases.",
+        run::<keys::Flushall>,
+    ),
+    c(
+        "flushdb",
+        -1,
+        WRITE | EXCLUSIVE,
+        NOK,
+        KWD,
+        "server",
+        "1.0.0",
+        "Remove all keys from the current database.",
+        run::<keys::Flushdb>,
+    ),
+    c(
+        "keys",
+        2,
+        READONLY | EXCLUSIVE,
+        NOK,
+        KRD,
+        "generic",
+        "1.0.0",
+        "Returns all key names that match a pattern.",
+        run::<keys::Keys>,
+    ),
+    c(
+        "move",
+        3,
+        WRITE | FAST | EXCLUSIVE,
+        K1,
+        KW,
+        "generic",
+        "1.0.0",
+        "Moves a key to another database.",
+        run::<keys::Move>,
+    ),
+    c(
+        "randomkey",
+        1,
+        READONLY,
+        NOK,
+        KRS,
+        "generic",
+        "1.0.0",
+        "Returns a random key name from the database.",
+        run::<keys::Randomkey>,
+    ),
+    c(
+        "rename",
+        3,
+        WRITE | EXCLUSIVE,
+        K12,
+        KWS,
+        "generic",
+        "1.0.0",
+        "Renames a key and overwrites the destination.",
+        run::<keys::Rename>,
+    ),
+    c(
+        "renamenx",
+        3,
+        WRITE | FAST | EXCLUSIVE,
+        K12,
+        KW,
+        "generic",
+        "1.0.0",
+        "Renames a key only when the target key name doesn't exist.",
+        run::<keys::Renamenx>,
+    ),
+    c(
+        "scan",
+        -2,
+        READONLY,
+        NOK,
+        KRS,
+        "generic",
+        "2.8.0",
+        "Iterates over the key names in the database.",
+        run::<keys::Scan>,
+    ),
+    c(
+        "select",
+        2,
+        LOADING | STALE | FAST | NO_GATE,
+        NOK,
+        CF,
+        "connection",
+        "1.0.0",
+        "Changes the selected database.",
+        run::<keys::Select>,
+    ),
+    c(
+        "swapdb",
+        3,
+        WRITE | FAST | EXCLUSIVE,
+        NOK,
+        &["@keyspace", "@write", "@fast", "@dangerous"],
+        "server",
+        "4.0.0",
+        "Swaps two Redis databases.",
+        run::<keys::Swapdb>,
+    ),
+    c(
+        "touch",
+        -2,
+        READONLY | FAST | EXCLUSIVE,
+        KALL,
+        KR,
+        "generic",
+        "3.2.1",
+        "Returns the number of existing keys out of those specified after updating the time they were last accessed.",
+        run::<keys::Touch>,
+    ),
+    c(
+        "type",
+        2,
+        READONLY | FAST,
+        K1,
+        KR,
+        "generic",
+        "1.0.0",
+        "Determines the type of value stored at a key.",
+        run::<keys::Type>,
+    ),
+    c(
+        "unlink",
+        -2,
+        WRITE | FAST | EXCLUSIVE,
+        KALL,
+        KW,
+        "generic",
+        "4.0.0",
+        "Asynchronously deletes one or more keys.",
+        run::<keys::Unlink>,
+    ),
+    // expiry
+    c(
+        "expire",
+        -3,
+        WRITE | FAST,
+        K1,
+        KW,
+        "generic",
+        "1.0.0",
+        "Sets the expiration time of a key in seconds.",
+        run::<expire::Expire>,
+    ),
+    c(
+        "expireat",
+        -3,
+        WRITE | FAST,
+        K1,
+        KW,
+        "generic",
+        "1.2.0",
+        "Sets the expiration time of a key to a Unix timestamp.",
+        run::<expire::Expireat>,
+    ),
+    c(
+        "expiretime",
+        2,
+        READONLY | FAST,
+        K1,
+        KR,
+        "generic",
+        "7.0.0",
+        "Returns the expiration time of a key as a Unix timestamp.",
+        run::<expire::Expiretime>,
+    ),
+    c(
+        "persist",
+        2,
+        WRITE | FAST,
+        K1,
+        KW,
+        "generic",
+        "2.2.0",
+        "Removes the expiration time of a key.",
+        run::<expire::Persist>,
+    ),
+    c(
+        "pexpire",
+        -3,
+        WRITE | FAST,
+        K1,
+        KW,
+        "generic",
+        "2.6.0",
+        "Sets the expiration time of a key in milliseconds.",
+        run::<expire::Pexpire>,
+    ),
+    c(
+        "pexpireat",
+        -3,
+        WRITE | FAST,
+        K1,
+        KW,
+        "generic",
+        "2.6.0",
+        "Sets the expiration time of a key to a Unix milliseconds timestamp.",
+        run::<expire::Pexpireat>,
+    ),
+    c(
+        "pexpiretime",
+        2,
+        READONLY | FAST,
+        K1,
+        KR,
+        "generic",
+        "7.0.0",
+        "Returns the expiration time of a key as a Unix milliseconds timestamp.",
+        run::<expire::Pexpiretime>,
+    ),
+    c(
+        "pttl",
+        2,
+        READONLY | FAST,
+        K1,
+        KR,
+        "generic",
+        "2.6.0",
+        "Returns the expiration time in milliseconds of a key.",
+        run::<expire::Pttl>,
+    ),
+    c(
+        "ttl",
+        2,
+        READONLY | FAST,
+        K1,
+        KR,
+        "generic",
+        "1.0.0",
+        "Returns the expiration time in seconds of a key.",
+        run::<expire::Ttl>,
+    ),
+    // connection
+    c(
+        "auth",
+        -2,
+        NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | NO_GATE,
+        NOK,
+        CF,
+        "connection",
+        "1.0.0",
+        "Authenticates the connection.",
+        run::<conn::Auth>,
+    ),
+    container(
+        "client",
+        -2,
+        "connection",
+        "A container for client connection commands.",
+        &CLIENT_SUBS,
+    ),
+    c(
+        "echo",
+        2,
+        FAST | NO_GATE,
+        NOK,
+        CF,
+        "connection",
+        "1.0.0",
+        "Returns the given string.",
+        run::<conn::Echo>,
+    ),
+    c(
+        "hello",
+        -1,
+        NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | NO_GATE,
+        NOK,
+        CF,
+        "connection",
+        "6.0.0",
+        "Handshakes with the Redis server.",
+        run::<conn::Hello>,
+    ),
+    c(
+        "ping",
+        -1,
+        FAST | NO_GATE,
+        NOK,
+        CF,
+        "connection",
+        "1.0.0",
+        "Returns the server's liveliness response.",
+        run::<conn::Ping>,
+    ),
+    c(
+        "quit",
+        -1,
+        NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | NO_GATE | TX_CONTROL,
+        NOK,
+        CF,
+        "connection",
+        "1.0.0",
+        "Closes the connection.",
+        run::<conn::Quit>,
+    ),
+    c(
+        "reset",
+        1,
+        NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | NO_GATE | TX_CONTROL,
+        NOK,
+        CF,
+        "connection",
+        "6.2.0",
+        "Resets the connection.",
+        run::<conn::Reset>,
+    ),
+    // server
+    container(
+        "command",
+        -1,
+        "server",
+        "Returns detailed information about all commands.",
+        &COMMAND_SUBS,
+    ),
+    container(
+        "config",
+        -2,
+        "server",
+        "A container for server configuration commands.",
+        &CONFIG_SUBS,
+    ),
+    c(
+        "info",
+        -1,
+        LOADING | STALE | NO_GATE,
+        NOK,
+        &["@slow", "@dangerous"],
+        "server",
+        "1.0.0",
+        "Returns information and statistics about the server.",
+        run::<srv::Info>,
+    ),
+    c(
+        "lastsave",
+        1,
+        LOADING | STALE | FAST | NO_GATE,
+        NOK,
+        &["@admin", "@fast", "@dangerous"],
+        "server",
+        "1.0.0",
+        "Returns the Unix timestamp of the last successful save to disk.",
+        run::<srv::Lastsave>,
+    ),
+    c(
+        "shutdown",
+        -1,
+        ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI | NO_GATE,
+        NOK,
+        AD,
+        "server",
+        "1.0.0",
+        "Synchronously saves the database(s) to disk and shuts down the Redis server.",
+        run::<srv::Shutdown>,
+    ),
+    c(
+        "time",
+        1,
+        LOADING | STALE | FAST | NO_GATE,
+        NOK,
+        &["@fast"],
+        "server",
+        "2.6.0",
+        "Returns the server time.",
+        run::<srv::Time>,
+    ),
+    // transactions
+    c(
+        "discard",
+        1,
+        NOSCRIPT | LOADING | STALE | FAST | NO_GATE | TX_CONTROL,
+        NOK,
+        TX,
+        "transactions",
+        "2.0.0",
+        "Discards a transaction.",
+        run::<multi::Discard>,
+    ),
+    c(
+        "exec",
+        1,
+        NOSCRIPT | LOADING | STALE | NO_GATE | TX_CONTROL,
+        NOK,
+        TXS,
+        "transactions",
+        "1.2.0",
+        "Executes all commands in a transaction.",
+        run::<multi::Exec>,
+    ),
+    c(
+        "multi",
+        1,
+        NOSCRIPT | LOADING | STALE | FAST | NO_GATE | TX_CONTROL,
+        NOK,
+        TX,
+        "transactions",
+        "1.2.0",
+        "Starts a transaction.",
+        run::<multi::Multi>,
+    ),
+    c(
+        "unwatch",
+        1,
+        NOSCRIPT | LOADING | STALE | FAST | NO_GATE,
+        NOK,
+        TX,
+        "transactions",
+        "2.2.0",
+        "Forgets about watched keys of a transaction.",
+        run::<multi::Unwatch>,
+    ),
+    c(
+        "watch",
+        -2,
+        NOSCRIPT | LOADING | STALE | FAST | TX_CONTROL,
+        KALL,
+        TX,
+        "transactions",
+        "2.2.0",
+        "Monitors changes to keys to determine the execution of a transaction.",
+        run::<multi::Watch>,
+    ),
+];
+
+struct Index {
+    all: Vec<&'static CommandSpec>,
+    by_name: HashMap<Vec<u8>, usize>,
+    subs: HashMap<(usize, Vec<u8>), usize>,
+}
+
+fn index() -> &'static Index {
+    static INDEX: OnceLock<Index> = OnceLock::new();
+    INDEX.get_or_init(|| {
+        let mut all = Vec::new();
+        let mut by_name = HashMap::new();
+        let mut subs = HashMap::new();
+        for spec in COMMANDS {
+            let i = all.len();
+            all.push(spec);
+            by_name.insert(spec.name.as_bytes().to_vec(), i);
+            for s in spec.subcommands {
+                let j = all.len();
+                all.push(s);
+                subs.insert((i, s.name.as_bytes().to_vec()), j);
+            }
+        }
+        Index { all, by_name, subs }
+    })
+}
+
+/// Number of entries (commands and subcommands), for the statistics array.
+pub fn len() -> usize {
+    index().all.len()
+}
+
+/// Every entry with its index (commands followed by their subcommands).
+pub fn all() -> &'static [&'static CommandSpec] {
+    &index().all
+}
+
+/// The top-level commands.
+pub fn commands() -> &'static [CommandSpec] {
+    COMMANDS
+}
+
+fn lower(name: &[u8], buf: &mut [u8; 32]) -> Option<usize> {
+    if name.len() > buf.len() {
+        return None;
+    }
+    for (d, s) in buf.iter_mut().zip(name) {
+        *d = s.to_ascii_lowercase();
+    }
+    Some(name.len())
+}
+
+/// Finds a command by name, case-insensitively, without allocating.
+#[inline]
+pub fn lookup(name: &[u8]) -> Option<(usize, &'static CommandSpec)> {
+    let mut buf = [0u8; 32];
+    let n = lower(name, &mut buf)?;
+    let ix = index();
+    let i = *ix.by_name.get(&buf[..n])?;
+    Some((i, ix.all[i]))
+}
+
+/// Finds a subcommand of `container`.
+pub fn lookup_sub(container: &'static CommandSpec, name: &[u8]) -> Option<(usize, &'static CommandSpec)> {
+    let mut buf = [0u8; 32];
+    let n = lower(name, &mut buf)?;
+    let ix = index();
+    let ci = *ix.by_name.get(container.name.as_bytes())?;
+    let j = *ix.subs.get(&(ci, buf[..n].to_vec()))?;
+    Some((j, ix.all[j]))
+}

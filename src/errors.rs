@@ -1,0 +1,137 @@
+//! Every client-visible error text, byte for byte as Redis 7.0 words it (checked against
+//! redis-server 7.0.15). Commands never spell an error themselves; they call these.
+
+use crate::protocol::Reply;
+use std::borrow::Cow;
+
+pub const SYNTAX: &str = "ERR syntax error";
+pub const NOT_INTEGER: &str = "ERR value is not an integer or out of range";
+pub const NOT_FLOAT: &str = "ERR value is not a valid float";
+pub const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
+pub const DB_INDEX: &str = "ERR DB index is out of range";
+pub const NO_SUCH_KEY: &str = "ERR no such key";
+pub const SAME_OBJECT: &str = "ERR source and destination objects are the same";
+pub const DECR_OVERFLOW: &str = "ERR decrement would overflow";
+pub const OVERFLOW: &str = "ERR increment or decrement would overflow";
+pub const INCR_NAN_INF: &str = "ERR increment would produce NaN or Infinity";
+pub const STRING_TOO_LONG: &str = "ERR string exceeds maximum allowed size (proto-max-bulk-len)";
+pub const OFFSET_RANGE: &str = "ERR offset is out of range";
+pub const INVALID_CURSOR: &str = "ERR invalid cursor";
+pub const NX_XX_GT_LT: &str = "ERR NX and XX, GT or LT options at the same time are not compatible";
+pub const GT_LT: &str = "ERR GT and LT options at the same time are not compatible";
+pub const MULTI_NESTED: &str = "ERR MULTI calls can not be nested";
+pub const EXEC_NO_MULTI: &str = "ERR EXEC without MULTI";
+pub const DISCARD_NO_MULTI: &str = "ERR DISCARD without MULTI";
+pub const WATCH_IN_MULTI: &str = "ERR WATCH inside MULTI is not allowed";
+pub const EXECABORT: &str = "EXECABORT Transaction discarded because of previous errors.";
+pub const NOPROTO: &str = "NOPROTO unsupported protocol version";
+pub const PROTOCOL_VERSION: &str = "ERR Protocol version is not an integer or out of range";
+pub const CLIENT_NAME: &str = "ERR Client names cannot contain spaces, newlines or special characters.";
+pub const NO_SUCH_CLIENT: &str = "ERR No such client";
+pub const SHUTDOWN_FAILED: &str = "ERR Errors trying to SHUTDOWN. Check logs.";
+pub const COUNT_RANGE: &str = "ERR count should be greater than or equal to 0";
+pub const AUTH_NO_PASSWORD: &str = "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?";
+pub const WRONGPASS: &str = "WRONGPASS invalid username-password pair or user is disabled.";
+pub const MAX_CLIENTS: &str = "ERR max number of clients reached";
+pub const LOADING: &str = "LOADING edgekv is loading the dataset in memory";
+
+pub fn err(text: &'static str) -> Reply {
+    Reply::Error(Cow::Borrowed(text))
+}
+
+/// Truncates to at most `n` bytes, as `%.*s` does, and shows the bytes as text.
+fn clip(b: &[u8], n: usize) -> String {
+    String::from_utf8_lossy(&b[..b.len().min(n)]).into_owned()
+}
+
+/// `ERR unknown command 'foo', with args beginning with: 'a' 'b' `
+pub fn unknown_command(name: &[u8], args: &[bytes::Bytes]) -> Reply {
+    let mut list = String::new();
+    for a in args {
+        if list.len() >= 128 {
+            break;
+        }
+        let room = 128 - list.len();
+        list.push('\'');
+        list.push_str(&clip(a, room));
+        list.push_str("' ");
+    }
+    Reply::Error(
+        format!(
+            "ERR unknown command '{}', with args beginning with: {}",
+            clip(name, 128),
+            list
+        )
+        .into(),
+    )
+}
+
+/// `ERR unknown subcommand 'x'. Try CLIENT HELP.`
+pub fn unknown_subcommand(container: &str, sub: &[u8]) -> Reply {
+    Reply::Error(
+        format!(
+            "ERR unknown subcommand '{}'. Try {} HELP.",
+            clip(sub, 128),
+            container.to_ascii_uppercase()
+        )
+        .into(),
+    )
+}
+
+/// `ERR wrong number of arguments for 'get' command`
+pub fn arity(fullname: &str) -> Reply {
+    Reply::Error(format!("ERR wrong number of arguments for '{}' command", fullname).into())
+}
+
+/// `ERR invalid expire time in 'set' command`
+pub fn invalid_expire(cmd: &str) -> Reply {
+    Reply::Error(format!("ERR invalid expire time in '{}' command", cmd).into())
+}
+
+/// `ERR Protocol error: ...`
+pub fn protocol(detail: &str) -> Reply {
+    Reply::Error(format!("ERR Protocol error: {}", detail).into())
+}
+
+/// `ERR Syntax error in HELLO option 'x'`
+pub fn hello_option(opt: &[u8]) -> Reply {
+    Reply::Error(format!("ERR Syntax error in HELLO option '{}'", clip(opt, 1024)).into())
+}
+
+/// `ERR Unknown option or number of arguments for CONFIG SET - 'x'`
+pub fn config_set_unknown(name: &[u8]) -> Reply {
+    Reply::Error(
+        format!(
+            "ERR Unknown option or number of arguments for CONFIG SET - '{}'",
+            clip(name, 1024)
+        )
+        .into(),
+    )
+}
+
+/// `ERR CONFIG SET failed (possibly related to argument 'x') - reason`
+pub fn config_set_failed(name: &str, reason: &str) -> Reply {
+    Reply::Error(
+        format!(
+            "ERR CONFIG SET failed (possibly related to argument '{}') - {}",
+            name, reason
+        )
+        .into(),
+    )
+}
+
+/// `ERR Invalid argument 'x' for CONFIG SET`-style errors for duplicated parameters.
+pub fn config_set_duplicate(name: &str) -> Reply {
+    Reply::Error(
+        format!(
+            "ERR CONFIG SET failed (possibly related to argument '{}') - duplicate parameter",
+            name
+        )
+        .into(),
+    )
+}
+
+/// `ERR Unknown command 'x' reply mode` and similar free-form texts built elsewhere.
+pub fn custom(text: String) -> Reply {
+    Reply::Error(text.into())
+}

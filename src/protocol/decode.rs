@@ -1,0 +1,347 @@
+//! The request decoder: RESP multibulk requests and inline commands, resumable across reads.
+//!
+//! Hand-written (design.md): requests are only arrays of bulk strings or inline lines, so a
+//! small state machine enforces Redis's limits before any memory is reserved, never recurses,
+//! and never re-parses the bytes of a partial request it has already consumed.
+//!
+//! It owns framing only. It never interprets a command.
+
+use crate::num::parse_i64;
+use bytes::{Buf, Bytes, BytesMut};
+
+/// Redis's `PROTO_INLINE_MAX_SIZE`: the longest inline line or count line.
+pub const INLINE_MAX: usize = 64 * 1024;
+/// Redis's `PROTO_MBULK_BIG_ARG`: bulks at least this long get their buffer reserved up front.
+const BIG_ARG: usize = 32 * 1024;
+/// Never reserve more than this on the strength of a declared size alone.
+const MAX_PREALLOC: usize = 1024 * 1024;
+
+/// Limits applied while decoding; `authenticated: false` applies Redis's tighter limits for
+/// clients that have not authenticated yet (CVE-2021-32675).
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub max_bulk_len: i64,
+    pub authenticated: bool,
+}
+
+/// A framing error: the text after `ERR Protocol error: `. The connection replies, then closes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProtocolError(pub String);
+
+impl ProtocolError {
+    fn new(s: impl Into<String>) -> Self {
+        ProtocolError(s.into())
+    }
+}
+
+/// Decoder state kept between reads for one connection.
+#[derive(Debug, Default)]
+pub struct Decoder {
+    /// Bulk strings still expected in the multibulk request being read (0: none under way).
+    remaining: usize,
+    /// Length of the bulk whose header has been read but whose data has not fully arrived.
+    bulk_len: Option<usize>,
+    /// The arguments of the request being decoded; handed out when complete.
+    args: Vec<Bytes>,
+    /// True while a multibulk request is under way (as opposed to an inline one).
+    in_multibulk: bool,
+}
+
+/// Finds `needle` as C's `strchr` would in Redis's NUL-terminated query buffer: a NUL byte
+/// ends the search.
+fn find_c(buf: &[u8], needle: u8) -> Option<usize> {
+    let i = buf.iter().position(|&b| b == needle || b == 0)?;
+    (buf[i] == needle).then_some(i)
+}
+
+fn find_cr(buf: &[u8]) -> Option<usize> {
+    find_c(buf, b'\r')
+}
+
+impl Decoder {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// True when part of a request has been consumed and more bytes are needed.
+    pub fn in_progress(&self) -> bool {
+        self.in_multibulk
+    }
+
+    /// Decodes at most one request from `buf`, consuming its bytes. `Ok(Some(args))` hands out
+    /// a complete request (never empty); `Ok(None)` needs more bytes.
+    pub fn decode(&mut self, buf: &mut BytesMut, limits: Limits) -> Result<Option<Vec<Bytes>>, ProtocolError> {
+        loop {
+            if !self.in_multibulk {
+                if buf.is_empty() {
+                    return Ok(None);
+                }
+                if buf[0] != b'*' {
+                    match self.decode_inline(buf)? {
+                        InlineOutcome::Request(args) => return Ok(Some(args)),
+                        InlineOutcome::Empty => continue,
+                        InlineOutcome::Incomplete => return Ok(None),
+                    }
+                }
+                // Multibulk count line.
+                let Some(cr) = find_cr(buf) else {
+                    if buf.len() > INLINE_MAX {
+                        return Err(ProtocolError::new("too big mbulk count string"));
+                    }
+                    return Ok(None);
+                };
+                if cr + 1 >= buf.len() {
+                    return Ok(None); // "\r" seen but not "\n" yet
+                }
+                let n = parse_i64(&buf[1..cr]);
+                let n = match n {
+                    Some(n) if n <= i32::MAX as i64 => n,
+                    _ => return Err(ProtocolError::new("invalid multibulk length")),
+                };
+                if !limits.authenticated && n > 10 {
+                    return Err(ProtocolError::new("unauthenticated multibulk length"));
+                }
+                buf.advance(cr + 2);
+                if n <= 0 {
+                    continue; // `*0` and `*-1` are ignored, as in Redis
+                }
+                self.remaining = n as usize;
+                self.args = Vec::with_capacity((n as usize).min(1024));
+                self.in_multibulk = true;
+            }
+            // Bulk strings of the multibulk request.
+            while self.remaining > 0 {
+                let len = match self.bulk_len {
+                    Some(len) => len,
+                    None => {
+                        if buf.is_empty() {
+                            return Ok(None);
+                        }
+                        let Some(cr) = find_cr(buf) else {
+                            if buf.len() > INLINE_MAX {
+                                return Err(ProtocolError::new("too big bulk count string"));
+                            }
+                            return Ok(None);
+                        };
+                        if buf[0] != b'$' {
+                            return Err(ProtocolError(format!("expected '$', got '{}'", buf[0] as char)));
+                        }
+                        if cr + 1 >= buf.len() {
+                            return Ok(None);
+                        }
+                        let len = match parse_i64(&buf[1..cr]) {
+                            Some(l) if l >= 0 && l <= limits.max_bulk_len => l as usize,
+                            _ => return Err(ProtocolError::new("invalid bulk length")),
+                        };
+                        if !limits.authenticated && len > 16384 {
+                            return Err(ProtocolError::new("unauthenticated bulk length"));
+                        }
+                        buf.advance(cr + 2);
+                        if len >= BIG_ARG {
+                            // Reserve for the whole bulk once, but never more than a bounded
+                            // amount on a declaration alone: the rest grows as bytes arrive.
+                            let want = (len + 2).min(MAX_PREALLOC);
+                            if buf.capacity() < want {
+                                buf.reserve(want - buf.len());
+                            }
+                        }
+                        self.bulk_len = Some(len);
+                        len
+                    }
+                };
+                if buf.len() < len + 2 {
+                    if len + 2 > buf.capacity() && len + 2 <= MAX_PREALLOC {
+                        buf.reserve(len + 2 - buf.len());
+                    }
+                    return Ok(None);
+                }
+                let arg = buf.split_to(len).freeze();
+                buf.advance(2); // Redis does not check the CRLF after a bulk either
+                self.args.push(arg);
+                self.bulk_len = None;
+                self.remaining -= 1;
+            }
+            self.in_multibulk = false;
+            return Ok(Some(std::mem::take(&mut self.args)));
+        }
+    }
+
+    fn decode_inline(&mut self, buf: &mut BytesMut) -> Result<InlineOutcome, ProtocolError> {
+        let Some(nl) = find_c(buf, b'\n') else {
+            if buf.len() > INLINE_MAX {
+                return Err(ProtocolError::new("too big inline request"));
+            }
+            return Ok(InlineOutcome::Incomplete);
+        };
+        let line_end = if nl > 0 && buf[nl - 1] == b'\r' { nl - 1 } else { nl };
+        let line = buf.split_to(nl + 1).freeze();
+        let args = split_args(&line[..line_end]).ok_or_else(|| ProtocolError::new("unbalanced quotes in request"))?;
+        if args.is_empty() {
+            return Ok(InlineOutcome::Empty);
+        }
+        Ok(InlineOutcome::Request(args))
+    }
+}
+
+enum InlineOutcome {
+    Request(Vec<Bytes>),
+    Empty,
+    Incomplete,
+}
+
+fn is_space(c: u8) -> bool {
+    matches!(c, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c)
+}
+
+fn hex_val(c: u8) -> Option<u8> {
+    match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        b'A'..=b'F' => Some(c - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// Splits an inline line into arguments with Redis's `sdssplitargs` rules: double quotes with
+/// `\n \r \t \b \a \xHH` escapes, single quotes with `\'`, a closing quote must be followed by
+/// a space or the end. `None` means unbalanced quotes. A NUL byte ends the line, as in C.
+pub fn split_args(line: &[u8]) -> Option<Vec<Bytes>> {
+    let line = match line.iter().position(|&b| b == 0) {
+        Some(z) => &line[..z],
+        None => line,
+    };
+    let at = |i: usize| -> u8 { line.get(i).copied().unwrap_or(0) };
+    let mut args = Vec::new();
+    let mut p = 0;
+    loop {
+        while p < line.len() && is_space(line[p]) {
+            p += 1;
+        }
+        if p >= line.len() {
+            return Some(args);
+        }
+        let mut cur = Vec::new();
+        let (mut inq, mut insq, mut done) = (false, false, false);
+        while !done {
+            let c = at(p);
+            if inq {
+                if c == b'\\' && at(p + 1) == b'x' && hex_val(at(p + 2)).is_some() && hex_val(at(p + 3)).is_some() {
+                    cur.push(hex_val(at(p + 2)).unwrap() * 16 + hex_val(at(p + 3)).unwrap());
+                    p += 3;
+                } else if c == b'\\' && p + 1 < line.len() {
+                    p += 1;
+                    cur.push(match at(p) {
+                        b'n' => b'\n',
+                        b'r' => b'\r',
+                        b't' => b'\t',
+                        b'b' => 0x08,
+                        b'a' => 0x07,
+                        other => other,
+                    });
+                } else if c == b'"' {
+                    if p + 1 < line.len() && !is_space(at(p + 1)) {
+                        return None;
+                    }
+                    done = true;
+                } else if p >= line.len() {
+                    return None;
+                } else {
+                    cur.push(c);
+                }
+            } else if insq {
+                if c == b'\\' && at(p + 1) == b'\'' {
+                    p += 1;
+                    cur.push(b'\'');
+                } else if c == b'\'' {
+                    if p + 1 < line.len() && !is_space(at(p + 1)) {
+                        return None;
+                    }
+                    done = true;
+                } else if p >= line.len() {
+                    return None;
+                } else {
+                    cur.push(c);
+                }
+            } else if p >= line.len() {
+                done = true;
+            } else {
+                match c {
+                    b' ' | b'\n' | b'\r' | b'\t' => done = true,
+                    b'"' => inq = true,
+                    b'\'' => insq = true,
+                    _ => cur.push(c),
+                }
+            }
+            if p < line.len() {
+                p += 1;
+            }
+        }
+        args.push(Bytes::from(cur));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const L: Limits = Limits {
+        max_bulk_len: 512 * 1024 * 1024,
+        authenticated: true,
+    };
+
+    fn all(input: &[u8]) -> Result<Vec<Vec<Bytes>>, ProtocolError> {
+        let mut d = Decoder::new();
+        let mut buf = BytesMut::from(input);
+        let mut out = vec![];
+        while let Some(r) = d.decode(&mut buf, L)? {
+            out.push(r);
+        }
+        Ok(out)
+    }
+
+    #[test]
+    fn multibulk_and_inline() {
+        let r = all(b"*2\r\n$3\r\nGET\r\n$1\r\na\r\nPING\r\n\r\nSET a \"b c\"\r\n").unwrap();
+        assert_eq!(r.len(), 3);
+        assert_eq!(r[0], vec![Bytes::from("GET"), Bytes::from("a")]);
+        assert_eq!(r[1], vec![Bytes::from("PING")]);
+        assert_eq!(r[2], vec![Bytes::from("SET"), Bytes::from("a"), Bytes::from("b c")]);
+    }
+
+    #[test]
+    fn split_every_byte() {
+        let input = b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$5\r\nhello\r\n";
+        for cut in 0..input.len() {
+            let mut d = Decoder::new();
+            let mut buf = BytesMut::from(&input[..cut]);
+            assert_eq!(d.decode(&mut buf, L).unwrap(), None, "cut {cut}");
+            buf.extend_from_slice(&input[cut..]);
+            let r = d.decode(&mut buf, L).unwrap().unwrap();
+            assert_eq!(r[2], Bytes::from("hello"));
+        }
+    }
+
+    #[test]
+    fn errors() {
+        assert_eq!(all(b"*3000000000\r\n").unwrap_err().0, "invalid multibulk length");
+        assert_eq!(all(b"*1\r\n$-10\r\n").unwrap_err().0, "invalid bulk length");
+        assert_eq!(all(b"*1\r\n$blabla\r\n").unwrap_err().0, "invalid bulk length");
+        assert_eq!(all(b"*1\r\n$2000000000\r\n").unwrap_err().0, "invalid bulk length");
+        assert_eq!(all(b"*1\r\nfoo\r\n").unwrap_err().0, "expected '$', got 'f'");
+        assert_eq!(all(b"SET a \"b\r\n").unwrap_err().0, "unbalanced quotes in request");
+        assert!(all(b"*-10\r\n").unwrap().is_empty());
+        assert_eq!(
+            all(&vec![b'a'; INLINE_MAX + 1]).unwrap_err().0,
+            "too big inline request"
+        );
+    }
+
+    #[test]
+    fn quoting() {
+        let a = split_args(b"set \"\\x41\\n\" 'it\\'s'").unwrap();
+        assert_eq!(a, vec![Bytes::from("set"), Bytes::from("A\n"), Bytes::from("it's")]);
+        assert!(split_args(b"\"a\"b").is_none());
+        assert!(split_args(b"'a").is_none());
+        assert_eq!(split_args(b"  ").unwrap().len(), 0);
+    }
+}

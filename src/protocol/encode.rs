@@ -1,0 +1,194 @@
+//! Encodes `Reply` values as RESP2 or RESP3 bytes into a connection's reusable output buffer.
+//!
+//! Never writes CR or LF from user data into a simple string or an error line: those are
+//! replaced by spaces, as Redis does in `addReplyErrorLength`.
+
+use super::reply::Reply;
+use bytes::{BufMut, BytesMut};
+
+/// The protocol a connection speaks; `HELLO 3` switches it to `Resp3`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    Resp2,
+    Resp3,
+}
+
+impl Protocol {
+    pub fn version(self) -> i64 {
+        match self {
+            Protocol::Resp2 => 2,
+            Protocol::Resp3 => 3,
+        }
+    }
+}
+
+#[inline]
+fn put_int_line(out: &mut BytesMut, prefix: u8, n: i64) {
+    let mut buf = itoa::Buffer::new();
+    out.put_u8(prefix);
+    out.extend_from_slice(buf.format(n).as_bytes());
+    out.extend_from_slice(b"\r\n");
+}
+
+#[inline]
+fn put_len_line(out: &mut BytesMut, prefix: u8, n: usize) {
+    let mut buf = itoa::Buffer::new();
+    out.put_u8(prefix);
+    out.extend_from_slice(buf.format(n).as_bytes());
+    out.extend_from_slice(b"\r\n");
+}
+
+/// Writes a line of text, replacing CR and LF so the frame cannot be broken by content.
+fn put_line_text(out: &mut BytesMut, text: &[u8]) {
+    if text.iter().any(|&b| b == b'\r' || b == b'\n') {
+        out.extend(text.iter().map(|&b| if b == b'\r' || b == b'\n' { b' ' } else { b }));
+    } else {
+        out.extend_from_slice(text);
+    }
+    out.extend_from_slice(b"\r\n");
+}
+
+/// Writes a bulk string: `$len\r\ndata\r\n`.
+#[inline]
+pub fn put_bulk(out: &mut BytesMut, data: &[u8]) {
+    put_len_line(out, b'$', data.len());
+    out.extend_from_slice(data);
+    out.extend_from_slice(b"\r\n");
+}
+
+/// Formats a double the way Redis 7 does for RESP3 doubles and INCRBYFLOAT results: the
+/// shortest text that reads back as the same value, `inf`/`-inf`, no exponent for ordinary
+/// magnitudes.
+pub fn format_double(v: f64) -> String {
+    if v.is_infinite() {
+        return if v > 0.0 { "inf".into() } else { "-inf".into() };
+    }
+    if v.is_nan() {
+        return "nan".into();
+    }
+    if v == v.trunc() && v.abs() < 1e17 {
+        // Integral values print without a fraction ("3", not "3.0").
+        return format!("{}", v as i64);
+    }
+    let mut b = ryu::Buffer::new();
+    let s = b.format_finite(v);
+    if s.contains('e') {
+        // Spell exponents out as decimal digits, as %.17Lg does for this range.
+        return format!("{}", v);
+    }
+    s.to_string()
+}
+
+/// Appends the encoding of `reply` for `proto` to `out`.
+pub fn encode(out: &mut BytesMut, reply: &Reply, proto: Protocol) {
+    match reply {
+        Reply::Ok => out.extend_from_slice(b"+OK\r\n"),
+        Reply::Queued => out.extend_from_slice(b"+QUEUED\r\n"),
+        Reply::Status(s) => {
+            out.put_u8(b'+');
+            put_line_text(out, s.as_bytes());
+        }
+        Reply::Error(e) => {
+            out.put_u8(b'-');
+            put_line_text(out, e.as_bytes());
+        }
+        Reply::Int(n) => put_int_line(out, b':', *n),
+        Reply::Bulk(b) => put_bulk(out, b),
+        Reply::Nil => match proto {
+            Protocol::Resp2 => out.extend_from_slice(b"$-1\r\n"),
+            Protocol::Resp3 => out.extend_from_slice(b"_\r\n"),
+        },
+        Reply::NilArray => match proto {
+            Protocol::Resp2 => out.extend_from_slice(b"*-1\r\n"),
+            Protocol::Resp3 => out.extend_from_slice(b"_\r\n"),
+        },
+        Reply::Array(items) => {
+            put_len_line(out, b'*', items.len());
+            for item in items {
+                encode(out, item, proto);
+            }
+        }
+        Reply::Set(items) => {
+            let prefix = if proto == Protocol::Resp3 { b'~' } else { b'*' };
+            put_len_line(out, prefix, items.len());
+            for item in items {
+                encode(out, item, proto);
+            }
+        }
+        Reply::Map(pairs) => {
+            match proto {
+                Protocol::Resp2 => put_len_line(out, b'*', pairs.len() * 2),
+                Protocol::Resp3 => put_len_line(out, b'%', pairs.len()),
+            }
+            for (k, v) in pairs {
+                encode(out, k, proto);
+                encode(out, v, proto);
+            }
+        }
+        Reply::Double(v) => {
+            let text = format_double(*v);
+            match proto {
+                Protocol::Resp2 => put_bulk(out, text.as_bytes()),
+                Protocol::Resp3 => {
+                    out.put_u8(b',');
+                    out.extend_from_slice(text.as_bytes());
+                    out.extend_from_slice(b"\r\n");
+                }
+            }
+        }
+        Reply::Bool(b) => match proto {
+            Protocol::Resp2 => put_int_line(out, b':', *b as i64),
+            Protocol::Resp3 => out.extend_from_slice(if *b { b"#t\r\n" } else { b"#f\r\n" }),
+        },
+        Reply::Verbatim(text) => match proto {
+            Protocol::Resp2 => put_bulk(out, text),
+            Protocol::Resp3 => {
+                put_len_line(out, b'=', text.len() + 4);
+                out.extend_from_slice(b"txt:");
+                out.extend_from_slice(text);
+                out.extend_from_slice(b"\r\n");
+            }
+        },
+        Reply::None => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+
+    fn enc(r: Reply, p: Protocol) -> Vec<u8> {
+        let mut out = BytesMut::new();
+        encode(&mut out, &r, p);
+        out.to_vec()
+    }
+
+    #[test]
+    fn resp2_and_resp3_shapes() {
+        assert_eq!(enc(Reply::Nil, Protocol::Resp2), b"$-1\r\n");
+        assert_eq!(enc(Reply::Nil, Protocol::Resp3), b"_\r\n");
+        assert_eq!(
+            enc(Reply::Map(vec![(Reply::bulk_str("a"), Reply::Int(1))]), Protocol::Resp2),
+            b"*2\r\n$1\r\na\r\n:1\r\n"
+        );
+        assert_eq!(
+            enc(Reply::Map(vec![(Reply::bulk_str("a"), Reply::Int(1))]), Protocol::Resp3),
+            b"%1\r\n$1\r\na\r\n:1\r\n"
+        );
+        assert_eq!(enc(Reply::Double(1.5), Protocol::Resp3), b",1.5\r\n");
+        assert_eq!(enc(Reply::Double(1.5), Protocol::Resp2), b"$3\r\n1.5\r\n");
+        assert_eq!(enc(Reply::Bulk(Bytes::new()), Protocol::Resp2), b"$0\r\n\r\n");
+        assert_eq!(enc(Reply::error("ERR a\r\nb"), Protocol::Resp2), b"-ERR a  b\r\n");
+    }
+
+    #[test]
+    fn doubles_format_like_redis() {
+        assert_eq!(format_double(3.0), "3");
+        assert_eq!(format_double(1.25), "1.25");
+        assert_eq!(format_double(17179869185.5), "17179869185.5");
+        assert_eq!(format_double(10.6), "10.6");
+        assert_eq!(format_double(f64::INFINITY), "inf");
+        assert_eq!(format_double(-0.5), "-0.5");
+    }
+}

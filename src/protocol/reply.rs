@@ -1,0 +1,67 @@
+//! `Reply`: what a command answers, independent of the wire protocol.
+//!
+//! Commands build `Reply` values; only `encode` turns them into RESP2 or RESP3 bytes.
+
+use bytes::Bytes;
+use std::borrow::Cow;
+
+/// A command's answer. The encoder maps each variant onto RESP2 or RESP3.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Reply {
+    /// `+OK`
+    Ok,
+    /// `+QUEUED` (a command accepted inside MULTI)
+    Queued,
+    /// A simple string (`+text`). Never contains CR or LF.
+    Status(Cow<'static, str>),
+    /// An error line without the leading `-`, e.g. `ERR syntax error`.
+    Error(Cow<'static, str>),
+    Int(i64),
+    Bulk(Bytes),
+    /// The null bulk string: `$-1` in RESP2, `_` in RESP3.
+    Nil,
+    /// The null array: `*-1` in RESP2, `_` in RESP3 (EXEC aborted by WATCH).
+    NilArray,
+    Array(Vec<Reply>),
+    /// A map in RESP3, a flat array of key, value, ... in RESP2.
+    Map(Vec<(Reply, Reply)>),
+    /// A set in RESP3 (`~`), an array in RESP2.
+    Set(Vec<Reply>),
+    /// A double in RESP3 (`,`), a bulk string in RESP2.
+    Double(f64),
+    /// A boolean in RESP3 (`#t`), the integer 1 or 0 in RESP2.
+    Bool(bool),
+    /// Verbatim text in RESP3 (`=len\r\ntxt:...`), a bulk string in RESP2.
+    Verbatim(Bytes),
+    /// Nothing is written (CLIENT REPLY OFF/SKIP, QUIT's close).
+    None,
+}
+
+impl Reply {
+    pub fn error(text: impl Into<Cow<'static, str>>) -> Reply {
+        Reply::Error(text.into())
+    }
+
+    pub fn status(text: &'static str) -> Reply {
+        Reply::Status(Cow::Borrowed(text))
+    }
+
+    pub fn bulk(data: impl Into<Bytes>) -> Reply {
+        Reply::Bulk(data.into())
+    }
+
+    pub fn bulk_str(text: &str) -> Reply {
+        Reply::Bulk(Bytes::copy_from_slice(text.as_bytes()))
+    }
+
+    pub fn bulk_or_nil(data: Option<Bytes>) -> Reply {
+        match data {
+            Some(d) => Reply::Bulk(d),
+            None => Reply::Nil,
+        }
+    }
+
+    pub fn is_error(&self) -> bool {
+        matches!(self, Reply::Error(_))
+    }
+}

@@ -1,0 +1,155 @@
+//! The network side: listeners, the accept loop with the client limit, per-connection tasks,
+//! the background reclaimer and a clean shutdown.
+//!
+//! It never parses commands or touches the store itself: connections hand requests to
+//! `command::dispatch`.
+
+pub mod connection;
+pub mod shared;
+
+use crate::config::Config;
+use shared::{ClientHandle, Shared};
+use std::net::SocketAddr;
+use std::os::fd::AsRawFd;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpListener;
+
+/// Binds every address of `bind` on `port` (0: any free port, the same for all addresses).
+async fn bind_all(bind: &str, port: u16) -> std::io::Result<Vec<TcpListener>> {
+    let mut out = Vec::new();
+    let mut port = port;
+    for host in bind.split_whitespace() {
+        let host = host.trim_start_matches('-');
+        let addr = if host.contains(':') {
+            format!("[{}]:{}", host, port)
+        } else {
+            format!("{}:{}", host, port)
+        };
+        let l = TcpListener::bind(&addr).await?;
+        port = l.local_addr()?.port();
+        out.push(l);
+    }
+    if out.is_empty() {
+        return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, "no bind address"));
+    }
+    Ok(out)
+}
+
+/// Runs the server until SHUTDOWN or a signal. Prints one line with the bound address(es)
+/// once connections are accepted.
+pub async fn run(config: Config, config_file: Option<std::path::PathBuf>) -> anyhow_lite::Result<()> {
+    let dir = config.get("dir").unwrap_or_default();
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| anyhow_lite::Error(format!("cannot create data folder '{}': {}", dir, e)))?;
+    let bind = config.get("bind").unwrap_or_default();
+    let port = config.get_i64("port") as u16;
+    let listeners = bind_all(&bind, port)
+        .await
+        .map_err(|e| anyhow_lite::Error(format!("cannot listen on {} port {}: {}", bind, port, e)))?;
+    let shared = Arc::new(Shared::new(config, config_file));
+    let addrs: Vec<SocketAddr> = listeners.iter().filter_map(|l| l.local_addr().ok()).collect();
+    shared.tcp_port.store(addrs[0].port() as u64, Ordering::Relaxed);
+
+    spawn_reclaimer(shared.clone());
+    spawn_signal_handler(shared.clone());
+    for l in listeners {
+        tokio::spawn(accept_loop(shared.clone(), l));
+    }
+    let list: Vec<String> = addrs.iter().map(|a| a.to_string()).collect();
+    println!("edgekv {} listening on {}", env!("CARGO_PKG_VERSION"), list.join(", "));
+    tracing::info!(addresses = %list.join(", "), data = %dir, "ready to accept connections");
+
+    while !shared.shutting_down.load(Ordering::SeqCst) {
+        let stop = shared.shutdown.notified();
+        if shared.shutting_down.load(Ordering::SeqCst) {
+            break;
+        }
+        stop.await;
+    }
+    tracing::info!("shutting down");
+    // Give connection tasks a moment to flush and close.
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    Ok(())
+}
+
+async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
+    loop {
+        let (mut stream, addr) = match listener.accept().await {
+            Ok(x) => x,
+            Err(e) => {
+                tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                continue;
+            }
+        };
+        if shared.shutting_down.load(Ordering::Relaxed) {
+            return;
+        }
+        shared.stats.connections_received.fetch_add(1, Ordering::Relaxed);
+        let _ = stream.set_nodelay(true);
+        let max = shared.config.maxclients.load(Ordering::Relaxed);
+        if shared.clients.lock().len() as i64 >= max {
+            shared.stats.rejected_connections.fetch_add(1, Ordering::Relaxed);
+            tokio::spawn(async move {
+                let _ = stream
+                    .write_all(format!("-{}\r\n", crate::errors::MAX_CLIENTS).as_bytes())
+                    .await;
+            });
+            continue;
+        }
+        let id = shared.next_client_id.fetch_add(1, Ordering::Relaxed);
+        let laddr = stream.local_addr().unwrap_or(addr);
+        let handle = Arc::new(ClientHandle::new(id, addr, laddr, stream.as_raw_fd() as i64));
+        shared.clients.lock().insert(id, handle.clone());
+        tokio::spawn(connection::serve(shared.clone(), stream, handle));
+    }
+}
+
+/// The background half of expiry: every tick, each shard's timing wheel hands out the keys
+/// whose deadline passed, within a fixed budget per shard.
+fn spawn_reclaimer(shared: Arc<Shared>) {
+    let weak = Arc::downgrade(&shared);
+    drop(shared);
+    std::thread::Builder::new()
+        .name("edgekv-reclaim".into())
+        .spawn(move || loop {
+            std::thread::sleep(Duration::from_millis(crate::store::wheel::TICK_MS as u64));
+            let Some(shared) = weak.upgrade() else { return };
+            if shared.shutting_down.load(Ordering::Relaxed) {
+                return;
+            }
+            shared.store.reclaim(crate::store::now_ms());
+        })
+        .expect("spawn reclaimer thread");
+}
+
+fn spawn_signal_handler(shared: Arc<Shared>) {
+    tokio::spawn(async move {
+        use tokio::signal::unix::{signal, SignalKind};
+        let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+            return;
+        };
+        tokio::select! {
+            _ = term.recv() => tracing::info!("received SIGTERM"),
+            _ = int.recv() => tracing::info!("received SIGINT"),
+        }
+        shared.request_shutdown();
+    });
+}
+
+/// A tiny error type for start-up failures (one clear line for the operator).
+pub mod anyhow_lite {
+    #[derive(Debug)]
+    pub struct Error(pub String);
+
+    impl std::fmt::Display for Error {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(&self.0)
+        }
+    }
+
+    pub type Result<T> = std::result::Result<T, Error>;
+}

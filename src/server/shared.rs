@@ -1,0 +1,203 @@
+//! State shared by every connection: the store, the configuration, the client registry, the
+//! server's counters and its shutdown signal. Commands read and change it synchronously; the
+//! connection tasks react to the signals it holds.
+
+use crate::config::Config;
+use crate::protocol::Protocol;
+use crate::store::Store;
+use bytes::Bytes;
+use parking_lot::Mutex;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+use tokio::sync::Notify;
+
+/// What CLIENT LIST/INFO shows of a connection, and the switch CLIENT KILL flips.
+pub struct ClientHandle {
+    pub id: u64,
+    pub addr: SocketAddr,
+    pub laddr: SocketAddr,
+    pub fd: i64,
+    pub created: Instant,
+    /// Milliseconds since `created` of the last command.
+    pub last_active: AtomicU64,
+    pub db: AtomicUsize,
+    pub resp: AtomicU8,
+    pub multi: AtomicI64,
+    pub name: Mutex<Bytes>,
+    pub lib_name: Mutex<Bytes>,
+    pub lib_ver: Mutex<Bytes>,
+    pub last_cmd: Mutex<&'static str>,
+    pub no_evict: AtomicBool,
+    pub no_touch: AtomicBool,
+    pub qbuf: AtomicUsize,
+    pub killed: AtomicBool,
+    pub kill_signal: Notify,
+}
+
+impl ClientHandle {
+    pub fn new(id: u64, addr: SocketAddr, laddr: SocketAddr, fd: i64) -> ClientHandle {
+        ClientHandle {
+            id,
+            addr,
+            laddr,
+            fd,
+            created: Instant::now(),
+            last_active: AtomicU64::new(0),
+            db: AtomicUsize::new(0),
+            resp: AtomicU8::new(2),
+            multi: AtomicI64::new(-1),
+            name: Mutex::new(Bytes::new()),
+            lib_name: Mutex::new(Bytes::new()),
+            lib_ver: Mutex::new(Bytes::new()),
+            last_cmd: Mutex::new("NULL"),
+            no_evict: AtomicBool::new(false),
+            no_touch: AtomicBool::new(false),
+            qbuf: AtomicUsize::new(0),
+            killed: AtomicBool::new(false),
+            kill_signal: Notify::new(),
+        }
+    }
+
+    pub fn kill(&self) {
+        self.killed.store(true, Ordering::Relaxed);
+        self.kill_signal.notify_one();
+    }
+
+    pub fn set_proto(&self, p: Protocol) {
+        self.resp.store(p.version() as u8, Ordering::Relaxed);
+    }
+
+    /// One CLIENT LIST / CLIENT INFO line, fields in Redis 7's order.
+    pub fn info_line(&self, flags: &str) -> String {
+        let age = self.created.elapsed().as_secs();
+        let idle_ms =
+            (self.created.elapsed().as_millis() as u64).saturating_sub(self.last_active.load(Ordering::Relaxed));
+        let name = String::from_utf8_lossy(&self.name.lock()).into_owned();
+        let lib_name = String::from_utf8_lossy(&self.lib_name.lock()).into_owned();
+        let lib_ver = String::from_utf8_lossy(&self.lib_ver.lock()).into_owned();
+        let cmd = *self.last_cmd.lock();
+        let qbuf = self.qbuf.load(Ordering::Relaxed);
+        format!(
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem=0 tot-mem={} events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+            self.id,
+            self.addr,
+            self.laddr,
+            self.fd,
+            name,
+            age,
+            idle_ms / 1000,
+            flags,
+            self.db.load(Ordering::Relaxed),
+            self.multi.load(Ordering::Relaxed),
+            qbuf,
+            16384usize.saturating_sub(qbuf),
+            16384 + qbuf,
+            cmd,
+            self.resp.load(Ordering::Relaxed),
+            lib_name,
+            lib_ver
+        )
+    }
+
+    pub fn flags(&self) -> String {
+        let mut f = String::new();
+        if self.multi.load(Ordering::Relaxed) >= 0 {
+            f.push('x');
+        }
+        if self.no_evict.load(Ordering::Relaxed) {
+            f.push('e');
+        }
+        if self.no_touch.load(Ordering::Relaxed) {
+            f.push('T');
+        }
+        if f.is_empty() {
+            f.push('N');
+        }
+        f
+    }
+}
+
+/// Per-command counters for INFO commandstats.
+#[derive(Default)]
+pub struct CmdStat {
+    pub calls: AtomicU64,
+    pub usec: AtomicU64,
+    pub rejected: AtomicU64,
+    pub failed: AtomicU64,
+}
+
+/// Server-wide counters for INFO stats.
+#[derive(Default)]
+pub struct ServerStats {
+    pub connections_received: AtomicU64,
+    pub commands_processed: AtomicU64,
+    pub rejected_connections: AtomicU64,
+    pub net_input_bytes: AtomicU64,
+    pub net_output_bytes: AtomicU64,
+    pub total_error_replies: AtomicU64,
+    pub unexpected_error_replies: AtomicU64,
+}
+
+pub struct Shared {
+    pub store: Store,
+    pub config: Config,
+    pub clients: Mutex<BTreeMap<u64, Arc<ClientHandle>>>,
+    pub next_client_id: AtomicU64,
+    pub stats: ServerStats,
+    /// Indexed like the command table (`command::table`).
+    pub cmdstats: Box<[CmdStat]>,
+    /// Error replies by prefix (`ERR`, `WRONGTYPE`, ...), for INFO errorstats.
+    pub errorstats: Mutex<BTreeMap<String, u64>>,
+    pub started: Instant,
+    pub started_unix: i64,
+    pub lastsave: AtomicI64,
+    pub shutdown: Notify,
+    pub shutting_down: AtomicBool,
+    pub tcp_port: AtomicU64,
+    pub run_id: String,
+    pub config_file: Option<std::path::PathBuf>,
+}
+
+impl Shared {
+    pub fn new(config: Config, config_file: Option<std::path::PathBuf>) -> Shared {
+        use rand::Rng;
+        let databases = config.get_i64("databases").max(1) as usize;
+        let now = crate::store::now_ms();
+        let mut rng = rand::thread_rng();
+        let run_id: String = (0..40).map(|_| format!("{:x}", rng.gen_range(0..16u8))).collect();
+        Shared {
+            store: Store::new(databases),
+            config,
+            clients: Mutex::new(BTreeMap::new()),
+            next_client_id: AtomicU64::new(1),
+            stats: ServerStats::default(),
+            cmdstats: (0..crate::command::table::len()).map(|_| CmdStat::default()).collect(),
+            errorstats: Mutex::new(BTreeMap::new()),
+            started: Instant::now(),
+            started_unix: now / 1000,
+            lastsave: AtomicI64::new(now / 1000),
+            shutdown: Notify::new(),
+            shutting_down: AtomicBool::new(false),
+            tcp_port: AtomicU64::new(0),
+            run_id,
+            config_file,
+        }
+    }
+
+    /// Asks the server to stop (SHUTDOWN, signals).
+    pub fn request_shutdown(&self) {
+        self.shutting_down.store(true, Ordering::SeqCst);
+        self.shutdown.notify_waiters();
+        // A waiter that registers just after still sees the flag.
+        self.shutdown.notify_one();
+    }
+
+    pub fn count_error(&self, text: &str) {
+        self.stats.total_error_replies.fetch_add(1, Ordering::Relaxed);
+        let prefix = text.split(' ').next().unwrap_or("ERR").to_string();
+        *self.errorstats.lock().entry(prefix).or_insert(0) += 1;
+    }
+}

@@ -1,0 +1,432 @@
+//! The keyspace: numbered namespaces (Redis databases), each split into shards by key hash.
+//!
+//! Owns records, deadlines, the timing wheels and their reclaimer, glob matching and the WATCH
+//! registry. It never does I/O and never knows the protocol.
+//!
+//! Locking: a command takes `gate` shared (single-key commands) or exclusive (multi-key
+//! commands, EXEC), then locks one shard at a time, never across `.await`. Watched keys are
+//! touched after the shard lock is released.
+//!
+//! Structures, chosen by measurement (README "Memory and structures"): one allocation per
+//! record, a Redis-style chained hash table (SCAN's reverse-binary cursor) and an ordered
+//! index of pointers to the same records (prefix listing in key order).
+
+pub mod entry;
+pub mod glob;
+pub mod shard;
+pub mod watch;
+pub mod wheel;
+
+use bytes::Bytes;
+use entry::{Entry, Rec};
+use parking_lot::{Mutex, MutexGuard, RwLock};
+use shard::{hash_key, Shard};
+pub use shard::{Action, Meta, Put, Replaced};
+use std::hash::RandomState;
+use std::ops::Bound;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+use watch::Watches;
+
+/// Shards per namespace, a power of two. The top bits of a key's hash pick the shard; the low
+/// bits pick the bucket inside it.
+pub const SHARD_BITS: u32 = 5;
+pub const SHARDS: usize = 1 << SHARD_BITS;
+
+/// Wheel items a shard's reclaimer handles per tick: bounds the time a shard is locked.
+pub const RECLAIM_BUDGET: usize = 500;
+
+/// Current time in unix milliseconds. Commands read it once and pass it down.
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+#[repr(align(64))]
+struct Padded(Mutex<Shard>);
+
+struct Db {
+    shards: Box<[Padded]>,
+}
+
+/// Counters the store keeps beyond what shards count.
+#[derive(Default)]
+pub struct StoreStats {
+    pub reclaimed: AtomicU64,
+}
+
+pub struct Store {
+    dbs: Box<[Db]>,
+    hasher: RandomState,
+    /// Shared for single-key commands, exclusive for multi-key commands and EXEC.
+    pub gate: RwLock<()>,
+    pub watches: Watches,
+    pub stats: StoreStats,
+}
+
+/// Summary of one namespace for INFO keyspace and DBSIZE.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct DbInfo {
+    pub keys: usize,
+    pub expires: usize,
+    pub avg_ttl: i64,
+    pub bytes: usize,
+    pub hits: u64,
+    pub misses: u64,
+    pub expired: u64,
+}
+
+impl Store {
+    pub fn new(databases: usize) -> Store {
+        let hasher = RandomState::new();
+        let now = now_ms();
+        let dbs = (0..databases)
+            .map(|_| Db {
+                shards: (0..SHARDS)
+                    .map(|_| Padded(Mutex::new(Shard::new(hasher.clone(), now))))
+                    .collect(),
+            })
+            .collect();
+        Store {
+            dbs,
+            hasher,
+            gate: RwLock::new(()),
+            watches: Watches::default(),
+            stats: StoreStats::default(),
+        }
+    }
+
+    pub fn databases(&self) -> usize {
+        self.dbs.len()
+    }
+
+    /// A view of namespace `db` at time `now`.
+    pub fn db(&self, db: usize, now: i64) -> DbRef<'_> {
+        DbRef { store: self, db, now }
+    }
+
+    /// Swaps the contents of two namespaces (SWAPDB). Caller holds `gate` exclusively.
+    pub fn swap(&self, a: usize, b: usize, now: i64) {
+        if a == b {
+            return;
+        }
+        // Redis touches watched keys that exist in either namespace before or after.
+        let watched: Vec<_> = [a, b]
+            .iter()
+            .flat_map(|&d| self.watches.watched_in(d).into_iter().map(move |w| (d, w)))
+            .collect();
+        for i in 0..SHARDS {
+            let mut x = self.dbs[a].shards[i].0.lock();
+            let mut y = self.dbs[b].shards[i].0.lock();
+            std::mem::swap(&mut *x, &mut *y);
+        }
+        for (d, (key, flags)) in watched {
+            let other = if d == a { b } else { a };
+            if self.db(d, now).exists(&key) || self.db(other, now).exists(&key) {
+                for f in flags {
+                    f.store(true, Ordering::Relaxed);
+                }
+            }
+        }
+    }
+
+    /// Summary of a namespace.
+    pub fn info(&self, db: usize, now: i64) -> DbInfo {
+        let mut out = DbInfo::default();
+        let mut sum: i128 = 0;
+        for s in self.dbs[db].shards.iter() {
+            let s = s.0.lock();
+            out.keys += s.len();
+            out.expires += s.expires();
+            out.bytes += s.bytes();
+            out.hits += s.hits;
+            out.misses += s.misses;
+            out.expired += s.expired;
+            sum += s.deadline_sum();
+        }
+        if out.expires > 0 {
+            out.avg_ttl = ((sum / out.expires as i128) as i64 - now).max(0);
+        }
+        out
+    }
+
+    /// One reclaimer pass over every shard: removes keys whose deadline has passed, at most
+    /// `RECLAIM_BUDGET` wheel items per shard. Returns the number of keys removed.
+    pub fn reclaim(&self, now: i64) -> usize {
+        let _g = self.gate.read();
+        let mut total = 0;
+        for (d, db) in self.dbs.iter().enumerate() {
+            for s in db.shards.iter() {
+                let mut removed = Vec::new();
+                let watching = self.watches.active();
+                {
+                    let mut sh = s.0.lock();
+                    if sh.wheel_len() == 0 {
+                        continue;
+                    }
+                    total += sh.reclaim(now, RECLAIM_BUDGET, |k| {
+                        if watching {
+                            removed.push(Bytes::copy_from_slice(k))
+                        }
+                    });
+                }
+                for k in removed {
+                    self.watches.touch(d, &k);
+                }
+            }
+        }
+        self.stats.reclaimed.fetch_add(total as u64, Ordering::Relaxed);
+        total
+    }
+
+    /// Keys removed because they expired, over all namespaces.
+    pub fn expired_total(&self) -> u64 {
+        (0..self.dbs.len())
+            .map(|d| self.dbs[d].shards.iter().map(|s| s.0.lock().expired).sum::<u64>())
+            .sum()
+    }
+
+    /// Keyspace hits and misses over all namespaces.
+    pub fn hits_misses(&self) -> (u64, u64) {
+        let mut h = 0;
+        let mut m = 0;
+        for db in self.dbs.iter() {
+            for s in db.shards.iter() {
+                let s = s.0.lock();
+                h += s.hits;
+                m += s.misses;
+            }
+        }
+        (h, m)
+    }
+
+    /// Clears the hit and miss counters (CONFIG RESETSTAT).
+    pub fn reset_stats(&self) {
+        for db in self.dbs.iter() {
+            for s in db.shards.iter() {
+                let mut s = s.0.lock();
+                s.hits = 0;
+                s.misses = 0;
+                s.expired = 0;
+            }
+        }
+    }
+}
+
+/// Namespace `db` at time `now`: every key operation of the commands goes through here, so
+/// lazy expiry and WATCH touches happen in one place.
+pub struct DbRef<'a> {
+    store: &'a Store,
+    pub db: usize,
+    pub now: i64,
+}
+
+impl<'a> DbRef<'a> {
+    #[inline]
+    fn locate(&self, key: &[u8]) -> (u64, MutexGuard<'a, Shard>) {
+        let h = hash_key(&self.store.hasher, key);
+        let shard = (h >> (64 - SHARD_BITS)) as usize;
+        (h, self.store.dbs[self.db].shards[shard].0.lock())
+    }
+
+    #[inline]
+    fn touch(&self, key: &[u8]) {
+        self.store.watches.touch(self.db, key);
+    }
+
+    /// Runs `f` on `key`'s shard. Watchers of `key` are touched when `changed` says the
+    /// operation wrote, and also when lazy expiry removed the key on the way (Redis counts an
+    /// expiry deletion as a modification of a watched key).
+    #[inline]
+    fn op<R>(&self, key: &[u8], f: impl FnOnce(u64, &mut Shard) -> R, changed: impl FnOnce(&R) -> bool) -> R {
+        let (h, mut s) = self.locate(key);
+        let before = s.expired;
+        let r = f(h, &mut s);
+        let expired = s.expired != before;
+        drop(s);
+        if expired || changed(&r) {
+            self.touch(key);
+        }
+        r
+    }
+
+    /// The value of a live key (counts a keyspace hit or miss).
+    #[inline]
+    pub fn get(&self, key: &[u8]) -> Option<Bytes> {
+        self.op(
+            key,
+            |h, s| {
+                let v = s.read(h, key, self.now, |r| Bytes::copy_from_slice(r.value()));
+                if v.is_some() {
+                    s.hits += 1;
+                } else {
+                    s.misses += 1;
+                }
+                v
+            },
+            |_| false,
+        )
+    }
+
+    /// Calls `f` with a live key's record.
+    pub fn read<R>(&self, key: &[u8], f: impl FnOnce(&Rec) -> R) -> Option<R> {
+        self.op(key, |h, s| s.read(h, key, self.now, f), |_| false)
+    }
+
+    pub fn exists(&self, key: &[u8]) -> bool {
+        self.op(key, |h, s| s.contains(h, key, self.now), |_| false)
+    }
+
+    /// The deadline of a live key: `None` when missing, `Some(None)` without a deadline.
+    pub fn deadline(&self, key: &[u8]) -> Option<Option<i64>> {
+        self.read(key, |r| r.deadline())
+    }
+
+    /// Writes a whole record.
+    pub fn put(&self, key: &[u8], value: &[u8], deadline: Option<i64>, meta: Option<&[u8]>) -> Replaced {
+        self.op(key, |h, s| s.put(h, key, value, deadline, meta, self.now), |_| true)
+    }
+
+    /// Reads and changes one key atomically (see `Shard::modify`).
+    #[inline]
+    pub fn modify<'v, R>(&self, key: &[u8], f: impl FnOnce(Option<&Rec>) -> (Action<'v>, R)) -> R {
+        self.op(key, |h, s| s.modify(h, key, self.now, f), |r| r.1).0
+    }
+
+    /// Sets or clears a live key's deadline. False when the key does not exist.
+    pub fn set_deadline(&self, key: &[u8], deadline: Option<i64>) -> bool {
+        self.op(key, |h, s| s.set_deadline(h, key, deadline, self.now), |ok| *ok)
+    }
+
+    /// Removes a live key and returns its record.
+    pub fn take(&self, key: &[u8]) -> Option<Entry> {
+        self.op(key, |h, s| s.take(h, key, self.now), |e| e.is_some())
+    }
+
+    pub fn remove(&self, key: &[u8]) -> bool {
+        self.take(key).is_some()
+    }
+
+    /// Stores an owned record under its own key, replacing any old one.
+    pub fn put_entry(&self, entry: Entry) -> Replaced {
+        let key = Bytes::copy_from_slice(entry.key());
+        self.op(&key, |h, s| s.put_entry(h, entry, self.now), |_| true)
+    }
+
+    /// Keys held in memory (expired ones not yet reclaimed included, as in Redis).
+    pub fn len(&self) -> usize {
+        self.store.dbs[self.db].shards.iter().map(|s| s.0.lock().len()).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Removes every key. Returns the number removed.
+    pub fn clear(&self) -> usize {
+        let watched = self.store.watches.watched_in(self.db);
+        let watched: Vec<_> = watched.into_iter().filter(|(k, _)| self.exists(k)).collect();
+        let mut n = 0;
+        for s in self.store.dbs[self.db].shards.iter() {
+            let mut s = s.0.lock();
+            n += s.len();
+            s.clear();
+        }
+        for (_, flags) in watched {
+            for f in flags {
+                f.store(true, Ordering::Relaxed);
+            }
+        }
+        n
+    }
+
+    /// One SCAN call: visits buckets from `cursor` until `count` keys were collected or
+    /// `count * 10` buckets were visited (as Redis's `scanGenericCommand`), and returns the
+    /// next cursor with the keys that `keep` accepts.
+    pub fn scan(&self, cursor: u64, count: usize, mut keep: impl FnMut(&Rec) -> bool) -> (u64, Vec<Bytes>) {
+        let mut shard = (cursor as usize) & (SHARDS - 1);
+        let mut v = cursor >> SHARD_BITS;
+        let mut out = Vec::new();
+        // Like Redis, COUNT counts keys seen before filtering.
+        let mut seen = 0usize;
+        let mut budget = count.saturating_mul(10).max(1);
+        loop {
+            let s = self.store.dbs[self.db].shards[shard].0.lock();
+            loop {
+                v = s.scan_step(v, self.now, |r| {
+                    seen += 1;
+                    if keep(r) {
+                        out.push(Bytes::copy_from_slice(r.key()));
+                    }
+                });
+                budget -= 1;
+                if v == 0 || budget == 0 || seen >= count {
+                    break;
+                }
+            }
+            drop(s);
+            if v == 0 {
+                shard += 1;
+                if shard == SHARDS {
+                    return (0, out);
+                }
+            }
+            if budget == 0 || seen >= count {
+                return ((v << SHARD_BITS) | shard as u64, out);
+            }
+        }
+    }
+
+    /// Calls `f` for every live key (KEYS).
+    pub fn for_each(&self, mut f: impl FnMut(&Rec)) {
+        for s in self.store.dbs[self.db].shards.iter() {
+            s.0.lock().for_each(self.now, &mut f);
+        }
+    }
+
+    /// Walks live keys in byte order from `from` over all shards, until `f` returns false.
+    /// A k-way merge of the shards' ordered indexes; it holds every shard's lock meanwhile,
+    /// so the walk sees one consistent state (shards are always locked in index order).
+    pub fn walk_ordered(&self, from: Bound<&[u8]>, mut f: impl FnMut(&Rec) -> bool) {
+        let guards: Vec<_> = self.store.dbs[self.db].shards.iter().map(|s| s.0.lock()).collect();
+        let mut iters: Vec<_> = guards.iter().map(|g| g.ordered_from(from, self.now)).collect();
+        // The current head of each shard's run.
+        let mut heads: Vec<Option<_>> = iters.iter_mut().map(|it| it.next()).collect();
+        loop {
+            let mut best: Option<usize> = None;
+            for i in 0..heads.len() {
+                let Some(head) = &heads[i] else { continue };
+                match best {
+                    Some(b) if heads[b].as_ref().map(|r| r.key()) <= Some(head.key()) => {}
+                    _ => best = Some(i),
+                }
+            }
+            let Some(b) = best else { return };
+            let rec = std::mem::replace(&mut heads[b], iters[b].next()).expect("chosen head");
+            if !f(&rec) {
+                return;
+            }
+        }
+    }
+
+    /// A random live key (RANDOMKEY).
+    pub fn random_key(&self) -> Option<Bytes> {
+        use rand::Rng;
+        let mut rng = rand::thread_rng();
+        let shards = &self.store.dbs[self.db].shards;
+        let nonempty: Vec<usize> = (0..SHARDS).filter(|&i| !shards[i].0.lock().is_empty()).collect();
+        for _ in 0..(nonempty.len() * 4).max(1) {
+            if nonempty.is_empty() {
+                return None;
+            }
+            let i = nonempty[rng.gen_range(0..nonempty.len())];
+            let mut s = shards[i].0.lock();
+            if let Some(k) = s.random_key(self.now, || rng.gen()) {
+                return Some(Bytes::from(k));
+            }
+        }
+        None
+    }
+}

@@ -1,0 +1,640 @@
+//! One shard of a namespace: a chained hash table for point lookups, an ordered index for
+//! prefix listing, and the timing wheel of its deadlines.
+//!
+//! - The hash table is Redis's design (power-of-two buckets, chains through the records), so
+//!   SCAN can use Redis's reverse-binary cursor and keep its guarantee across resizes: every key
+//!   present for a whole iteration is returned at least once.
+//! - The ordered index is a `BTreeSet` of record pointers ordered by key bytes; it serves
+//!   ordered range walks (KV.LIST) without a second copy of any key.
+//! - Every read path goes through `find`, which applies lazy expiry: an expired record is
+//!   removed on sight and never shown.
+//!
+//! All methods are synchronous and take `&mut self`: the caller holds the shard's lock. This
+//! module owns the only raw pointers of the store; none escapes a call.
+
+use super::entry::{Entry, Rec, RecRef};
+use super::wheel::Wheel;
+use std::borrow::Borrow;
+use std::collections::BTreeSet;
+use std::ops::Bound;
+use std::ptr;
+
+/// A key in the ordered index: a pointer to a record that the hash table owns.
+struct KeyRef(*mut u8);
+
+impl KeyRef {
+    #[inline]
+    fn key(&self) -> &[u8] {
+        // Safety: the shard removes a KeyRef before it frees (or moves) its record.
+        let rec = unsafe { Rec::at(self.0) };
+        let k = rec.key();
+        unsafe { std::slice::from_raw_parts(k.as_ptr(), k.len()) }
+    }
+}
+
+impl PartialEq for KeyRef {
+    fn eq(&self, o: &Self) -> bool {
+        self.key() == o.key()
+    }
+}
+impl Eq for KeyRef {}
+impl PartialOrd for KeyRef {
+    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(o))
+    }
+}
+impl Ord for KeyRef {
+    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
+        self.key().cmp(o.key())
+    }
+}
+impl Borrow<[u8]> for KeyRef {
+    fn borrow(&self) -> &[u8] {
+        self.key()
+    }
+}
+
+/// What `Shard::modify` does with a key.
+pub enum Action<'v> {
+    Keep,
+    Put(Put<'v>),
+    Delete,
+}
+
+/// A whole new record for a key.
+pub struct Put<'v> {
+    pub value: std::borrow::Cow<'v, [u8]>,
+    pub deadline: Option<i64>,
+    pub meta: Meta<'v>,
+}
+
+/// What a write does with the key's metadata.
+pub enum Meta<'v> {
+    /// Keep the old record's metadata (INCR, APPEND: the value changes, not the record).
+    Keep,
+    /// Drop it (SET replaces the whole record, as a Workers KV put does).
+    Clear,
+    Set(&'v [u8]),
+}
+
+/// What a write replaced, for the caller's bookkeeping (WATCH, counters).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Replaced {
+    pub existed: bool,
+    pub old_deadline: Option<i64>,
+}
+
+pub struct Shard {
+    buckets: Box<[*mut u8]>,
+    len: usize,
+    expires: usize,
+    /// Sum of all deadlines, for INFO keyspace's avg_ttl.
+    deadline_sum: i128,
+    bytes: usize,
+    /// Keys removed because their deadline passed (lazily or by the reclaimer).
+    pub expired: u64,
+    pub hits: u64,
+    pub misses: u64,
+    index: BTreeSet<KeyRef>,
+    wheel: Wheel,
+    hasher: std::hash::RandomState,
+}
+
+// Records are owned by the shard and only reached under its lock.
+unsafe impl Send for Shard {}
+
+/// Hashes a key with the process's seeded hasher.
+#[inline]
+pub fn hash_key(hasher: &std::hash::RandomState, key: &[u8]) -> u64 {
+    use std::hash::BuildHasher;
+    hasher.hash_one(key)
+}
+
+const MIN_BUCKETS: usize = 4;
+
+impl Shard {
+    pub fn new(hasher: std::hash::RandomState, now: i64) -> Shard {
+        Shard {
+            buckets: Box::new([]),
+            len: 0,
+            expires: 0,
+            deadline_sum: 0,
+            bytes: 0,
+            expired: 0,
+            hits: 0,
+            misses: 0,
+            index: BTreeSet::new(),
+            wheel: Wheel::new(now),
+            hasher,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Keys with a deadline.
+    pub fn expires(&self) -> usize {
+        self.expires
+    }
+
+    /// Sum of the deadlines of keys that have one.
+    pub fn deadline_sum(&self) -> i128 {
+        self.deadline_sum
+    }
+
+    /// Bytes held in records.
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    pub fn wheel_len(&self) -> usize {
+        self.wheel.len()
+    }
+
+    #[inline]
+    fn mask(&self) -> usize {
+        self.buckets.len().wrapping_sub(1)
+    }
+
+    #[inline]
+    fn get(&self, s: Slot) -> *mut u8 {
+        match s {
+            Slot::Bucket(b) => self.buckets[b],
+            Slot::After(p) => unsafe { Rec::at(p).next() },
+        }
+    }
+
+    #[inline]
+    fn set(&mut self, s: Slot, v: *mut u8) {
+        match s {
+            Slot::Bucket(b) => self.buckets[b] = v,
+            Slot::After(p) => unsafe { Rec::at(p).set_next(v) },
+        }
+    }
+
+    /// Finds the chain slot that points at `key`'s record, whatever its deadline.
+    #[inline]
+    fn slot_of(&self, h: u64, key: &[u8]) -> Option<Slot> {
+        if self.buckets.is_empty() {
+            return None;
+        }
+        let mut slot = Slot::Bucket((h as usize) & self.mask());
+        loop {
+            let p = self.get(slot);
+            if p.is_null() {
+                return None;
+            }
+            if unsafe { Rec::at(p) }.key() == key {
+                return Some(slot);
+            }
+            slot = Slot::After(p);
+        }
+    }
+
+    /// Unlinks the record at `slot` and returns it.
+    fn unlink(&mut self, slot: Slot) -> Entry {
+        unsafe {
+            let p = self.get(slot);
+            let mut e = Entry::from_raw(p);
+            self.set(slot, e.next());
+            e.set_next(ptr::null_mut());
+            self.index.remove(e.key());
+            self.len -= 1;
+            self.bytes -= e.alloc_size();
+            self.account(e.deadline(), None);
+            self.maybe_shrink();
+            e
+        }
+    }
+
+    /// Removes `key`'s record if it has expired. Returns true when a record was removed.
+    fn expire_if_due(&mut self, h: u64, key: &[u8], now: i64) -> bool {
+        if let Some(slot) = self.slot_of(h, key) {
+            let expired = unsafe { Rec::at(self.get(slot)).is_expired(now) };
+            if expired {
+                drop(self.unlink(slot));
+                self.expired += 1;
+                return true;
+            }
+        }
+        false
+    }
+
+    /// Calls `f` with the live record of `key`, if any. An expired record is removed.
+    #[inline]
+    pub fn read<R>(&mut self, h: u64, key: &[u8], now: i64, f: impl FnOnce(&Rec) -> R) -> Option<R> {
+        let slot = self.slot_of(h, key)?;
+        let rec = unsafe { Rec::at(self.get(slot)) };
+        if rec.is_expired(now) {
+            drop(self.unlink(slot));
+            self.expired += 1;
+            return None;
+        }
+        Some(f(&rec))
+    }
+
+    /// Calls `f` with the live record of `key`, writable in place (same layout only).
+    pub fn update<R>(&mut self, h: u64, key: &[u8], now: i64, f: impl FnOnce(&mut Rec) -> R) -> Option<R> {
+        let slot = self.slot_of(h, key)?;
+        let mut rec = unsafe { Rec::at(self.get(slot)) };
+        if rec.is_expired(now) {
+            drop(self.unlink(slot));
+            self.expired += 1;
+            return None;
+        }
+        Some(f(&mut rec))
+    }
+
+    /// True when `key` is live.
+    pub fn contains(&mut self, h: u64, key: &[u8], now: i64) -> bool {
+        self.read(h, key, now, |_| ()).is_some()
+    }
+
+    /// Writes a whole record for `key` (value, deadline, metadata), replacing any old one.
+    /// The old record's bytes are reused when the layout is the same.
+    pub fn put(
+        &mut self,
+        h: u64,
+        key: &[u8],
+        value: &[u8],
+        deadline: Option<i64>,
+        meta: Option<&[u8]>,
+        now: i64,
+    ) -> Replaced {
+        self.expire_if_due(h, key, now);
+        if let Some(slot) = self.slot_of(h, key) {
+            let mut rec = unsafe { Rec::at(self.get(slot)) };
+            let old_deadline = rec.deadline();
+            let same_shape = old_deadline.is_some() == deadline.is_some();
+            if same_shape && rec.overwrite_in_place(value, meta) {
+                rec.set_deadline_in_place(deadline);
+                self.account(old_deadline, deadline);
+            } else {
+                self.replace_at(slot, Entry::new(key, value, deadline, meta));
+            }
+            self.arm(h, old_deadline, deadline);
+            return Replaced {
+                existed: true,
+                old_deadline,
+            };
+        }
+        self.insert_new(h, Entry::new(key, value, deadline, meta));
+        Replaced {
+            existed: false,
+            old_deadline: None,
+        }
+    }
+
+    /// Reads and changes one key atomically: `f` sees the live record (or `None`) and says
+    /// what to do with it. Returns `f`'s result and whether anything changed.
+    pub fn modify<'v, R>(
+        &mut self,
+        h: u64,
+        key: &[u8],
+        now: i64,
+        f: impl FnOnce(Option<&Rec>) -> (Action<'v>, R),
+    ) -> (R, bool) {
+        self.expire_if_due(h, key, now);
+        let slot = self.slot_of(h, key);
+        let rec = slot.map(|s| unsafe { Rec::at(self.get(s)) });
+        let (action, out) = f(rec.as_ref());
+        match (action, slot, rec) {
+            (Action::Keep, _, _) => (out, false),
+            (Action::Delete, Some(s), Some(_)) => {
+                drop(self.unlink(s));
+                (out, true)
+            }
+            (Action::Delete, _, _) => (out, false),
+            (Action::Put(p), Some(s), Some(mut rec)) => {
+                let old_deadline = rec.deadline();
+                let kept;
+                let meta: Option<&[u8]> = match p.meta {
+                    Meta::Keep => {
+                        kept = rec.meta().map(|m| m.to_vec());
+                        kept.as_deref()
+                    }
+                    Meta::Clear => None,
+                    Meta::Set(m) => Some(m),
+                };
+                let same_shape = old_deadline.is_some() == p.deadline.is_some();
+                if same_shape && rec.overwrite_in_place(&p.value, meta) {
+                    rec.set_deadline_in_place(p.deadline);
+                    self.account(old_deadline, p.deadline);
+                } else {
+                    self.replace_at(s, Entry::new(key, &p.value, p.deadline, meta));
+                }
+                self.arm(h, old_deadline, p.deadline);
+                (out, true)
+            }
+            (Action::Put(p), _, _) => {
+                let meta = match p.meta {
+                    Meta::Set(m) => Some(m),
+                    _ => None,
+                };
+                self.insert_new(h, Entry::new(key, &p.value, p.deadline, meta));
+                (out, true)
+            }
+        }
+    }
+
+    /// Inserts an owned record under its key, replacing any old one (RENAME, MOVE, COPY).
+    pub fn put_entry(&mut self, h: u64, entry: Entry, now: i64) -> Replaced {
+        let key: &[u8] = unsafe { std::slice::from_raw_parts(entry.key().as_ptr(), entry.key().len()) };
+        self.expire_if_due(h, key, now);
+        let deadline = entry.deadline();
+        if let Some(slot) = self.slot_of(h, key) {
+            let old_deadline = unsafe { Rec::at(self.get(slot)).deadline() };
+            self.replace_at(slot, entry);
+            self.arm(h, old_deadline, deadline);
+            return Replaced {
+                existed: true,
+                old_deadline,
+            };
+        }
+        self.insert_new(h, entry);
+        Replaced {
+            existed: false,
+            old_deadline: None,
+        }
+    }
+
+    /// Changes the deadline of a live key. Returns false when the key does not exist.
+    pub fn set_deadline(&mut self, h: u64, key: &[u8], deadline: Option<i64>, now: i64) -> bool {
+        self.expire_if_due(h, key, now);
+        let Some(slot) = self.slot_of(h, key) else {
+            return false;
+        };
+        let rec = unsafe { Rec::at(self.get(slot)) };
+        let mut rec = rec;
+        let old = rec.deadline();
+        if rec.set_deadline_in_place(deadline) {
+            self.account(old, deadline);
+        } else {
+            let e = rec.rebuild(rec.value(), deadline, rec.meta());
+            self.replace_at(slot, e);
+        }
+        self.arm(h, old, deadline);
+        true
+    }
+
+    /// Removes a live key and returns its record.
+    pub fn take(&mut self, h: u64, key: &[u8], now: i64) -> Option<Entry> {
+        let slot = self.slot_of(h, key)?;
+        let e = self.unlink(slot);
+        if e.is_expired(now) {
+            self.expired += 1;
+            None
+        } else {
+            Some(e)
+        }
+    }
+
+    /// Removes a live key. Returns true when it existed.
+    pub fn remove(&mut self, h: u64, key: &[u8], now: i64) -> bool {
+        self.take(h, key, now).is_some()
+    }
+
+    /// Keeps the invariant of `wheel`: a key with a deadline has an item at or before it.
+    fn arm(&mut self, h: u64, old: Option<i64>, new: Option<i64>) {
+        if let Some(d) = new {
+            if old.is_none_or(|o| d < o) {
+                self.wheel.insert(d, h);
+            }
+        }
+    }
+
+    /// Keeps `expires` and `deadline_sum` in step with a deadline change.
+    fn account(&mut self, old: Option<i64>, new: Option<i64>) {
+        if let Some(o) = old {
+            self.expires -= 1;
+            self.deadline_sum -= o as i128;
+        }
+        if let Some(n) = new {
+            self.expires += 1;
+            self.deadline_sum += n as i128;
+        }
+    }
+
+    fn replace_at(&mut self, slot: Slot, mut new: Entry) {
+        unsafe {
+            let old = Entry::from_raw(self.get(slot));
+            new.set_next(old.next());
+            self.bytes = self.bytes - old.alloc_size() + new.alloc_size();
+            self.account(old.deadline(), new.deadline());
+            let p = new.into_raw();
+            self.set(slot, p);
+            self.index.replace(KeyRef(p));
+            // `old` no longer appears in the chain or the index.
+            drop(old);
+        }
+    }
+
+    fn insert_new(&mut self, h: u64, mut e: Entry) {
+        if self.len >= self.buckets.len() {
+            self.resize((self.len + 1).next_power_of_two().max(MIN_BUCKETS));
+        }
+        let b = (h as usize) & self.mask();
+        e.set_next(self.buckets[b]);
+        self.bytes += e.alloc_size();
+        self.account(None, e.deadline());
+        if let Some(d) = e.deadline() {
+            self.wheel.insert(d, h);
+        }
+        let p = e.into_raw();
+        self.buckets[b] = p;
+        self.index.insert(KeyRef(p));
+        self.len += 1;
+    }
+
+    fn maybe_shrink(&mut self) {
+        let n = self.buckets.len();
+        if n > MIN_BUCKETS && self.len * 8 < n {
+            self.resize(self.len.next_power_of_two().max(MIN_BUCKETS));
+        }
+    }
+
+    /// Rehashes every record into `size` buckets (a power of two).
+    fn resize(&mut self, size: usize) {
+        let mut nb: Box<[*mut u8]> = vec![ptr::null_mut(); size].into_boxed_slice();
+        let mask = size - 1;
+        for b in 0..self.buckets.len() {
+            let mut p = self.buckets[b];
+            while !p.is_null() {
+                unsafe {
+                    let mut rec = Rec::at(p);
+                    let next = rec.next();
+                    let h = hash_key(&self.hasher, rec.key()) as usize;
+                    rec.set_next(nb[h & mask]);
+                    nb[h & mask] = p;
+                    p = next;
+                }
+            }
+        }
+        self.buckets = nb;
+    }
+
+    /// Visits one bucket of Redis's reverse-binary scan at `cursor` and returns the next
+    /// cursor (0 when this shard's iteration is complete). Expired records are skipped.
+    pub fn scan_step(&self, cursor: u64, now: i64, mut f: impl FnMut(&Rec)) -> u64 {
+        if self.buckets.is_empty() {
+            return 0;
+        }
+        let m = self.mask() as u64;
+        let mut p = self.buckets[(cursor & m) as usize];
+        while !p.is_null() {
+            let rec = unsafe { Rec::at(p) };
+            if !rec.is_expired(now) {
+                f(&rec);
+            }
+            p = rec.next();
+        }
+        // Redis's dictScan: increment the reversed cursor over the mask bits.
+        let mut v = cursor | !m;
+        v = v.reverse_bits();
+        v = v.wrapping_add(1);
+        v.reverse_bits()
+    }
+
+    /// Live records in key order, from `from` on.
+    pub fn ordered_from<'a>(&'a self, from: Bound<&[u8]>, now: i64) -> impl Iterator<Item = RecRef<'a>> + 'a {
+        self.index
+            .range::<[u8], _>((from, Bound::Unbounded))
+            .map(|k| unsafe { RecRef::new(k.0) })
+            .filter(move |r| !r.is_expired(now))
+    }
+
+    /// Calls `f` for every live record (KEYS, RANDOMKEY sampling, INFO).
+    pub fn for_each(&self, now: i64, mut f: impl FnMut(&Rec)) {
+        for &head in self.buckets.iter() {
+            let mut p = head;
+            while !p.is_null() {
+                let rec = unsafe { Rec::at(p) };
+                if !rec.is_expired(now) {
+                    f(&rec);
+                }
+                p = rec.next();
+            }
+        }
+    }
+
+    /// A live record at a random position, chosen as Redis does: a random non-empty bucket,
+    /// then a random record of its chain. `rand` supplies random numbers.
+    pub fn random_key(&mut self, now: i64, mut rand: impl FnMut() -> u64) -> Option<Vec<u8>> {
+        for _ in 0..100 {
+            if self.len == 0 {
+                return None;
+            }
+            let mask = self.mask() as u64;
+            let mut b;
+            let mut tries = 0;
+            loop {
+                b = (rand() & mask) as usize;
+                if !self.buckets[b].is_null() {
+                    break;
+                }
+                tries += 1;
+                if tries > self.buckets.len() * 4 {
+                    return None;
+                }
+            }
+            let mut chain = vec![];
+            let mut p = self.buckets[b];
+            while !p.is_null() {
+                chain.push(p);
+                p = unsafe { Rec::at(p).next() };
+            }
+            let pick = chain[(rand() as usize) % chain.len()];
+            let rec = unsafe { Rec::at(pick) };
+            if rec.is_expired(now) {
+                let key = rec.key().to_vec();
+                let h = hash_key(&self.hasher, &key);
+                self.expire_if_due(h, &key, now);
+                continue;
+            }
+            return Some(rec.key().to_vec());
+        }
+        None
+    }
+
+    /// Drops every record.
+    pub fn clear(&mut self) {
+        self.index.clear();
+        for b in 0..self.buckets.len() {
+            let mut p = self.buckets[b];
+            while !p.is_null() {
+                unsafe {
+                    let e = Entry::from_raw(p);
+                    p = e.next();
+                    drop(e);
+                }
+            }
+        }
+        self.buckets = Box::new([]);
+        self.len = 0;
+        self.expires = 0;
+        self.deadline_sum = 0;
+        self.bytes = 0;
+        self.wheel.clear();
+    }
+
+    /// Reclaims records whose deadline has passed, at most `budget` wheel items per call.
+    /// `on_delete` sees each reclaimed key. Returns the number of records reclaimed.
+    pub fn reclaim(&mut self, now: i64, budget: usize, mut on_delete: impl FnMut(&[u8])) -> usize {
+        let mut hashes = Vec::new();
+        self.wheel.advance(now, budget, |h| hashes.push(h));
+        let mut reclaimed = 0;
+        for h in hashes {
+            if self.buckets.is_empty() {
+                break;
+            }
+            let mut slot = Slot::Bucket((h as usize) & self.mask());
+            let mut rearm = Vec::new();
+            unsafe {
+                loop {
+                    let p = self.get(slot);
+                    if p.is_null() {
+                        break;
+                    }
+                    let rec = Rec::at(p);
+                    match rec.deadline() {
+                        Some(d) if d <= now => {
+                            on_delete(rec.key());
+                            let e = Entry::from_raw(p);
+                            self.set(slot, e.next());
+                            self.index.remove(e.key());
+                            self.len -= 1;
+                            self.bytes -= e.alloc_size();
+                            self.account(Some(d), None);
+                            self.expired += 1;
+                            drop(e);
+                            reclaimed += 1;
+                            continue;
+                        }
+                        Some(d) if hash_key(&self.hasher, rec.key()) == h => rearm.push(d),
+                        _ => {}
+                    }
+                    slot = Slot::After(p);
+                }
+            }
+            for d in rearm {
+                self.wheel.insert(d, h);
+            }
+        }
+        self.maybe_shrink();
+        reclaimed
+    }
+}
+
+/// A place in a hash chain that points at a record: a bucket head, or the `next` link of the
+/// record before it. Links carry flag bits, so slots are read and written only through
+/// `Shard::get`/`Shard::set`, which keep the flags.
+#[derive(Clone, Copy)]
+enum Slot {
+    Bucket(usize),
+    After(*mut u8),
+}

@@ -1,0 +1,244 @@
+//! Test harness: starts the real `edgekv` binary on a free loopback port (port 0, the ready
+//! line tells which) with its own data folder, and talks to it over TCP: raw RESP bytes for
+//! exact-reply assertions, or the `redis` crate. The server is killed when the handle drops.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub struct Server {
+    child: Child,
+    pub port: u16,
+    pub dir: tempfile::TempDir,
+}
+
+impl Server {
+    pub fn start() -> Server {
+        Self::start_with(&[])
+    }
+
+    /// Starts the server with extra `--name value` arguments.
+    pub fn start_with(args: &[&str]) -> Server {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_edgekv"))
+            .args(["--bind", "127.0.0.1", "--port", "0", "--dir"])
+            .arg(dir.path())
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start edgekv");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut lines = BufReader::new(stdout).lines();
+            if let Some(Ok(line)) = lines.next() {
+                let _ = tx.send(line);
+            }
+            // Keep draining so the server never blocks on a full pipe.
+            for _ in lines {}
+        });
+        let line = rx
+            .recv_timeout(Duration::from_secs(20))
+            .expect("edgekv printed no ready line");
+        let port = line
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.trim().parse().ok())
+            .expect("port in ready line");
+        Server { child, port, dir }
+    }
+
+    pub fn addr(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    /// A `redis` crate connection (RESP2).
+    pub fn client(&self) -> redis::Connection {
+        redis::Client::open(self.url())
+            .unwrap()
+            .get_connection()
+            .expect("connect")
+    }
+
+    /// A `redis` crate connection speaking RESP3.
+    pub fn client3(&self) -> redis::Connection {
+        let url = format!("redis://127.0.0.1:{}/?protocol=resp3", self.port);
+        redis::Client::open(url).unwrap().get_connection().expect("connect")
+    }
+
+    /// A raw connection for byte-exact assertions.
+    pub fn raw(&self) -> Raw {
+        let stream = TcpStream::connect(self.addr()).expect("connect");
+        stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        stream.set_nodelay(true).unwrap();
+        Raw {
+            stream,
+            buf: Vec::new(),
+        }
+    }
+
+    /// True while the process runs.
+    pub fn alive(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// Waits up to `timeout` for the process to exit; returns its exit status.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let t = Instant::now();
+        while t.elapsed() < timeout {
+            if let Ok(Some(s)) = self.child.try_wait() {
+                return Some(s);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Encodes a command as a RESP array of bulk strings.
+pub fn resp(args: &[&[u8]]) -> Vec<u8> {
+    let mut out = format!("*{}\r\n", args.len()).into_bytes();
+    for a in args {
+        out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+        out.extend_from_slice(a);
+        out.extend_from_slice(b"\r\n");
+    }
+    out
+}
+
+pub struct Raw {
+    pub stream: TcpStream,
+    buf: Vec<u8>,
+}
+
+impl Raw {
+    pub fn send(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).expect("write");
+    }
+
+    /// Sends a command (RESP array) and returns the raw bytes of its one reply.
+    pub fn cmd(&mut self, args: &[&str]) -> Vec<u8> {
+        let a: Vec<&[u8]> = args.iter().map(|s| s.as_bytes()).collect();
+        self.send(&resp(&a));
+        self.read_reply()
+    }
+
+    /// As `cmd`, with binary arguments.
+    pub fn cmd_bytes(&mut self, args: &[&[u8]]) -> Vec<u8> {
+        self.send(&resp(args));
+        self.read_reply()
+    }
+
+    /// Sends a command and asserts its reply, byte for byte.
+    #[track_caller]
+    pub fn expect(&mut self, args: &[&str], reply: &str) {
+        let got = self.cmd(args);
+        assert_eq!(String::from_utf8_lossy(&got), reply, "reply to {:?}", args);
+    }
+
+    /// Reads exactly one complete reply (any RESP2/RESP3 type).
+    pub fn read_reply(&mut self) -> Vec<u8> {
+        loop {
+            if let Some(n) = frame_len(&self.buf) {
+                let out = self.buf[..n].to_vec();
+                self.buf.drain(..n);
+                return out;
+            }
+            let mut chunk = [0u8; 65536];
+            let n = self.stream.read(&mut chunk).expect("read reply");
+            assert!(
+                n > 0,
+                "connection closed while waiting for a reply; have {:?}",
+                String::from_utf8_lossy(&self.buf)
+            );
+            self.buf.extend_from_slice(&chunk[..n]);
+        }
+    }
+
+    /// Reads `n` replies and concatenates them.
+    pub fn read_replies(&mut self, n: usize) -> Vec<u8> {
+        (0..n).flat_map(|_| self.read_reply()).collect()
+    }
+
+    /// True when the server closed the connection (after any buffered replies were read).
+    pub fn is_closed(&mut self) -> bool {
+        if !self.buf.is_empty() {
+            return false;
+        }
+        let mut b = [0u8; 1];
+        matches!(self.stream.read(&mut b), Ok(0) | Err(_))
+    }
+
+    /// Asserts that nothing arrives within `ms` milliseconds.
+    pub fn expect_silence(&mut self, ms: u64) {
+        self.stream.set_read_timeout(Some(Duration::from_millis(ms))).unwrap();
+        let mut b = [0u8; 64];
+        let r = self.stream.read(&mut b);
+        self.stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        match r {
+            Ok(n) if n > 0 => panic!("unexpected bytes: {:?}", String::from_utf8_lossy(&b[..n])),
+            _ => {}
+        }
+        assert!(self.buf.is_empty(), "unexpected buffered bytes");
+    }
+}
+
+fn line_end(b: &[u8], from: usize) -> Option<usize> {
+    b[from..].windows(2).position(|w| w == b"\r\n").map(|p| from + p)
+}
+
+/// The length of the first complete RESP2/RESP3 frame in `b`, if complete.
+pub fn frame_len(b: &[u8]) -> Option<usize> {
+    frame_at(b, 0)
+}
+
+fn frame_at(b: &[u8], start: usize) -> Option<usize> {
+    if start >= b.len() {
+        return None;
+    }
+    let le = line_end(b, start)?;
+    let head = std::str::from_utf8(&b[start + 1..le]).ok()?;
+    let after = le + 2;
+    match b[start] {
+        b'+' | b'-' | b':' | b'_' | b',' | b'#' | b'(' => Some(after),
+        b'$' | b'=' | b'!' => {
+            let n: i64 = head.parse().ok()?;
+            if n < 0 {
+                return Some(after);
+            }
+            let end = after + n as usize + 2;
+            (b.len() >= end).then_some(end)
+        }
+        b'*' | b'~' | b'>' | b'%' | b'|' => {
+            let n: i64 = head.parse().ok()?;
+            if n < 0 {
+                return Some(after);
+            }
+            let count = if matches!(b[start], b'%' | b'|') { n * 2 } else { n };
+            let mut pos = after;
+            for _ in 0..count {
+                pos = frame_at(b, pos)?;
+            }
+            Some(pos)
+        }
+        _ => panic!("not a RESP frame: {:?}", String::from_utf8_lossy(&b[start..])),
+    }
+}
