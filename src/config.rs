@@ -6,51 +6,74 @@
 
 use parking_lot::RwLock;
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
     Str,
     Bool,
-    Int { min: i64, max: i64 },
-    Mem { min: i64, max: i64 },
+    /// A signed integer in `min..=max` (Redis's string2ll, then a bound check).
+    Int {
+        min: i64,
+        max: i64,
+    },
+    /// A memory value (`100mb`) held in a signed 64-bit config.
+    Mem {
+        min: i64,
+        max: i64,
+    },
+    /// A memory value held in an unsigned 64-bit config (maxmemory).
+    UMem,
     Enum(&'static [&'static str]),
+    /// `save`: pairs of "seconds changes", or empty.
+    Save,
+}
+
+/// Whether CONFIG SET may change a parameter at run time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    Mutable,
+    /// `can't set immutable config`
+    Immutable,
+    /// `can't set protected config` (Redis's PROTECTED_CONFIG, off by default: dir, dbfilename).
+    Protected,
 }
 
 struct Spec {
     name: &'static str,
     default: &'static str,
     kind: Kind,
-    mutable: bool,
+    access: Access,
 }
 
 const I: i64 = i64::MAX;
+const INT_MAX: i64 = i32::MAX as i64;
 
 const SPECS: &[Spec] = &[
     Spec {
         name: "appendfilename",
         default: "appendonly.aof",
         kind: Kind::Str,
-        mutable: false,
+        access: Access::Immutable,
     },
     Spec {
         name: "appendfsync",
         default: "everysec",
-        kind: Kind::Enum(&["always", "everysec", "no"]),
-        mutable: true,
+        kind: Kind::Enum(&["everysec", "always", "no"]),
+        access: Access::Mutable,
     },
     // Logging to disk arrives with the durability issue; until then only "no" is accepted.
     Spec {
         name: "appendonly",
         default: "no",
         kind: Kind::Enum(&["no"]),
-        mutable: true,
+        access: Access::Mutable,
     },
     Spec {
         name: "bind",
         default: "127.0.0.1",
         kind: Kind::Str,
-        mutable: false,
+        access: Access::Immutable,
     },
     Spec {
         name: "client-query-buffer-limit",
@@ -59,103 +82,106 @@ const SPECS: &[Spec] = &[
             min: 1024 * 1024,
             max: I,
         },
-        mutable: true,
+        access: Access::Mutable,
     },
     Spec {
         name: "daemonize",
         default: "no",
         kind: Kind::Enum(&["no"]),
-        mutable: false,
+        access: Access::Immutable,
     },
     Spec {
         name: "databases",
         default: "16",
         kind: Kind::Int { min: 1, max: 1 << 20 },
-        mutable: false,
+        access: Access::Immutable,
     },
     Spec {
         name: "dbfilename",
         default: "dump.rdb",
         kind: Kind::Str,
-        mutable: true,
+        access: Access::Protected,
     },
     Spec {
         name: "dir",
         default: "./edgekv-data",
         kind: Kind::Str,
-        mutable: false,
+        access: Access::Protected,
     },
     Spec {
         name: "hz",
         default: "10",
-        kind: Kind::Int { min: 1, max: 500 },
-        mutable: true,
+        kind: Kind::Int { min: 0, max: INT_MAX },
+        access: Access::Mutable,
     },
     Spec {
         name: "io-threads",
         default: "1",
         kind: Kind::Int { min: 1, max: 128 },
-        mutable: false,
+        access: Access::Immutable,
     },
     Spec {
         name: "latency-tracking",
         default: "yes",
         kind: Kind::Bool,
-        mutable: true,
+        access: Access::Mutable,
     },
     Spec {
         name: "lazyfree-lazy-user-flush",
         default: "no",
         kind: Kind::Bool,
-        mutable: true,
+        access: Access::Mutable,
     },
     Spec {
         name: "logfile",
         default: "",
         kind: Kind::Str,
-        mutable: false,
+        access: Access::Immutable,
     },
     Spec {
         name: "loglevel",
         default: "notice",
         kind: Kind::Enum(&["debug", "verbose", "notice", "warning", "nothing"]),
-        mutable: true,
+        access: Access::Mutable,
     },
     Spec {
         name: "maxclients",
         default: "10000",
-        kind: Kind::Int { min: 1, max: I },
-        mutable: true,
+        kind: Kind::Int {
+            min: 1,
+            max: u32::MAX as i64,
+        },
+        access: Access::Mutable,
     },
     Spec {
         name: "maxmemory",
         default: "0",
-        kind: Kind::Mem { min: 0, max: I },
-        mutable: true,
+        kind: Kind::UMem,
+        access: Access::Mutable,
     },
     Spec {
         name: "maxmemory-policy",
         default: "noeviction",
         kind: Kind::Enum(&["noeviction"]),
-        mutable: true,
+        access: Access::Mutable,
     },
     Spec {
         name: "pidfile",
         default: "",
         kind: Kind::Str,
-        mutable: false,
+        access: Access::Immutable,
     },
     Spec {
         name: "port",
         default: "6379",
         kind: Kind::Int { min: 0, max: 65535 },
-        mutable: false,
+        access: Access::Immutable,
     },
     Spec {
         name: "protected-mode",
         default: "yes",
         kind: Kind::Bool,
-        mutable: true,
+        access: Access::Mutable,
     },
     Spec {
         name: "proto-max-bulk-len",
@@ -164,49 +190,49 @@ const SPECS: &[Spec] = &[
             min: 1024 * 1024,
             max: I,
         },
-        mutable: true,
+        access: Access::Mutable,
     },
     Spec {
         name: "requirepass",
         default: "",
         kind: Kind::Str,
-        mutable: true,
+        access: Access::Mutable,
     },
     Spec {
         name: "save",
         default: "",
-        kind: Kind::Str,
-        mutable: true,
+        kind: Kind::Save,
+        access: Access::Mutable,
     },
     Spec {
         name: "slowlog-log-slower-than",
         default: "10000",
         kind: Kind::Int { min: -1, max: I },
-        mutable: true,
+        access: Access::Mutable,
     },
     Spec {
         name: "slowlog-max-len",
         default: "128",
         kind: Kind::Int { min: 0, max: I },
-        mutable: true,
+        access: Access::Mutable,
     },
     Spec {
         name: "tcp-backlog",
         default: "511",
         kind: Kind::Int { min: 0, max: I },
-        mutable: false,
+        access: Access::Immutable,
     },
     Spec {
         name: "tcp-keepalive",
         default: "300",
-        kind: Kind::Int { min: 0, max: I },
-        mutable: true,
+        kind: Kind::Int { min: 0, max: INT_MAX },
+        access: Access::Mutable,
     },
     Spec {
         name: "timeout",
         default: "0",
-        kind: Kind::Int { min: 0, max: I },
-        mutable: true,
+        kind: Kind::Int { min: 0, max: INT_MAX },
+        access: Access::Mutable,
     },
 ];
 
@@ -214,24 +240,61 @@ fn spec(name: &str) -> Option<&'static Spec> {
     SPECS.iter().find(|s| s.name.eq_ignore_ascii_case(name))
 }
 
-/// Parses Redis's memory units: `1gb` = 1024^3, `1g` = 1000^3, `100k`, `512mb`, plain bytes.
-pub fn parse_memory(v: &str) -> Option<i64> {
-    let lower = v.to_ascii_lowercase();
-    let units: [(&str, i64); 7] = [
-        ("gb", 1 << 30),
-        ("mb", 1 << 20),
-        ("kb", 1 << 10),
-        ("g", 1_000_000_000),
-        ("m", 1_000_000),
-        ("k", 1000),
-        ("b", 1),
-    ];
-    for (suffix, mul) in units {
-        if let Some(num) = lower.strip_suffix(suffix) {
-            return crate::num::parse_i64(num.as_bytes())?.checked_mul(mul);
-        }
+/// Parses a memory value as Redis's `memtoull` does: decimal digits (none means 0) and an
+/// optional unit, case-insensitive: `b`, `k` = 1000, `kb` = 1024, `m`, `mb`, `g`, `gb`. No sign,
+/// no spaces; a number too large for 64 bits saturates (strtoull), a product that overflows is
+/// refused.
+pub fn memtoull(v: &str) -> Option<u64> {
+    let digits_end = v.bytes().position(|c| !c.is_ascii_digit()).unwrap_or(v.len());
+    let (digits, unit) = v.split_at(digits_end);
+    let mul: u64 = match unit.to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" => 1000,
+        "kb" => 1024,
+        "m" => 1000 * 1000,
+        "mb" => 1024 * 1024,
+        "g" => 1000 * 1000 * 1000,
+        "gb" => 1024 * 1024 * 1024,
+        _ => return None,
+    };
+    if digits.len() >= 128 {
+        return None;
     }
-    crate::num::parse_i64(lower.as_bytes())
+    let val = digits
+        .bytes()
+        .try_fold(0u64, |acc, c| acc.checked_mul(10)?.checked_add((c - b'0') as u64))
+        .unwrap_or(u64::MAX);
+    if val > u64::MAX / mul {
+        return None;
+    }
+    Some(val * mul)
+}
+
+/// A memory value as a signed number (`1gb` = 1024^3, `1g` = 1000^3, `100k`, `512mb`, bytes).
+pub fn parse_memory(v: &str) -> Option<i64> {
+    memtoull(v).and_then(|n| i64::try_from(n).ok())
+}
+
+/// Validates a `save` value the way Redis's `setConfigSaveOption` does: split on single spaces
+/// (so a doubled space makes an empty, invalid item), an even number of integers, seconds >= 1
+/// and changes >= 0; empty means no snapshots. Returns it as CONFIG GET prints it.
+fn normalize_save(value: &str) -> Option<String> {
+    if value.is_empty() {
+        return Some(String::new());
+    }
+    let parts: Vec<&str> = value.split(' ').collect();
+    if !parts.len().is_multiple_of(2) {
+        return None;
+    }
+    let mut out = Vec::with_capacity(parts.len());
+    for (j, p) in parts.iter().enumerate() {
+        let n: i64 = p.parse().ok()?;
+        if (j % 2 == 0 && n < 1) || (j % 2 == 1 && n < 0) {
+            return None;
+        }
+        out.push(n.to_string());
+    }
+    Some(out.join(" "))
 }
 
 /// Why a value was refused (the text after `- ` in Redis's CONFIG SET error).
@@ -265,26 +328,34 @@ fn normalize(spec: &Spec, value: &str) -> Result<String, ConfigError> {
         Kind::Int { min, max } => {
             let n = crate::num::parse_i64(value.as_bytes())
                 .ok_or_else(|| ConfigError::Invalid("argument couldn't be parsed into an integer".into()))?;
-            if n < min || n > max {
-                return Err(ConfigError::Invalid(format!(
-                    "argument must be between {} and {} inclusive",
-                    min, max
-                )));
-            }
+            check_bounds(n, min, max)?;
+            // Redis's updateHZ keeps the configured value within 1..=500 (CONFIG GET shows it).
+            let n = if spec.name == "hz" { n.clamp(1, 500) } else { n };
             Ok(n.to_string())
         }
         Kind::Mem { min, max } => {
-            let n =
-                parse_memory(value).ok_or_else(|| ConfigError::Invalid("argument must be a memory value".into()))?;
-            if n < min || n > max {
-                return Err(ConfigError::Invalid(format!(
-                    "argument must be between {} and {} inclusive",
-                    min, max
-                )));
-            }
+            let n = memtoull(value).ok_or_else(|| ConfigError::Invalid("argument must be a memory value".into()))?;
+            // A value beyond the signed range wraps negative, as Redis's cast does, and fails
+            // the bound check.
+            let n = n as i64;
+            check_bounds(n, min, max)?;
             Ok(n.to_string())
         }
+        Kind::UMem => memtoull(value)
+            .map(|n| n.to_string())
+            .ok_or_else(|| ConfigError::Invalid("argument must be a memory value".into())),
+        Kind::Save => normalize_save(value).ok_or_else(|| ConfigError::Invalid("Invalid save parameters".into())),
     }
+}
+
+fn check_bounds(n: i64, min: i64, max: i64) -> Result<(), ConfigError> {
+    if n < min || n > max {
+        return Err(ConfigError::Invalid(format!(
+            "argument must be between {} and {} inclusive",
+            min, max
+        )));
+    }
+    Ok(())
 }
 
 /// The live configuration. Values read on the request path have atomic copies.
@@ -294,6 +365,7 @@ pub struct Config {
     pub client_query_buffer_limit: AtomicI64,
     pub maxclients: AtomicI64,
     pub timeout: AtomicI64,
+    auth_required: AtomicBool,
 }
 
 impl Default for Config {
@@ -311,6 +383,7 @@ impl Config {
             client_query_buffer_limit: AtomicI64::new(0),
             maxclients: AtomicI64::new(0),
             timeout: AtomicI64::new(0),
+            auth_required: AtomicBool::new(false),
         };
         c.refresh_hot();
         c
@@ -325,6 +398,13 @@ impl Config {
             .store(int("client-query-buffer-limit"), Ordering::Relaxed);
         self.maxclients.store(int("maxclients"), Ordering::Relaxed);
         self.timeout.store(int("timeout"), Ordering::Relaxed);
+        let auth = v.get("requirepass").is_some_and(|p| !p.is_empty());
+        self.auth_required.store(auth, Ordering::Relaxed);
+    }
+
+    /// True when `requirepass` is set: clients must authenticate.
+    pub fn auth_required(&self) -> bool {
+        self.auth_required.load(Ordering::Relaxed)
     }
 
     /// A parameter's current value.
@@ -341,7 +421,7 @@ impl Config {
     /// only). Names are case-insensitive.
     pub fn set(&self, name: &str, value: &str, runtime: bool) -> Result<(), ConfigError> {
         let s = spec(name).ok_or(ConfigError::Unknown)?;
-        if runtime && !s.mutable {
+        if runtime && s.access != Access::Mutable {
             return Err(ConfigError::Immutable);
         }
         let v = normalize(s, value)?;
@@ -350,13 +430,18 @@ impl Config {
         Ok(())
     }
 
+    /// A parameter's canonical name and whether CONFIG SET may change it; `None` when unknown.
+    pub fn runtime_access(name: &str) -> Option<(&'static str, Access)> {
+        spec(name).map(|s| (s.name, s.access))
+    }
+
     /// Sets several parameters atomically: all are validated before any changes (CONFIG SET
-    /// with several pairs, as Redis 7 does). On failure, returns the failing name.
+    /// with several pairs, as Redis 7 does). On failure, returns the failing (canonical) name.
     pub fn set_many(&self, pairs: &[(String, String)]) -> Result<(), (String, ConfigError)> {
         let mut staged = Vec::new();
         for (n, v) in pairs {
             let s = spec(n).ok_or((n.clone(), ConfigError::Unknown))?;
-            if !s.mutable {
+            if s.access != Access::Mutable {
                 return Err((s.name.to_string(), ConfigError::Immutable));
             }
             let v = normalize(s, v).map_err(|e| (s.name.to_string(), e))?;
@@ -385,16 +470,56 @@ impl Config {
         spec(name).is_some()
     }
 
-    /// The whole configuration as redis.conf lines (CONFIG REWRITE).
+    /// One `name value` line, the value quoted when it is empty or has spaces or quotes.
+    fn line(name: &str, val: &str) -> String {
+        if val.is_empty() || val.contains([' ', '"', '\'', '\\']) || val.contains(char::is_control) {
+            format!("{} \"{}\"", name, val.replace('\\', "\\\\").replace('"', "\\\""))
+        } else {
+            format!("{} {}", name, val)
+        }
+    }
+
+    /// The whole configuration as redis.conf lines.
     pub fn render(&self) -> String {
+        self.rewrite("")
+    }
+
+    /// CONFIG REWRITE, as Redis's rewriteConfig does it: the old file's comments, blank lines
+    /// and unknown lines stay; the first line of each known parameter gets its current value
+    /// (later repeats are dropped); parameters that differ from their default and are not in
+    /// the file are appended.
+    pub fn rewrite(&self, old: &str) -> String {
         let v = self.values.read();
-        let mut out = String::from("# edgekv configuration (written by CONFIG REWRITE)\n");
-        for (n, val) in v.iter() {
-            if val.is_empty() || val.contains(' ') {
-                out.push_str(&format!("{} \"{}\"\n", n, val.replace('"', "\\\"")));
-            } else {
-                out.push_str(&format!("{} {}\n", n, val));
+        let mut out = String::new();
+        let mut written = std::collections::BTreeSet::new();
+        for raw in old.lines() {
+            let t = raw.trim();
+            let name = t.split_whitespace().next().unwrap_or("");
+            match spec(name) {
+                Some(sp) if !t.starts_with('#') => {
+                    if written.insert(sp.name) {
+                        out.push_str(&Self::line(sp.name, v.get(sp.name).map_or("", |s| s.as_str())));
+                        out.push('\n');
+                    }
+                }
+                _ => {
+                    out.push_str(raw);
+                    out.push('\n');
+                }
             }
+        }
+        let mut header = false;
+        for sp in SPECS {
+            let val = v.get(sp.name).map_or("", |s| s.as_str());
+            if written.contains(sp.name) || val == sp.default {
+                continue;
+            }
+            if !header {
+                out.push_str("# Generated by CONFIG REWRITE\n");
+                header = true;
+            }
+            out.push_str(&Self::line(sp.name, val));
+            out.push('\n');
         }
         out
     }
@@ -432,6 +557,49 @@ mod tests {
         assert_eq!(parse_memory("100k"), Some(100_000));
         assert_eq!(parse_memory("12"), Some(12));
         assert_eq!(parse_memory("x"), None);
+        // memtoull: no sign, no spaces, no fraction; empty digits are 0; "00" is fine.
+        assert_eq!(memtoull("-1"), None);
+        assert_eq!(memtoull("+1"), None);
+        assert_eq!(memtoull(" 1"), None);
+        assert_eq!(memtoull("1.5mb"), None);
+        assert_eq!(memtoull("00"), Some(0));
+        assert_eq!(memtoull(""), Some(0));
+        assert_eq!(memtoull("mb"), Some(0));
+        assert_eq!(memtoull("99999999999999999999"), Some(u64::MAX));
+        assert_eq!(memtoull("20000000000gb"), None);
+    }
+
+    #[test]
+    fn rewrite_keeps_the_file() {
+        let c = Config::new();
+        c.set("maxmemory", "2mb", false).unwrap();
+        c.set("timeout", "0", false).unwrap();
+        c.set("requirepass", "a \"b\"", false).unwrap();
+        let old = "# my settings\n\ntimeout 5\nmaxmemory 1mb\nTIMEOUT 6\n";
+        let new = c.rewrite(old);
+        assert_eq!(
+            new,
+            "# my settings\n\ntimeout 0\nmaxmemory 2097152\n# Generated by CONFIG REWRITE\nrequirepass \"a \\\"b\\\"\"\n"
+        );
+        let back = Config::new();
+        back.load_file(&new).unwrap();
+        assert_eq!(back.get("requirepass").as_deref(), Some("a \"b\""));
+        assert_eq!(back.get("maxmemory").as_deref(), Some("2097152"));
+    }
+
+    #[test]
+    fn save_and_hz() {
+        let c = Config::new();
+        assert!(c.set("save", "3600 1 300", true).is_err());
+        assert!(c.set("save", "0 1", true).is_err());
+        assert!(c.set("save", "100 10  60 5", true).is_err());
+        assert!(c.set("save", "100 10 60 +5", true).is_ok());
+        assert_eq!(c.get("save").as_deref(), Some("100 10 60 5"));
+        assert!(c.set("save", "", true).is_ok());
+        assert!(c.set("hz", "5000", true).is_ok());
+        assert_eq!(c.get("hz").as_deref(), Some("500"));
+        assert!(c.set("hz", "0", true).is_ok());
+        assert_eq!(c.get("hz").as_deref(), Some("1"));
     }
 
     #[test]

@@ -39,9 +39,15 @@ pub fn err(text: &'static str) -> Reply {
     Reply::Error(Cow::Borrowed(text))
 }
 
-/// Truncates to at most `n` bytes, as `%.*s` does, and shows the bytes as text.
+/// Truncates as C's `%.*s` does (at most `n` bytes, and never past a NUL byte) and shows the
+/// bytes as text.
 fn clip(b: &[u8], n: usize) -> String {
-    String::from_utf8_lossy(&b[..b.len().min(n)]).into_owned()
+    let b = &b[..b.len().min(n)];
+    let b = match b.iter().position(|&c| c == 0) {
+        Some(z) => &b[..z],
+        None => b,
+    };
+    String::from_utf8_lossy(b).into_owned()
 }
 
 /// `ERR unknown command 'foo', with args beginning with: 'a' 'b' `

@@ -49,23 +49,28 @@ fn parse_settings(args: &[String]) -> Result<Vec<(String, String)>, String> {
     Ok(out.into_iter().map(|(n, v)| (n, v.join(" "))).collect())
 }
 
-fn build_config(args: &ServeArgs) -> Result<Config, String> {
+/// Builds the configuration: defaults, then the `--config` file, then the flags (which may
+/// come before or after `--config`). Returns it with the config file's path.
+fn build_config(args: &ServeArgs) -> Result<(Config, Option<PathBuf>), String> {
     let config = Config::new();
-    if let Some(path) = &args.config {
+    let mut settings = parse_settings(&args.settings)?;
+    let mut file = args.config.clone();
+    if let Some(pos) = settings.iter().position(|(n, _)| n == "config") {
+        file = Some(PathBuf::from(settings.remove(pos).1));
+    }
+    if let Some(path) = &file {
         let text =
             std::fs::read_to_string(path).map_err(|e| format!("cannot read config file {}: {}", path.display(), e))?;
-        config
-            .load_file(&text)
-            .map_err(|e| format!("{}: {}", path.display(), e))?;
+        config.load_file(&text).map_err(|e| format!("{}: {}", path.display(), e))?;
     }
-    for (name, value) in parse_settings(&args.settings)? {
+    for (name, value) in settings {
         config.set(&name, &value, false).map_err(|e| match e {
             crate::config::ConfigError::Unknown => format!("unknown option --{}", name),
             crate::config::ConfigError::Invalid(why) => format!("--{} {}: {}", name, value, why),
             crate::config::ConfigError::Immutable => format!("--{} cannot be set", name),
         })?;
     }
-    Ok(config)
+    Ok((config, file))
 }
 
 /// Entry point of the binary. Returns the process exit code.
@@ -78,7 +83,7 @@ pub fn main() -> i32 {
     let cli = Cli::parse_from(argv);
     match cli.cmd {
         Cmd::Serve(args) => {
-            let config = match build_config(&args) {
+            let (config, file) = match build_config(&args) {
                 Ok(c) => c,
                 Err(e) => {
                     eprintln!("edgekv: {}", e);
@@ -93,7 +98,7 @@ pub fn main() -> i32 {
                     return 1;
                 }
             };
-            match rt.block_on(crate::server::run(config, args.config.clone())) {
+            match rt.block_on(crate::server::run(config, file)) {
                 Ok(()) => 0,
                 Err(e) => {
                     eprintln!("edgekv: {}", e);

@@ -5,6 +5,7 @@ use super::args::{is, Args};
 use super::{multi, Command, Ctx, ReplyMode};
 use crate::errors::{self, err};
 use crate::protocol::{Protocol, Reply};
+use crate::server::shared::ClientHandle;
 use bytes::Bytes;
 use std::sync::atomic::Ordering;
 
@@ -74,6 +75,8 @@ impl Command for Reset {
         *s.handle.name.lock() = Bytes::new();
         s.reply_mode = ReplyMode::On;
         s.authenticated = authenticated;
+        // NO-TOUCH is cleared (7.2); NO-EVICT is not (7.0); CLIENT SETINFO values stay.
+        s.handle.no_touch.store(false, Ordering::Relaxed);
         Reply::status("RESET")
     }
 }
@@ -131,51 +134,64 @@ fn valid_name(name: &[u8]) -> bool {
     name.iter().all(|&c| (b'!'..=b'~').contains(&c))
 }
 
+/// One HELLO option, in the order given.
+enum HelloOp {
+    Auth(Bytes, Bytes),
+    Setname(Bytes),
+    /// Parsing stopped here: earlier options still take effect, then this is the reply.
+    Fail(Reply),
+}
+
 /// `HELLO [protover [AUTH username password] [SETNAME clientname]]`
+///
+/// As in Redis 7.0's helloCommand, the version is checked first, then the options run in
+/// order: an AUTH or SETNAME that precedes a failing option keeps its effect.
 pub struct Hello {
     proto: Option<i64>,
-    auth: Option<(Bytes, Bytes)>,
-    setname: Option<Bytes>,
+    ops: Vec<HelloOp>,
 }
 
 impl Command for Hello {
     fn parse(args: &mut Args) -> Result<Self, Reply> {
         let mut h = Hello {
             proto: None,
-            auth: None,
-            setname: None,
+            ops: Vec::new(),
         };
         if let Some(v) = args.next_opt() {
             let v = crate::num::parse_i64(&v).ok_or_else(|| err(errors::PROTOCOL_VERSION))?;
+            if !(2..=3).contains(&v) {
+                return Err(err(errors::NOPROTO));
+            }
             h.proto = Some(v);
         }
         while let Some(opt) = args.next_opt() {
             if is(&opt, "auth") && args.remaining() >= 2 {
-                h.auth = Some((args.next()?, args.next()?));
+                h.ops.push(HelloOp::Auth(args.next()?, args.next()?));
             } else if is(&opt, "setname") && !args.is_empty() {
-                h.setname = Some(args.next()?);
+                let name = args.next()?;
+                if !valid_name(&name) {
+                    h.ops.push(HelloOp::Fail(err(errors::CLIENT_NAME)));
+                    break;
+                }
+                h.ops.push(HelloOp::Setname(name));
             } else {
-                return Err(errors::hello_option(&opt));
+                h.ops.push(HelloOp::Fail(errors::hello_option(&opt)));
+                break;
             }
         }
         Ok(h)
     }
     fn execute(self, ctx: &mut Ctx) -> Reply {
-        if let Some(v) = self.proto {
-            if !(2..=3).contains(&v) {
-                return err(errors::NOPROTO);
+        for op in self.ops {
+            match op {
+                HelloOp::Auth(user, pass) => {
+                    if let Err(e) = check_auth(ctx, Some(&user), &pass) {
+                        return e;
+                    }
+                }
+                HelloOp::Setname(name) => *ctx.session.handle.name.lock() = name,
+                HelloOp::Fail(e) => return e,
             }
-        }
-        if let Some((user, pass)) = &self.auth {
-            if let Err(e) = check_auth(ctx, Some(user), pass) {
-                return e;
-            }
-        }
-        if let Some(name) = &self.setname {
-            if !valid_name(name) {
-                return err(errors::CLIENT_NAME);
-            }
-            *ctx.session.handle.name.lock() = name.clone();
         }
         if !ctx.session.authenticated {
             return err("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time");
@@ -301,7 +317,8 @@ impl Command for ClientInfo {
 
 /// `CLIENT LIST [TYPE NORMAL|MASTER|REPLICA|PUBSUB] [ID client-id ...]`
 pub struct ClientList {
-    ids: Option<Vec<u64>>,
+    /// Listed in the order given (a repeated id is listed again; ids <= 0 match nothing).
+    ids: Option<Vec<i64>>,
     /// False when a TYPE filter excludes every client here (all clients are "normal").
     type_ok: bool,
 }
@@ -335,10 +352,7 @@ impl Command for ClientList {
             [t, ids @ ..] if is(t, "id") && !ids.is_empty() => {
                 let mut out = Vec::new();
                 for id in ids {
-                    match crate::num::parse_i64(id) {
-                        Some(v) if v > 0 => out.push(v as u64),
-                        _ => return Err(err("ERR Invalid client ID")),
-                    }
+                    out.push(crate::num::parse_i64(id).ok_or_else(|| err("ERR Invalid client ID"))?);
                 }
                 Ok(ClientList {
                     ids: Some(out),
@@ -354,10 +368,15 @@ impl Command for ClientList {
             let clients = ctx.shared.clients.lock();
             let chosen: Vec<_> = match &self.ids {
                 None => clients.values().cloned().collect(),
-                Some(ids) => ids.iter().filter_map(|id| clients.get(id).cloned()).collect(),
+                Some(ids) => ids
+                    .iter()
+                    .filter(|id| **id > 0)
+                    .filter_map(|id| clients.get(&(*id as u64)).cloned())
+                    .collect(),
             };
             drop(clients);
-            for c in chosen {
+            // Killed clients are gone for Redis, even if their task has not finished yet.
+            for c in chosen.into_iter().filter(|c| !c.killed.load(Ordering::Relaxed)) {
                 out.push_str(&c.info_line(&c.flags()));
                 out.push('\n');
             }
@@ -430,15 +449,20 @@ impl Command for ClientKill {
     }
     fn execute(self, ctx: &mut Ctx) -> Reply {
         let me = ctx.session.handle.id;
-        let clients: Vec<_> = ctx.shared.clients.lock().values().cloned().collect();
+        // A client killed a moment ago may not have left the registry yet: Redis frees it at
+        // once, so it is neither listed nor killed (nor counted) again.
+        let clients: Vec<_> = ctx
+            .shared
+            .clients
+            .lock()
+            .values()
+            .filter(|c| !c.killed.load(Ordering::Relaxed))
+            .cloned()
+            .collect();
         if let Some(addr) = &self.old_addr {
             return match clients.iter().find(|c| c.addr.to_string() == *addr) {
                 Some(c) => {
-                    if c.id == me {
-                        ctx.session.close = true;
-                    } else {
-                        c.kill();
-                    }
+                    kill(ctx, c);
                     Reply::Ok
                 }
                 None => err(errors::NO_SUCH_CLIENT),
@@ -454,14 +478,21 @@ impl Command for ClientKill {
             {
                 continue;
             }
-            if c.id == me {
-                ctx.session.close = true;
-            } else {
-                c.kill();
-            }
+            kill(ctx, &c);
             killed += 1;
         }
         Reply::Int(killed)
+    }
+}
+
+/// Kills a client; the caller itself is closed once its reply is written. Either way it is
+/// marked killed at once, so CLIENT LIST and CLIENT KILL no longer see it (Redis frees it).
+fn kill(ctx: &mut Ctx, c: &ClientHandle) {
+    if c.id == ctx.session.handle.id {
+        c.killed.store(true, Ordering::Relaxed);
+        ctx.session.close = true;
+    } else {
+        c.kill();
     }
 }
 
@@ -553,6 +584,9 @@ impl Command for ClientHelp {
         Ok(ClientHelp)
     }
     fn execute(self, _: &mut Ctx) -> Reply {
+        // Redis 7.0's text, less the subcommands edgekv does not have (CACHING, GETREDIR,
+        // PAUSE, UNPAUSE, UNBLOCK, TRACKING, TRACKINGINFO), plus 7.2's SETINFO and NO-TOUCH
+        // where 7.2 puts them.
         help(
             "client",
             &[
@@ -576,14 +610,10 @@ impl Command for ClientHelp {
                 "      Kill connections authenticated by <username>.",
                 "    * SKIPME (YES|NO)",
                 "      Skip killing current connection (default: yes).",
-                "    * ID <client-id>",
-                "      Kill connections by client id.",
                 "LIST [options ...]",
                 "    Return information about client connections. Options:",
                 "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
                 "      Return clients of specified type.",
-                "    * ID <client-id> [<client-id> ...]",
-                "      Return clients of specified IDs.",
                 "REPLY (ON|OFF|SKIP)",
                 "    Control the replies sent to the current connection.",
                 "SETNAME <name>",

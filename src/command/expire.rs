@@ -1,7 +1,8 @@
 //! Expiry commands (Redis's expire.c): EXPIRE, PEXPIRE, EXPIREAT, PEXPIREAT with NX/XX/GT/LT,
 //! TTL, PTTL, EXPIRETIME, PEXPIRETIME, PERSIST. Deadlines are absolute unix milliseconds.
 
-use super::args::{is, Args};
+use super::args::Args;
+use super::keys::{c_is as is, c_str};
 use super::{Command, Ctx};
 use crate::errors::{self, err};
 use crate::protocol::Reply;
@@ -22,6 +23,9 @@ struct ExpireArgs {
     cond: Cond,
 }
 
+/// Redis's `parseExtendedExpireArgumentsOrReply`, then the time: options are checked first (an
+/// unknown one, then NX with XX/GT/LT, then GT with LT), so `EXPIRE k abc foo` is
+/// `Unsupported option foo`. Options compare as C strings (`"nx\0z"` is NX).
 fn parse_expire(args: &mut Args) -> Result<ExpireArgs, Reply> {
     let key = args.next()?;
     let param = args.next()?;
@@ -36,9 +40,10 @@ fn parse_expire(args: &mut Args) -> Result<ExpireArgs, Reply> {
         } else if is(&opt, "lt") {
             cond.lt = true;
         } else {
+            // `%s` of a C string: the text stops at a NUL byte.
             return Err(errors::custom(format!(
                 "ERR Unsupported option {}",
-                String::from_utf8_lossy(&opt)
+                String::from_utf8_lossy(c_str(&opt))
             )));
         }
     }
@@ -144,6 +149,9 @@ enum Report {
     AtMillis,
 }
 
+/// Redis's `ttlGenericCommand`: -2 for a missing key, -1 without a deadline; otherwise the
+/// milliseconds (left, or the absolute deadline), clamped at 0, and the seconds forms round
+/// half up, `(ms + 500) / 1000`: PXAT 2000000000500 has EXPIRETIME 2000000001.
 fn report(ctx: &mut Ctx, key: &[u8], what: Report) -> Reply {
     let Some(deadline) = ctx.db().deadline(key) else {
         return Reply::Int(-2);
@@ -151,12 +159,15 @@ fn report(ctx: &mut Ctx, key: &[u8], what: Report) -> Reply {
     let Some(d) = deadline else {
         return Reply::Int(-1);
     };
-    let ttl = (d - ctx.now).max(0);
+    let ms = match what {
+        Report::TtlSeconds | Report::TtlMillis => d.saturating_sub(ctx.now),
+        Report::AtSeconds | Report::AtMillis => d,
+    }
+    .max(0);
     Reply::Int(match what {
-        Report::TtlSeconds => (ttl + 500) / 1000,
-        Report::TtlMillis => ttl,
-        Report::AtSeconds => d / 1000,
-        Report::AtMillis => d,
+        // Wide, so PEXPIREAT 9223372036854775807 rounds up to 9223372036854776 as Redis does.
+        Report::TtlSeconds | Report::AtSeconds => ((ms as i128 + 500) / 1000) as i64,
+        Report::TtlMillis | Report::AtMillis => ms,
     })
 }
 

@@ -105,73 +105,89 @@ pub fn run<C: Command>(ctx: &mut Ctx, argv: &[Bytes]) -> Reply {
     }
 }
 
-/// Looks up a command and, for containers, its subcommand. `Err` is the reply for an unknown
-/// command or subcommand or a wrong number of arguments.
-pub fn resolve(argv: &[Bytes]) -> Result<(usize, &'static CommandSpec), Reply> {
+/// Why a request was refused before it ran: the reply, and the command (when it was known)
+/// whose `rejected_calls` counts it.
+pub struct Rejected {
+    pub command: Option<usize>,
+    pub reply: Reply,
+}
+
+/// Looks up a command and, for containers, its subcommand, and checks the argument count.
+pub fn resolve(argv: &[Bytes]) -> Result<(usize, &'static CommandSpec), Rejected> {
     let Some((idx, spec)) = table::lookup(&argv[0]) else {
-        return Err(errors::unknown_command(&argv[0], &argv[1..]));
+        return Err(Rejected { command: None, reply: errors::unknown_command(&argv[0], &argv[1..]) });
     };
     let (idx, spec) = if !spec.subcommands.is_empty() && argv.len() >= 2 {
         match table::lookup_sub(spec, &argv[1]) {
             Some(s) => s,
-            None => return Err(errors::unknown_subcommand(spec.name, &argv[1])),
+            None => {
+                return Err(Rejected { command: None, reply: errors::unknown_subcommand(spec.name, &argv[1]) });
+            }
         }
     } else {
         (idx, spec)
     };
     let n = argv.len() as i32;
     if (spec.arity > 0 && n != spec.arity) || (spec.arity < 0 && n < -spec.arity) {
-        return Err(errors::arity(spec.fullname));
+        return Err(Rejected { command: Some(idx), reply: errors::arity(spec.fullname) });
     }
     Ok((idx, spec))
 }
 
-/// Executes one request for a connection and returns its reply.
+/// Executes one request for a connection and returns its reply. The order of checks is
+/// Redis's `processCommand`: existence and arity, then authentication, then MULTI queueing.
 pub fn dispatch(shared: &Shared, session: &mut Session, argv: &[Bytes], now: i64) -> Reply {
-    let resolved = resolve(argv);
-    if !session.authenticated {
-        let allowed = matches!(&resolved, Ok((_, s)) if s.flags & flags::NO_AUTH != 0);
-        if !allowed {
-            let e = errors::err("NOAUTH Authentication required.");
-            if session.multi.is_some() {
-                session.multi_error = true;
-            }
-            count_reply(shared, &e);
-            return e;
+    let (idx, spec) = match resolve(argv) {
+        Ok(r) => r,
+        Err(rej) => return reject(shared, session, argv, rej),
+    };
+    if !session.authenticated && spec.flags & flags::NO_AUTH == 0 {
+        if shared.config.auth_required() {
+            let reply = errors::err("NOAUTH Authentication required.");
+            return reject(shared, session, argv, Rejected { command: Some(idx), reply });
         }
+        // The password was cleared since this client connected: nothing to authenticate.
+        session.authenticated = true;
     }
     // Inside MULTI, everything but the transaction-control commands is queued.
     if let Some(q) = &mut session.multi {
-        let control = matches!(&resolved, Ok((_, s)) if s.flags & flags::TX_CONTROL != 0);
-        if !control {
-            return match resolved {
-                Ok((_, s)) if s.flags & flags::NO_MULTI != 0 => {
-                    session.multi_error = true;
-                    let e = errors::err("ERR Command not allowed inside a transaction");
-                    count_reply(shared, &e);
-                    e
-                }
-                Ok(_) => {
-                    q.push(argv.to_vec());
-                    session.handle.multi.store(q.len() as i64, Ordering::Relaxed);
-                    Reply::Queued
-                }
-                Err(e) => {
-                    session.multi_error = true;
-                    count_reply(shared, &e);
-                    e
-                }
-            };
+        if spec.flags & flags::TX_CONTROL == 0 {
+            if spec.flags & flags::NO_MULTI != 0 {
+                let reply = errors::err("ERR Command not allowed inside a transaction");
+                return reject(shared, session, argv, Rejected { command: Some(idx), reply });
+            }
+            q.push(argv.to_vec());
+            session.handle.multi.store(q.len() as i64, Ordering::Relaxed);
+            session.handle.last_cmd.store(idx, Ordering::Relaxed);
+            return Reply::Queued;
         }
     }
-    let (idx, spec) = match resolved {
-        Ok(r) => r,
-        Err(e) => {
-            count_reply(shared, &e);
-            return e;
-        }
-    };
     execute(shared, session, idx, spec, argv, now, false)
+}
+
+/// Answers a request refused before execution. Inside MULTI it also dooms the transaction;
+/// a refused EXEC ends it with `EXECABORT`, as Redis's `execCommandAbort` does.
+fn reject(shared: &Shared, session: &mut Session, argv: &[Bytes], rej: Rejected) -> Reply {
+    if let Some(i) = rej.command {
+        shared.cmdstats[i].rejected.fetch_add(1, Ordering::Relaxed);
+    }
+    let Reply::Error(text) = &rej.reply else { return rej.reply };
+    shared.count_error(text);
+    if argv[0].eq_ignore_ascii_case(b"exec") {
+        let reason = text.strip_prefix("ERR ").unwrap_or(text).to_string();
+        session.multi = None;
+        session.multi_error = false;
+        session.handle.multi.store(-1, Ordering::Relaxed);
+        for (db, key) in session.watched.drain(..) {
+            shared.store.watches.unwatch(db, &key, &session.dirty);
+        }
+        session.dirty.store(false, Ordering::Relaxed);
+        return Reply::Error(format!("EXECABORT Transaction discarded because of: {}", reason).into());
+    }
+    if session.multi.is_some() {
+        session.multi_error = true;
+    }
+    rej.reply
 }
 
 /// Runs a resolved command under the store gate (unless the caller, EXEC, holds it already).
@@ -185,7 +201,7 @@ pub fn execute(
     gate_held: bool,
 ) -> Reply {
     let started = Instant::now();
-    *session.handle.last_cmd.lock() = spec.fullname;
+    session.handle.last_cmd.store(idx, Ordering::Relaxed);
     let reply = {
         let mut ctx = Ctx { shared, session, now };
         if gate_held || spec.flags & flags::NO_GATE != 0 {
@@ -208,10 +224,4 @@ pub fn execute(
     }
     shared.stats.commands_processed.fetch_add(1, Ordering::Relaxed);
     reply
-}
-
-fn count_reply(shared: &Shared, r: &Reply) {
-    if let Reply::Error(e) = r {
-        shared.count_error(e);
-    }
 }

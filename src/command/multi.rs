@@ -92,7 +92,7 @@ impl Command for Exec {
         for argv in &queue {
             let reply = match super::resolve(argv) {
                 Ok((idx, spec)) => super::execute(shared, ctx.session, idx, spec, argv, ctx.now, true),
-                Err(e) => e,
+                Err(rej) => rej.reply,
             };
             replies.push(reply);
         }
@@ -119,6 +119,11 @@ impl Command for Watch {
             return Reply::Ok;
         }
         let db = ctx.session.db;
+        ctx.session
+            .handle
+            .dirty
+            .lock()
+            .get_or_insert_with(|| ctx.session.dirty.clone());
         for key in self.keys {
             if ctx.session.watched.iter().any(|(d, k)| *d == db && *k == key) {
                 continue;

@@ -3,9 +3,9 @@
 
 use super::args::{is, Args};
 use super::connection::help;
-use super::table::{self, flags, CommandSpec};
+use super::table::{self, flags, CommandSpec, KeySpec};
 use super::{Command, Ctx};
-use crate::config::ConfigError;
+use crate::config::{Access, Config, ConfigError};
 use crate::errors::{self, err};
 use crate::protocol::Reply;
 use crate::store::glob;
@@ -69,17 +69,18 @@ const ORDER: &[&str] = &[
     "keyspace",
 ];
 
+/// Redis's `bytesToHuman`: `999B`, `1.50K`, `2.00M`, ... up to petabytes, then bytes again.
 fn human_bytes(n: u64) -> String {
-    let n = n as f64;
-    if n < 1024.0 {
-        format!("{}B", n)
-    } else if n < 1024.0 * 1024.0 {
-        format!("{:.2}K", n / 1024.0)
-    } else if n < 1024.0 * 1024.0 * 1024.0 {
-        format!("{:.2}M", n / 1024.0 / 1024.0)
-    } else {
-        format!("{:.2}G", n / 1024.0 / 1024.0 / 1024.0)
+    const UNITS: [(u32, &str); 5] = [(1, "K"), (2, "M"), (3, "G"), (4, "T"), (5, "P")];
+    if n < 1024 {
+        return format!("{}B", n);
     }
+    for (p, unit) in UNITS {
+        if (n as u128) < 1024u128.pow(p + 1) {
+            return format!("{:.2}{}", n as f64 / 1024f64.powi(p as i32), unit);
+        }
+    }
+    format!("{}B", n)
 }
 
 /// Bytes the allocator has handed out (glibc's mallinfo2: in-use chunks plus mmapped blocks).
@@ -95,6 +96,33 @@ pub fn used_memory() -> u64 {
     }
 }
 
+/// Bytes the allocator holds from the system (glibc: the main arena plus mmapped blocks).
+fn allocator_active() -> u64 {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    unsafe {
+        let m = libc::mallinfo2();
+        (m.arena + m.hblkhd) as u64
+    }
+    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+    {
+        rss_bytes()
+    }
+}
+
+/// The highest `used_memory` INFO has seen (Redis samples its peak the same way, lazily).
+static PEAK_MEMORY: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Physical memory of the machine.
+fn total_system_memory() -> u64 {
+    // SAFETY: sysconf has no preconditions.
+    let (pages, size) = unsafe { (libc::sysconf(libc::_SC_PHYS_PAGES), libc::sysconf(libc::_SC_PAGESIZE)) };
+    if pages > 0 && size > 0 {
+        pages as u64 * size as u64
+    } else {
+        0
+    }
+}
+
 /// Resident set size of this process.
 pub fn rss_bytes() -> u64 {
     std::fs::read_to_string("/proc/self/statm")
@@ -102,6 +130,19 @@ pub fn rss_bytes() -> u64 {
         .and_then(|s| s.split_whitespace().nth(1).and_then(|v| v.parse::<u64>().ok()))
         .map(|pages| pages * 4096)
         .unwrap_or(0)
+}
+
+/// `uname -s -r -m`, as Redis prints it in INFO (`Linux 6.1.0 x86_64`).
+fn os_name() -> String {
+    // SAFETY: uname fills a zeroed struct of NUL-terminated fields.
+    unsafe {
+        let mut u: libc::utsname = std::mem::zeroed();
+        if libc::uname(&mut u) != 0 {
+            return format!("{} {}", std::env::consts::OS, std::env::consts::ARCH);
+        }
+        let field = |f: &[libc::c_char]| std::ffi::CStr::from_ptr(f.as_ptr()).to_string_lossy().into_owned();
+        format!("{} {} {}", field(&u.sysname), field(&u.release), field(&u.machine))
+    }
 }
 
 fn rusage(who: i32) -> (f64, f64) {
@@ -153,11 +194,7 @@ fn section_text(ctx: &Ctx, section: &str, out: &mut String) {
             line(out, "redis_git_dirty", 0);
             line(out, "redis_build_id", "0");
             line(out, "redis_mode", "standalone");
-            line(
-                out,
-                "os",
-                format!("{} {}", std::env::consts::OS, std::env::consts::ARCH),
-            );
+            line(out, "os", os_name());
             line(out, "arch_bits", 64);
             line(out, "monotonic_clock", "POSIX clock_gettime");
             line(out, "multiplexing_api", "epoll");
@@ -194,7 +231,13 @@ fn section_text(ctx: &Ctx, section: &str, out: &mut String) {
         }
         "clients" => {
             out.push_str("# Clients\r\n");
-            line(out, "connected_clients", sh.clients.lock().len());
+            let connected = sh
+                .clients
+                .lock()
+                .values()
+                .filter(|c| !c.killed.load(Ordering::Relaxed))
+                .count();
+            line(out, "connected_clients", connected);
             line(out, "cluster_connections", 0);
             line(out, "maxclients", sh.config.maxclients.load(Ordering::Relaxed));
             line(out, "client_recent_max_input_buffer", 0);
@@ -207,16 +250,54 @@ fn section_text(ctx: &Ctx, section: &str, out: &mut String) {
             out.push_str("# Memory\r\n");
             let used = used_memory();
             let rss = rss_bytes();
+            let active = allocator_active().max(used);
+            let peak = PEAK_MEMORY.fetch_max(used, Ordering::Relaxed).max(used);
             let dataset: usize = (0..sh.store.databases()).map(|d| sh.store.info(d, ctx.now).bytes).sum();
-            let maxmem = sh.config.get_i64("maxmemory") as u64;
+            let dataset = dataset as u64;
+            let overhead = used.saturating_sub(dataset);
+            let system = total_system_memory();
+            let maxmem = sh
+                .config
+                .get("maxmemory")
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap_or(0);
+            let ratio = |a: u64, b: u64| format!("{:.2}", a as f64 / b.max(1) as f64);
+            let perc = |a: u64, b: u64| format!("{:.2}%", a as f64 * 100.0 / b.max(1) as f64);
             line(out, "used_memory", used);
             line(out, "used_memory_human", human_bytes(used));
             line(out, "used_memory_rss", rss);
             line(out, "used_memory_rss_human", human_bytes(rss));
-            line(out, "used_memory_peak", used);
-            line(out, "used_memory_peak_human", human_bytes(used));
-            line(out, "used_memory_overhead", used.saturating_sub(dataset as u64));
+            line(out, "used_memory_peak", peak);
+            line(out, "used_memory_peak_human", human_bytes(peak));
+            line(out, "used_memory_peak_perc", perc(used, peak));
+            line(out, "used_memory_overhead", overhead);
+            line(out, "used_memory_startup", 0);
             line(out, "used_memory_dataset", dataset);
+            line(out, "used_memory_dataset_perc", perc(dataset, used));
+            line(out, "allocator_allocated", used);
+            line(out, "allocator_active", active);
+            line(out, "allocator_resident", rss);
+            line(out, "total_system_memory", system);
+            line(out, "total_system_memory_human", human_bytes(system));
+            // No scripting: the Lua and function engines use nothing.
+            for k in ["used_memory_lua", "used_memory_vm_eval"] {
+                line(out, k, 0);
+            }
+            line(out, "used_memory_lua_human", "0B");
+            for k in [
+                "used_memory_scripts_eval",
+                "number_of_cached_scripts",
+                "number_of_functions",
+                "number_of_libraries",
+                "used_memory_vm_functions",
+                "used_memory_vm_total",
+            ] {
+                line(out, k, 0);
+            }
+            line(out, "used_memory_vm_total_human", "0B");
+            line(out, "used_memory_functions", 0);
+            line(out, "used_memory_scripts", 0);
+            line(out, "used_memory_scripts_human", "0B");
             line(out, "maxmemory", maxmem);
             line(out, "maxmemory_human", human_bytes(maxmem));
             line(
@@ -224,71 +305,150 @@ fn section_text(ctx: &Ctx, section: &str, out: &mut String) {
                 "maxmemory_policy",
                 sh.config.get("maxmemory-policy").unwrap_or_default(),
             );
-            line(
-                out,
-                "mem_fragmentation_ratio",
-                format!("{:.2}", rss as f64 / used.max(1) as f64),
-            );
+            line(out, "allocator_frag_ratio", ratio(active, used));
+            line(out, "allocator_frag_bytes", active.saturating_sub(used));
+            line(out, "allocator_rss_ratio", ratio(rss, active));
+            line(out, "allocator_rss_bytes", rss as i64 - active as i64);
+            line(out, "rss_overhead_ratio", "1.00");
+            line(out, "rss_overhead_bytes", 0);
+            line(out, "mem_fragmentation_ratio", ratio(rss, used));
+            line(out, "mem_fragmentation_bytes", rss as i64 - used as i64);
+            for k in [
+                "mem_not_counted_for_evict",
+                "mem_replication_backlog",
+                "mem_total_replication_buffers",
+                "mem_clients_slaves",
+                "mem_clients_normal",
+                "mem_cluster_links",
+                "mem_aof_buffer",
+            ] {
+                line(out, k, 0);
+            }
             line(out, "mem_allocator", "libc");
+            line(out, "active_defrag_running", 0);
             line(out, "lazyfree_pending_objects", 0);
+            line(out, "lazyfreed_objects", 0);
         }
         "persistence" => {
             out.push_str("# Persistence\r\n");
-            line(out, "loading", 0);
-            line(out, "async_loading", 0);
-            line(out, "rdb_changes_since_last_save", 0);
-            line(out, "rdb_bgsave_in_progress", 0);
+            for k in [
+                "loading",
+                "async_loading",
+                "current_cow_peak",
+                "current_cow_size",
+                "current_cow_size_age",
+            ] {
+                line(out, k, 0);
+            }
+            line(out, "current_fork_perc", "0.00");
+            for k in [
+                "current_save_keys_processed",
+                "current_save_keys_total",
+                "rdb_changes_since_last_save",
+                "rdb_bgsave_in_progress",
+            ] {
+                line(out, k, 0);
+            }
             line(out, "rdb_last_save_time", sh.lastsave.load(Ordering::Relaxed));
             line(out, "rdb_last_bgsave_status", "ok");
-            line(out, "aof_enabled", 0);
-            line(out, "aof_rewrite_in_progress", 0);
-            line(out, "aof_rewrite_scheduled", 0);
+            line(out, "rdb_last_bgsave_time_sec", -1);
+            line(out, "rdb_current_bgsave_time_sec", -1);
+            for k in [
+                "rdb_saves",
+                "rdb_last_cow_size",
+                "rdb_last_load_keys_expired",
+                "rdb_last_load_keys_loaded",
+                "aof_enabled",
+                "aof_rewrite_in_progress",
+                "aof_rewrite_scheduled",
+            ] {
+                line(out, k, 0);
+            }
+            line(out, "aof_last_rewrite_time_sec", -1);
+            line(out, "aof_current_rewrite_time_sec", -1);
             line(out, "aof_last_bgrewrite_status", "ok");
+            line(out, "aof_rewrites", 0);
+            line(out, "aof_rewrites_consecutive_failures", 0);
             line(out, "aof_last_write_status", "ok");
+            for k in [
+                "aof_last_cow_size",
+                "module_fork_in_progress",
+                "module_fork_last_cow_size",
+            ] {
+                line(out, k, 0);
+            }
         }
         "stats" => {
             out.push_str("# Stats\r\n");
             let st = &sh.stats;
             let (hits, misses) = sh.store.hits_misses();
-            line(
-                out,
-                "total_connections_received",
-                st.connections_received.load(Ordering::Relaxed),
-            );
-            line(
-                out,
-                "total_commands_processed",
-                st.commands_processed.load(Ordering::Relaxed),
-            );
+            let get = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
+            line(out, "total_connections_received", get(&st.connections_received));
+            line(out, "total_commands_processed", get(&st.commands_processed));
             line(out, "instantaneous_ops_per_sec", 0);
-            line(out, "total_net_input_bytes", st.net_input_bytes.load(Ordering::Relaxed));
-            line(
-                out,
-                "total_net_output_bytes",
-                st.net_output_bytes.load(Ordering::Relaxed),
-            );
-            line(
-                out,
-                "rejected_connections",
-                st.rejected_connections.load(Ordering::Relaxed),
-            );
+            line(out, "total_net_input_bytes", get(&st.net_input_bytes));
+            line(out, "total_net_output_bytes", get(&st.net_output_bytes));
+            line(out, "total_net_repl_input_bytes", 0);
+            line(out, "total_net_repl_output_bytes", 0);
+            for k in [
+                "instantaneous_input_kbps",
+                "instantaneous_output_kbps",
+                "instantaneous_input_repl_kbps",
+                "instantaneous_output_repl_kbps",
+            ] {
+                line(out, k, "0.00");
+            }
+            line(out, "rejected_connections", get(&st.rejected_connections));
+            for k in ["sync_full", "sync_partial_ok", "sync_partial_err"] {
+                line(out, k, 0);
+            }
             line(out, "expired_keys", sh.store.expired_total());
             line(out, "expired_stale_perc", "0.00");
-            line(out, "evicted_keys", 0);
+            for k in [
+                "expired_time_cap_reached_count",
+                "expire_cycle_cpu_milliseconds",
+                "evicted_keys",
+                "evicted_clients",
+                "total_eviction_exceeded_time",
+                "current_eviction_exceeded_time",
+            ] {
+                line(out, k, 0);
+            }
             line(out, "keyspace_hits", hits);
             line(out, "keyspace_misses", misses);
-            line(out, "pubsub_channels", 0);
-            line(out, "pubsub_patterns", 0);
-            line(
-                out,
-                "unexpected_error_replies",
-                st.unexpected_error_replies.load(Ordering::Relaxed),
-            );
-            line(
-                out,
-                "total_error_replies",
-                st.total_error_replies.load(Ordering::Relaxed),
-            );
+            for k in [
+                "pubsub_channels",
+                "pubsub_patterns",
+                "pubsubshard_channels",
+                "latest_fork_usec",
+                "total_forks",
+                "migrate_cached_sockets",
+                "slave_expires_tracked_keys",
+                "active_defrag_hits",
+                "active_defrag_misses",
+                "active_defrag_key_hits",
+                "active_defrag_key_misses",
+                "total_active_defrag_time",
+                "current_active_defrag_time",
+                "tracking_total_keys",
+                "tracking_total_items",
+                "tracking_total_prefixes",
+            ] {
+                line(out, k, 0);
+            }
+            line(out, "unexpected_error_replies", get(&st.unexpected_error_replies));
+            line(out, "total_error_replies", get(&st.total_error_replies));
+            for k in [
+                "dump_payload_sanitizations",
+                "total_reads_processed",
+                "total_writes_processed",
+                "io_threaded_reads_processed",
+                "io_threaded_writes_processed",
+                "reply_buffer_shrinks",
+                "reply_buffer_expands",
+            ] {
+                line(out, k, 0);
+            }
             line(
                 out,
                 "edgekv_reclaimed_keys",
@@ -421,20 +581,29 @@ impl Command for ConfigSet {
         if !rest.len().is_multiple_of(2) {
             return Err(err(errors::SYNTAX));
         }
+        // Redis's configSetCommand: the first unknown, immutable, protected or repeated name
+        // (in argument order, named as typed) fails the whole command before any value is
+        // looked at.
         let mut pairs: Vec<(String, String)> = Vec::new();
         for p in rest.chunks(2) {
-            let name = String::from_utf8_lossy(&p[0]).into_owned();
-            if !crate::config::Config::is_known(&name) {
+            let typed = String::from_utf8_lossy(&p[0]).into_owned();
+            let Some((name, access)) = Config::runtime_access(&typed) else {
                 return Err(errors::config_set_unknown(&p[0]));
+            };
+            match access {
+                Access::Immutable => return Err(errors::config_set_failed(&typed, "can't set immutable config")),
+                Access::Protected => return Err(errors::config_set_failed(&typed, "can't set protected config")),
+                Access::Mutable => {}
             }
-            if pairs.iter().any(|(n, _)| n.eq_ignore_ascii_case(&name)) {
-                return Err(errors::config_set_duplicate(&name.to_ascii_lowercase()));
+            if pairs.iter().any(|(n, _)| n == name) {
+                return Err(errors::config_set_failed(&typed, "duplicate parameter"));
             }
-            pairs.push((name, String::from_utf8_lossy(&p[1]).into_owned()));
+            pairs.push((name.to_string(), String::from_utf8_lossy(&p[1]).into_owned()));
         }
         Ok(ConfigSet { pairs })
     }
     fn execute(self, ctx: &mut Ctx) -> Reply {
+        // Values are validated together and applied only if all are valid (Redis rolls back).
         match ctx.shared.config.set_many(&self.pairs) {
             Ok(()) => Reply::Ok,
             Err((name, ConfigError::Unknown)) => errors::config_set_unknown(name.as_bytes()),
@@ -463,6 +632,7 @@ impl Command for ConfigResetstat {
         sh.stats.commands_processed.store(0, Ordering::Relaxed);
         sh.stats.connections_received.store(0, Ordering::Relaxed);
         sh.stats.total_error_replies.store(0, Ordering::Relaxed);
+        sh.stats.unexpected_error_replies.store(0, Ordering::Relaxed);
         sh.stats.rejected_connections.store(0, Ordering::Relaxed);
         sh.stats.net_input_bytes.store(0, Ordering::Relaxed);
         sh.stats.net_output_bytes.store(0, Ordering::Relaxed);
@@ -482,10 +652,22 @@ impl Command for ConfigRewrite {
         let Some(path) = &ctx.shared.config_file else {
             return err("ERR The server is running without a config file");
         };
-        // A small file, written once on request: blocking I/O here is bounded and rare.
-        match std::fs::write(path, ctx.shared.config.render()) {
+        // A small file, written once on request: blocking I/O here is bounded and rare. The
+        // new text goes to a temporary file renamed over the old one, so a crash never leaves
+        // half a configuration.
+        let old = std::fs::read_to_string(path).unwrap_or_default();
+        let text = ctx.shared.config.rewrite(&old);
+        let tmp = path.with_extension(format!("rewrite-{}.tmp", std::process::id()));
+        let result = std::fs::write(&tmp, text).and_then(|()| std::fs::rename(&tmp, path));
+        match result {
             Ok(()) => Reply::Ok,
-            Err(e) => errors::custom(format!("ERR Rewriting config file: {}", e)),
+            Err(e) => {
+                let _ = std::fs::remove_file(&tmp);
+                // strerror's text, as Redis prints it ("Permission denied").
+                let why = e.to_string();
+                let why = why.split(" (os error").next().unwrap_or_default().to_string();
+                errors::custom(format!("ERR Rewriting config file: {}", why))
+            }
         }
     }
 }
@@ -526,8 +708,43 @@ fn flag_set(spec: &CommandSpec) -> Reply {
     )
 }
 
-/// One COMMAND INFO entry: name, arity, flags, first key, last key, step, categories, tips,
-/// key specs, subcommands.
+/// One key spec as a map: notes (if any), flags, begin_search, find_keys.
+fn key_spec_reply(k: &KeySpec) -> Reply {
+    let s = Reply::bulk_str;
+    let mut m = Vec::with_capacity(4);
+    if !k.notes.is_empty() {
+        m.push((s("notes"), s(k.notes)));
+    }
+    m.push((
+        s("flags"),
+        Reply::Set(k.flags.iter().map(|f| Reply::Status((*f).into())).collect()),
+    ));
+    m.push((
+        s("begin_search"),
+        Reply::Map(vec![
+            (s("type"), s("index")),
+            (s("spec"), Reply::Map(vec![(s("index"), Reply::Int(k.index as i64))])),
+        ]),
+    ));
+    m.push((
+        s("find_keys"),
+        Reply::Map(vec![
+            (s("type"), s("range")),
+            (
+                s("spec"),
+                Reply::Map(vec![
+                    (s("lastkey"), Reply::Int(k.lastkey as i64)),
+                    (s("keystep"), Reply::Int(k.keystep as i64)),
+                    (s("limit"), Reply::Int(k.limit as i64)),
+                ]),
+            ),
+        ]),
+    ));
+    Reply::Map(m)
+}
+
+/// One COMMAND INFO entry (Redis's `addReplyCommandInfo`): name, arity, flags, first key,
+/// last key, step, ACL categories, tips, key specs, subcommands (an empty set when none).
 fn command_info(spec: &CommandSpec) -> Reply {
     Reply::Array(vec![
         Reply::bulk_str(spec.fullname),
@@ -536,15 +753,14 @@ fn command_info(spec: &CommandSpec) -> Reply {
         Reply::Int(spec.keys.0 as i64),
         Reply::Int(spec.keys.1 as i64),
         Reply::Int(spec.keys.2 as i64),
-        Reply::Set(
-            spec.categories
-                .iter()
-                .map(|c| Reply::Status(format!("+{}", c).into()))
-                .collect(),
-        ),
-        Reply::Set(vec![]),
-        Reply::Set(vec![]),
-        Reply::Array(spec.subcommands.iter().map(command_info).collect()),
+        Reply::Set(spec.categories.iter().map(|c| Reply::Status((*c).into())).collect()),
+        Reply::Set(table::tips(spec.fullname).iter().map(|t| Reply::bulk_str(t)).collect()),
+        Reply::Set(table::key_specs(spec.fullname).iter().map(key_spec_reply).collect()),
+        if spec.subcommands.is_empty() {
+            Reply::Set(vec![])
+        } else {
+            Reply::Array(spec.subcommands.iter().map(command_info).collect())
+        },
     ])
 }
 
@@ -682,6 +898,94 @@ impl Command for CommandList {
     }
 }
 
+/// The keys of a full command line, with their access flags (Redis's `getKeysSubcommandImpl`
+/// over key specs; SET's flags depend on its GET option, as `setGetKeys` decides).
+fn command_keys(argv: &[Bytes]) -> Result<Vec<(Bytes, &'static [&'static str])>, Reply> {
+    let target = &argv[2..];
+    let invalid = || err("ERR Invalid command specified");
+    let (_, mut spec) = table::lookup(&target[0]).ok_or_else(invalid)?;
+    if !spec.subcommands.is_empty() && target.len() >= 2 {
+        spec = table::lookup_sub(spec, &target[1]).ok_or_else(invalid)?.1;
+    }
+    let argc = target.len() as i32;
+    if (spec.arity > 0 && spec.arity != argc) || argc < -spec.arity {
+        return Err(err("ERR Invalid number of arguments specified for command"));
+    }
+    let mut keys = Vec::new();
+    for k in table::key_specs(spec.fullname) {
+        let first = k.index;
+        let last = if k.lastkey >= 0 {
+            first + k.lastkey
+        } else {
+            argc + k.lastkey
+        };
+        if first >= argc || last >= argc || last < first {
+            continue;
+        }
+        let mut flags = k.flags;
+        if spec.fullname == "set" {
+            let get = target[3..].iter().any(|a| is(a, "get"));
+            flags = if get {
+                &["RW", "access", "update"]
+            } else {
+                &["OW", "update"]
+            };
+        }
+        let mut i = first;
+        while i <= last {
+            keys.push((target[i as usize].clone(), flags));
+            i += k.keystep.max(1);
+        }
+    }
+    if keys.is_empty() {
+        return Err(err("ERR The command has no key arguments"));
+    }
+    Ok(keys)
+}
+
+/// `COMMAND GETKEYS command [arg ...]`
+pub struct CommandGetkeys {
+    keys: Vec<Bytes>,
+}
+
+impl Command for CommandGetkeys {
+    fn parse(args: &mut Args) -> Result<Self, Reply> {
+        let keys = command_keys(args.all())?;
+        Ok(CommandGetkeys {
+            keys: keys.into_iter().map(|(k, _)| k).collect(),
+        })
+    }
+    fn execute(self, _: &mut Ctx) -> Reply {
+        Reply::Array(self.keys.into_iter().map(Reply::Bulk).collect())
+    }
+}
+
+/// `COMMAND GETKEYSANDFLAGS command [arg ...]`
+pub struct CommandGetkeysandflags {
+    keys: Vec<(Bytes, &'static [&'static str])>,
+}
+
+impl Command for CommandGetkeysandflags {
+    fn parse(args: &mut Args) -> Result<Self, Reply> {
+        Ok(CommandGetkeysandflags {
+            keys: command_keys(args.all())?,
+        })
+    }
+    fn execute(self, _: &mut Ctx) -> Reply {
+        Reply::Array(
+            self.keys
+                .into_iter()
+                .map(|(k, f)| {
+                    Reply::Array(vec![
+                        Reply::Bulk(k),
+                        Reply::Set(f.iter().map(|x| Reply::Status((*x).into())).collect()),
+                    ])
+                })
+                .collect(),
+        )
+    }
+}
+
 /// `COMMAND HELP`
 pub struct CommandHelp;
 
@@ -707,6 +1011,10 @@ impl Command for CommandHelp {
                 "    Return documentation details about multiple Redis commands.",
                 "    If no command names are given, documentation details for all",
                 "    commands are returned.",
+                "GETKEYS <full-command>",
+                "    Return the keys from a full Redis command.",
+                "GETKEYSANDFLAGS <full-command>",
+                "    Return the keys and the access flags from a full Redis command.",
             ],
         )
     }

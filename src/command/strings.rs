@@ -9,7 +9,7 @@
 use super::args::{is, Args};
 use super::{Command, Ctx};
 use crate::errors::{self, err};
-use crate::num;
+use crate::num::{self, LongDouble};
 use crate::protocol::Reply;
 use crate::store::{Action, Meta, Put};
 use bytes::Bytes;
@@ -96,32 +96,35 @@ impl ExtOptions {
 fn parse_ext(args: &mut Args, kind: ExtFor) -> Result<ExtOptions, Reply> {
     let mut o = ExtOptions::default();
     let set = kind == ExtFor::Set;
-    while let Some(opt) = args.next_opt() {
+    while let Some(arg) = args.next_opt() {
+        // Redis compares these options as C strings (`opt[2] == '\0'`, `strcasecmp`), so an
+        // embedded NUL ends the option name: `EX\0junk` is `EX`.
+        let opt = &arg[..arg.iter().position(|&b| b == 0).unwrap_or(arg.len())];
         let has_next = !args.is_empty();
         let other_expiry = |o: &ExtOptions, mine: Expiry| match o.expiry {
             None => false,
             Some(e) => std::mem::discriminant(&e) != std::mem::discriminant(&mine),
         };
-        if set && is(&opt, "nx") && !o.xx {
+        if set && is(opt, "nx") && !o.xx {
             o.nx = true;
-        } else if set && is(&opt, "xx") && !o.nx {
+        } else if set && is(opt, "xx") && !o.nx {
             o.xx = true;
-        } else if set && is(&opt, "get") {
+        } else if set && is(opt, "get") {
             o.get = true;
-        } else if set && is(&opt, "keepttl") && !other_expiry(&o, Expiry::KeepTtl) {
+        } else if set && is(opt, "keepttl") && !other_expiry(&o, Expiry::KeepTtl) {
             o.expiry = Some(Expiry::KeepTtl);
-        } else if !set && is(&opt, "persist") && !other_expiry(&o, Expiry::Persist) {
+        } else if !set && is(opt, "persist") && !other_expiry(&o, Expiry::Persist) {
             o.expiry = Some(Expiry::Persist);
-        } else if has_next && is(&opt, "ex") && !other_expiry(&o, Expiry::Ex(0)) {
+        } else if has_next && is(opt, "ex") && !other_expiry(&o, Expiry::Ex(0)) {
             o.expiry = Some(Expiry::Ex(0));
             o.raw = args.next_opt();
-        } else if has_next && is(&opt, "px") && !other_expiry(&o, Expiry::Px(0)) {
+        } else if has_next && is(opt, "px") && !other_expiry(&o, Expiry::Px(0)) {
             o.expiry = Some(Expiry::Px(0));
             o.raw = args.next_opt();
-        } else if has_next && is(&opt, "exat") && !other_expiry(&o, Expiry::Exat(0)) {
+        } else if has_next && is(opt, "exat") && !other_expiry(&o, Expiry::Exat(0)) {
             o.expiry = Some(Expiry::Exat(0));
             o.raw = args.next_opt();
-        } else if has_next && is(&opt, "pxat") && !other_expiry(&o, Expiry::Pxat(0)) {
+        } else if has_next && is(opt, "pxat") && !other_expiry(&o, Expiry::Pxat(0)) {
             o.expiry = Some(Expiry::Pxat(0));
             o.raw = args.next_opt();
         } else {
@@ -170,6 +173,7 @@ fn set_generic(ctx: &mut Ctx, a: SetArgs, cmd: &str, style: SetReply) -> Reply {
     };
     let now = ctx.now;
     let keep_ttl = a.expiry == Expiry::KeepTtl;
+    let mut expired_write = false;
     let (written, old) = ctx.db().modify(&a.key, |old| {
         let old_value = if a.get {
             old.map(|r| Bytes::copy_from_slice(r.value()))
@@ -187,6 +191,9 @@ fn set_generic(ctx: &mut Ctx, a: SetArgs, cmd: &str, style: SetReply) -> Reply {
         };
         if matches!(deadline, Some(d) if d <= now) {
             // A deadline already past: the key is gone at once (as a log would record it).
+            // Redis stores it already expired, which still counts as a write for WATCH even
+            // when there was no key to delete.
+            expired_write = !found;
             return (Action::Delete, (true, old_value));
         }
         (
@@ -198,6 +205,9 @@ fn set_generic(ctx: &mut Ctx, a: SetArgs, cmd: &str, style: SetReply) -> Reply {
             (true, old_value),
         )
     });
+    if expired_write {
+        ctx.shared.store.watches.touch(ctx.session.db, &a.key);
+    }
     if a.get {
         return Reply::bulk_or_nil(old);
     }
@@ -726,18 +736,11 @@ impl Command for Decrby {
     }
 }
 
-/// Formats INCRBYFLOAT's result as Redis's human-friendly long double text: plain decimal
-/// notation, no exponent, no trailing zeros. Shortest round-trip digits of an f64 give the
-/// same text as Redis's 80-bit `%.17Lf` for the values people add.
-pub fn format_human(v: f64) -> String {
-    let s = format!("{}", v);
-    if s == "-0" {
-        return "-0".into();
-    }
-    s
-}
-
 /// `INCRBYFLOAT key increment`
+///
+/// Computed in the x87 80-bit long double Redis uses on x86-64 and written as its `%.17Lf`
+/// text with trailing zeros trimmed (`num::LongDouble`): `5.6 + 5000` is
+/// `5005.60000000000000009`, as in Redis, where an `f64` would give `5005.6`.
 pub struct Incrbyfloat {
     key: Bytes,
     by: Bytes,
@@ -752,21 +755,22 @@ impl Command for Incrbyfloat {
     }
     fn execute(self, ctx: &mut Ctx) -> Reply {
         ctx.db().modify(&self.key, |old| {
+            // Redis reads the stored value first, then the increment, both with `string2ld`.
             let current = match old {
-                None => 0.0,
-                Some(r) => match num::parse_f64(r.value()) {
+                None => LongDouble::ZERO,
+                Some(r) => match LongDouble::parse(r.value()) {
                     Some(v) => v,
                     None => return (Action::Keep, err(errors::NOT_FLOAT)),
                 },
             };
-            let Some(by) = num::parse_f64(&self.by) else {
+            let Some(by) = LongDouble::parse(&self.by) else {
                 return (Action::Keep, err(errors::NOT_FLOAT));
             };
-            let next = current + by;
-            if next.is_nan() || next.is_infinite() {
+            let next = current.add(by);
+            if !next.is_finite() {
                 return (Action::Keep, err(errors::INCR_NAN_INF));
             }
-            let text = format_human(next);
+            let text = next.to_human();
             let deadline = old.and_then(|r| r.deadline());
             let meta = if old.is_some() { Meta::Keep } else { Meta::Clear };
             let reply = Reply::bulk_str(&text);

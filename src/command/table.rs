@@ -19,6 +19,8 @@ pub mod flags {
     pub const FAST: u32 = 1 << 7;
     pub const NO_AUTH: u32 = 1 << 8;
     pub const NO_MULTI: u32 = 1 << 9;
+    pub const SKIP_SLOWLOG: u32 = 1 << 10;
+    pub const ALLOW_BUSY: u32 = 1 << 11;
     /// Internal: runs with the store gate held exclusively (multi-key atomicity).
     pub const EXCLUSIVE: u32 = 1 << 16;
     /// Internal: does not touch the store, takes no gate.
@@ -26,6 +28,7 @@ pub mod flags {
     /// Internal: executed even inside MULTI (EXEC, DISCARD, MULTI, WATCH, QUIT, RESET).
     pub const TX_CONTROL: u32 = 1 << 18;
 
+    /// In the order Redis's `addReplyCommandFlags` prints them.
     pub const NAMES: &[(u32, &str)] = &[
         (WRITE, "write"),
         (READONLY, "readonly"),
@@ -34,9 +37,11 @@ pub mod flags {
         (NOSCRIPT, "noscript"),
         (LOADING, "loading"),
         (STALE, "stale"),
+        (SKIP_SLOWLOG, "skip_slowlog"),
         (FAST, "fast"),
         (NO_AUTH, "no_auth"),
         (NO_MULTI, "no_multi"),
+        (ALLOW_BUSY, "allow_busy"),
     ];
 }
 
@@ -116,6 +121,8 @@ const fn sub(
 const fn container(
     name: &'static str,
     arity: i32,
+    flags: u32,
+    categories: &'static [&'static str],
     group: &'static str,
     summary: &'static str,
     subs: &'static [CommandSpec],
@@ -124,9 +131,9 @@ const fn container(
         name,
         fullname: name,
         arity,
-        flags: 0,
+        flags,
         keys: (0, 0, 0),
-        categories: &[],
+        categories,
         group,
         summary,
         since: "2.0.0",
@@ -269,7 +276,7 @@ static CLIENT_SUBS: [CommandSpec; 11] = [
     ),
 ];
 
-static COMMAND_SUBS: [CommandSpec; 5] = [
+static COMMAND_SUBS: [CommandSpec; 7] = [
     sub(
         "command|count",
         "count",
@@ -289,6 +296,26 @@ static COMMAND_SUBS: [CommandSpec; 5] = [
         "7.0.0",
         "Returns documentary information about one, multiple or all commands.",
         run::<srv::CommandDocs>,
+    ),
+    sub(
+        "command|getkeys",
+        "getkeys",
+        -4,
+        LOADING | STALE | NO_GATE,
+        CS,
+        "2.8.13",
+        "Extracts the key names from an arbitrary command.",
+        run::<srv::CommandGetkeys>,
+    ),
+    sub(
+        "command|getkeysandflags",
+        "getkeysandflags",
+        -4,
+        LOADING | STALE | NO_GATE,
+        CS,
+        "7.0.0",
+        "Extracts the key names and access flags for an arbitrary command.",
+        run::<srv::CommandGetkeysandflags>,
     ),
     sub(
         "command|help",
@@ -900,7 +927,7 @@ static COMMANDS: &[CommandSpec] = &[
     c(
         "auth",
         -2,
-        NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | NO_GATE,
+        NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | NO_GATE | ALLOW_BUSY,
         NOK,
         CF,
         "connection",
@@ -911,6 +938,8 @@ static COMMANDS: &[CommandSpec] = &[
     container(
         "client",
         -2,
+        0,
+        &["@slow"],
         "connection",
         "A container for client connection commands.",
         &CLIENT_SUBS,
@@ -918,7 +947,7 @@ static COMMANDS: &[CommandSpec] = &[
     c(
         "echo",
         2,
-        FAST | NO_GATE,
+        LOADING | STALE | FAST | NO_GATE,
         NOK,
         CF,
         "connection",
@@ -929,7 +958,7 @@ static COMMANDS: &[CommandSpec] = &[
     c(
         "hello",
         -1,
-        NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | NO_GATE,
+        NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | NO_GATE | ALLOW_BUSY,
         NOK,
         CF,
         "connection",
@@ -951,7 +980,7 @@ static COMMANDS: &[CommandSpec] = &[
     c(
         "quit",
         -1,
-        NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | NO_GATE | TX_CONTROL,
+        NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | NO_GATE | TX_CONTROL | ALLOW_BUSY,
         NOK,
         CF,
         "connection",
@@ -962,7 +991,7 @@ static COMMANDS: &[CommandSpec] = &[
     c(
         "reset",
         1,
-        NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | NO_GATE | TX_CONTROL,
+        NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | NO_GATE | TX_CONTROL | ALLOW_BUSY,
         NOK,
         CF,
         "connection",
@@ -974,6 +1003,8 @@ static COMMANDS: &[CommandSpec] = &[
     container(
         "command",
         -1,
+        LOADING | STALE | NO_GATE,
+        CS,
         "server",
         "Returns detailed information about all commands.",
         &COMMAND_SUBS,
@@ -981,6 +1012,8 @@ static COMMANDS: &[CommandSpec] = &[
     container(
         "config",
         -2,
+        0,
+        &["@slow"],
         "server",
         "A container for server configuration commands.",
         &CONFIG_SUBS,
@@ -1010,7 +1043,7 @@ static COMMANDS: &[CommandSpec] = &[
     c(
         "shutdown",
         -1,
-        ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI | NO_GATE,
+        ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI | NO_GATE | ALLOW_BUSY,
         NOK,
         AD,
         "server",
@@ -1033,7 +1066,7 @@ static COMMANDS: &[CommandSpec] = &[
     c(
         "discard",
         1,
-        NOSCRIPT | LOADING | STALE | FAST | NO_GATE | TX_CONTROL,
+        NOSCRIPT | LOADING | STALE | FAST | NO_GATE | TX_CONTROL | ALLOW_BUSY,
         NOK,
         TX,
         "transactions",
@@ -1044,7 +1077,7 @@ static COMMANDS: &[CommandSpec] = &[
     c(
         "exec",
         1,
-        NOSCRIPT | LOADING | STALE | NO_GATE | TX_CONTROL,
+        NOSCRIPT | LOADING | STALE | NO_GATE | TX_CONTROL | SKIP_SLOWLOG,
         NOK,
         TXS,
         "transactions",
@@ -1055,7 +1088,7 @@ static COMMANDS: &[CommandSpec] = &[
     c(
         "multi",
         1,
-        NOSCRIPT | LOADING | STALE | FAST | NO_GATE | TX_CONTROL,
+        NOSCRIPT | LOADING | STALE | FAST | NO_GATE | TX_CONTROL | ALLOW_BUSY,
         NOK,
         TX,
         "transactions",
@@ -1066,7 +1099,7 @@ static COMMANDS: &[CommandSpec] = &[
     c(
         "unwatch",
         1,
-        NOSCRIPT | LOADING | STALE | FAST | NO_GATE,
+        NOSCRIPT | LOADING | STALE | FAST | NO_GATE | ALLOW_BUSY,
         NOK,
         TX,
         "transactions",
@@ -1077,7 +1110,7 @@ static COMMANDS: &[CommandSpec] = &[
     c(
         "watch",
         -2,
-        NOSCRIPT | LOADING | STALE | FAST | TX_CONTROL,
+        NOSCRIPT | LOADING | STALE | FAST | TX_CONTROL | ALLOW_BUSY,
         KALL,
         TX,
         "transactions",
@@ -1086,6 +1119,117 @@ static COMMANDS: &[CommandSpec] = &[
         run::<multi::Watch>,
     ),
 ];
+
+/// One key specification (Redis 7's `key_specs`): where a command finds its keys and what it
+/// does with them. Every command here begins at a fixed index and takes a range.
+pub struct KeySpec {
+    pub notes: &'static str,
+    /// Access flags in Redis's order: RW RO OW RM access update insert delete ... variable_flags.
+    pub flags: &'static [&'static str],
+    /// `begin_search` index.
+    pub index: i32,
+    /// `find_keys` range: last key (negative: from the end), step, limit.
+    pub lastkey: i32,
+    pub keystep: i32,
+    pub limit: i32,
+}
+
+const fn ks(flags: &'static [&'static str], index: i32, lastkey: i32, keystep: i32) -> KeySpec {
+    KeySpec {
+        notes: "",
+        flags,
+        index,
+        lastkey,
+        keystep,
+        limit: 0,
+    }
+}
+
+const RO: &[&str] = &["RO"];
+const RO_ACCESS: &[&str] = &["RO", "access"];
+const RW_ACCESS_UPDATE: &[&str] = &["RW", "access", "update"];
+const RW_ACCESS_DELETE: &[&str] = &["RW", "access", "delete"];
+const RW_UPDATE: &[&str] = &["RW", "update"];
+const OW_UPDATE: &[&str] = &["OW", "update"];
+const OW_INSERT: &[&str] = &["OW", "insert"];
+
+/// The key specs of a command by full name, as Redis 7.0 declares them (`COMMAND INFO`,
+/// `COMMAND GETKEYSANDFLAGS`). Empty for commands without keys.
+pub fn key_specs(fullname: &str) -> &'static [KeySpec] {
+    static ONE_RO: [KeySpec; 1] = [ks(RO, 1, 0, 1)];
+    static ONE_RO_ACCESS: [KeySpec; 1] = [ks(RO_ACCESS, 1, 0, 1)];
+    static ALL_RO: [KeySpec; 1] = [ks(RO, 1, -1, 1)];
+    static ALL_RO_ACCESS: [KeySpec; 1] = [ks(RO_ACCESS, 1, -1, 1)];
+    static ONE_RW_ACCESS_UPDATE: [KeySpec; 1] = [ks(RW_ACCESS_UPDATE, 1, 0, 1)];
+    static ONE_RW_UPDATE: [KeySpec; 1] = [ks(RW_UPDATE, 1, 0, 1)];
+    static ONE_OW_UPDATE: [KeySpec; 1] = [ks(OW_UPDATE, 1, 0, 1)];
+    static ONE_OW_INSERT: [KeySpec; 1] = [ks(OW_INSERT, 1, 0, 1)];
+    static PAIRS_OW_UPDATE: [KeySpec; 1] = [ks(OW_UPDATE, 1, -1, 2)];
+    static PAIRS_OW_INSERT: [KeySpec; 1] = [ks(OW_INSERT, 1, -1, 2)];
+    static ALL_RM_DELETE: [KeySpec; 1] = [ks(&["RM", "delete"], 1, -1, 1)];
+    static APPEND: [KeySpec; 1] = [ks(&["RW", "insert"], 1, 0, 1)];
+    static GETDEL: [KeySpec; 1] = [ks(RW_ACCESS_DELETE, 1, 0, 1)];
+    static GETEX: [KeySpec; 1] = [KeySpec {
+        notes: "RW and UPDATE because it changes the TTL",
+        ..ks(RW_ACCESS_UPDATE, 1, 0, 1)
+    }];
+    static SET: [KeySpec; 1] = [KeySpec {
+        notes: "RW and ACCESS due to the optional `GET` argument",
+        ..ks(&["RW", "access", "update", "variable_flags"], 1, 0, 1)
+    }];
+    static COPY: [KeySpec; 2] = [ks(RO_ACCESS, 1, 0, 1), ks(OW_UPDATE, 2, 0, 1)];
+    static RENAME: [KeySpec; 2] = [ks(RW_ACCESS_DELETE, 1, 0, 1), ks(OW_UPDATE, 2, 0, 1)];
+    static RENAMENX: [KeySpec; 2] = [ks(RW_ACCESS_DELETE, 1, 0, 1), ks(OW_INSERT, 2, 0, 1)];
+    match fullname {
+        "strlen" | "type" => &ONE_RO,
+        "get" | "getrange" | "substr" | "expiretime" | "pexpiretime" | "pttl" | "ttl" => &ONE_RO_ACCESS,
+        "exists" | "touch" | "watch" => &ALL_RO,
+        "mget" => &ALL_RO_ACCESS,
+        "decr" | "decrby" | "incr" | "incrby" | "incrbyfloat" | "getset" | "move" => &ONE_RW_ACCESS_UPDATE,
+        "expire" | "expireat" | "pexpire" | "pexpireat" | "persist" | "setrange" => &ONE_RW_UPDATE,
+        "psetex" | "setex" => &ONE_OW_UPDATE,
+        "setnx" => &ONE_OW_INSERT,
+        "mset" => &PAIRS_OW_UPDATE,
+        "msetnx" => &PAIRS_OW_INSERT,
+        "del" | "unlink" => &ALL_RM_DELETE,
+        "append" => &APPEND,
+        "getdel" => &GETDEL,
+        "getex" => &GETEX,
+        "set" => &SET,
+        "copy" => &COPY,
+        "rename" => &RENAME,
+        "renamenx" => &RENAMENX,
+        _ => &[],
+    }
+}
+
+/// Command tips (`COMMAND INFO`, 8th field), as Redis 7.0 declares them.
+pub fn tips(fullname: &str) -> &'static [&'static str] {
+    const ND: &[&str] = &["nondeterministic_output"];
+    const NDO: &[&str] = &["nondeterministic_output_order"];
+    const MULTI_SUM: &[&str] = &["request_policy:multi_shard", "response_policy:agg_sum"];
+    const ALL_SUCCEEDED: &[&str] = &["request_policy:all_shards", "response_policy:all_succeeded"];
+    match fullname {
+        "client|info" | "client|list" | "lastsave" | "pttl" | "ttl" | "time" => ND,
+        "command" | "command|docs" | "command|info" | "command|list" => NDO,
+        "config|set" => &["request_policy:all_nodes", "response_policy:all_succeeded"],
+        "dbsize" => &["request_policy:all_shards", "response_policy:agg_sum"],
+        "del" | "exists" | "touch" | "unlink" => MULTI_SUM,
+        "flushall" | "flushdb" | "ping" => ALL_SUCCEEDED,
+        "info" => &[
+            "nondeterministic_output",
+            "request_policy:all_shards",
+            "response_policy:special",
+        ],
+        "keys" => &["request_policy:all_shards", "nondeterministic_output_order"],
+        "mget" => &["request_policy:multi_shard"],
+        "mset" => &["request_policy:multi_shard", "response_policy:all_succeeded"],
+        "msetnx" => &["request_policy:multi_shard", "response_policy:agg_min"],
+        "randomkey" => &["request_policy:all_shards", "nondeterministic_output"],
+        "scan" => &["nondeterministic_output", "request_policy:special"],
+        _ => &[],
+    }
+}
 
 struct Index {
     all: Vec<&'static CommandSpec>,

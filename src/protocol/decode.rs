@@ -1,8 +1,16 @@
 //! The request decoder: RESP multibulk requests and inline commands, resumable across reads.
 //!
 //! Hand-written (design.md): requests are only arrays of bulk strings or inline lines, so a
-//! small state machine enforces Redis's limits before any memory is reserved, never recurses,
-//! and never re-parses the bytes of a partial request it has already consumed.
+//! small state machine enforces Redis's limits before any memory is reserved, never recurses
+//! (a nested array is refused at its first byte), and never re-parses the bytes of a partial
+//! request it has already consumed.
+//!
+//! It follows Redis 7.0's networking.c to the byte: the same order of checks, the same error
+//! texts, `strchr` semantics (a NUL byte hides a line end), the CRLF after a bulk skipped
+//! unchecked. Memory: a declared length reserves nothing here (the connection grows its
+//! buffer as a big bulk's bytes arrive, see `Decoder::bulk_remaining`); arguments are views
+//! into the read buffer (no copy), and a big argument takes the buffer it arrived in with it,
+//! the decoding going on in a fresh one, so a big allocation never outlives its argument.
 //!
 //! It owns framing only. It never interprets a command.
 
@@ -11,10 +19,13 @@ use bytes::{Buf, Bytes, BytesMut};
 
 /// Redis's `PROTO_INLINE_MAX_SIZE`: the longest inline line or count line.
 pub const INLINE_MAX: usize = 64 * 1024;
-/// Redis's `PROTO_MBULK_BIG_ARG`: bulks at least this long get their buffer reserved up front.
-const BIG_ARG: usize = 32 * 1024;
-/// Never reserve more than this on the strength of a declared size alone.
-const MAX_PREALLOC: usize = 1024 * 1024;
+/// Redis's `PROTO_MBULK_BIG_ARG`: from this length on, a bulk's bytes are read straight into a
+/// buffer sized for it (see `Decoder::bulk_remaining`).
+pub const BIG_ARG: usize = 32 * 1024;
+/// The capacity of the buffer that replaces one handed over to a big argument.
+const FRESH_BUFFER: usize = 16 * 1024;
+/// What one argument costs beyond its bytes, for `Decoder::pending_bytes`.
+const ARG_OVERHEAD: usize = std::mem::size_of::<Bytes>();
 
 /// Limits applied while decoding; `authenticated: false` applies Redis's tighter limits for
 /// clients that have not authenticated yet (CVE-2021-32675).
@@ -24,13 +35,19 @@ pub struct Limits {
     pub authenticated: bool,
 }
 
-/// A framing error: the text after `ERR Protocol error: `. The connection replies, then closes.
+/// A framing error: the bytes after `ERR Protocol error: ` (not always UTF-8: `expected '$',
+/// got '<byte>'` shows the raw byte, as Redis's `%c` does). The connection replies, then closes.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ProtocolError(pub String);
+pub struct ProtocolError(pub Vec<u8>);
 
 impl ProtocolError {
-    fn new(s: impl Into<String>) -> Self {
-        ProtocolError(s.into())
+    fn new(s: &str) -> Self {
+        ProtocolError(s.as_bytes().to_vec())
+    }
+
+    /// The detail as text (a non-UTF-8 byte shows as U+FFFD).
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0).into_owned()
     }
 }
 
@@ -43,6 +60,8 @@ pub struct Decoder {
     bulk_len: Option<usize>,
     /// The arguments of the request being decoded; handed out when complete.
     args: Vec<Bytes>,
+    /// Memory held by `args` (bytes plus a per-argument overhead).
+    args_bytes: usize,
     /// True while a multibulk request is under way (as opposed to an inline one).
     in_multibulk: bool,
 }
@@ -63,14 +82,49 @@ impl Decoder {
         Self::default()
     }
 
-    /// True when part of a request has been consumed and more bytes are needed.
+    /// True when part of a multibulk request has been consumed and more bytes are needed.
     pub fn in_progress(&self) -> bool {
         self.in_multibulk
     }
 
+    /// Memory held by the arguments of the request under way, which are no longer in the
+    /// read buffer: the connection adds it to the buffer's length for the query buffer limit,
+    /// so a request of many arguments cannot grow without bound.
+    pub fn pending_bytes(&self) -> usize {
+        self.args_bytes
+    }
+
+    /// When a big bulk (at least `BIG_ARG` bytes) has been announced and its data is still
+    /// arriving: how many more bytes it needs (data plus CRLF) beyond what `buf` holds. The
+    /// connection reads up to that much at once and grows its buffer toward it step by step,
+    /// never reserving the declared size on the strength of the header alone.
+    pub fn bulk_remaining(&self, buf: &BytesMut) -> usize {
+        match self.bulk_len {
+            Some(len) if len >= BIG_ARG => (len + 2).saturating_sub(buf.len()),
+            _ => 0,
+        }
+    }
+
+    fn reset(&mut self) {
+        self.remaining = 0;
+        self.bulk_len = None;
+        self.args_bytes = 0;
+        self.in_multibulk = false;
+    }
+
     /// Decodes at most one request from `buf`, consuming its bytes. `Ok(Some(args))` hands out
-    /// a complete request (never empty); `Ok(None)` needs more bytes.
+    /// a complete request (never empty); `Ok(None)` needs more bytes. After an error the
+    /// connection must close: the decoder's state is reset but the stream is out of sync.
     pub fn decode(&mut self, buf: &mut BytesMut, limits: Limits) -> Result<Option<Vec<Bytes>>, ProtocolError> {
+        let r = self.decode_inner(buf, limits);
+        if r.is_err() {
+            self.reset();
+            self.args = Vec::new();
+        }
+        r
+    }
+
+    fn decode_inner(&mut self, buf: &mut BytesMut, limits: Limits) -> Result<Option<Vec<Bytes>>, ProtocolError> {
         loop {
             if !self.in_multibulk {
                 if buf.is_empty() {
@@ -83,7 +137,8 @@ impl Decoder {
                         InlineOutcome::Incomplete => return Ok(None),
                     }
                 }
-                // Multibulk count line.
+                // Multibulk count line. Like Redis: find the `\r` (a NUL stops the search), and
+                // wait until at least one byte follows it; that byte is assumed to be `\n`.
                 let Some(cr) = find_cr(buf) else {
                     if buf.len() > INLINE_MAX {
                         return Err(ProtocolError::new("too big mbulk count string"));
@@ -91,10 +146,9 @@ impl Decoder {
                     return Ok(None);
                 };
                 if cr + 1 >= buf.len() {
-                    return Ok(None); // "\r" seen but not "\n" yet
+                    return Ok(None);
                 }
-                let n = parse_i64(&buf[1..cr]);
-                let n = match n {
+                let n = match parse_i64(&buf[1..cr]) {
                     Some(n) if n <= i32::MAX as i64 => n,
                     _ => return Err(ProtocolError::new("invalid multibulk length")),
                 };
@@ -103,10 +157,13 @@ impl Decoder {
                 }
                 buf.advance(cr + 2);
                 if n <= 0 {
-                    continue; // `*0` and `*-1` are ignored, as in Redis
+                    continue; // `*0` and `*-1` are empty requests, ignored as in Redis
                 }
                 self.remaining = n as usize;
+                // The count is only a claim: never reserve more than a small bounded amount
+                // for it; the vector grows as arguments actually arrive.
                 self.args = Vec::with_capacity((n as usize).min(1024));
+                self.args_bytes = 0;
                 self.in_multibulk = true;
             }
             // Bulk strings of the multibulk request.
@@ -117,18 +174,25 @@ impl Decoder {
                         if buf.is_empty() {
                             return Ok(None);
                         }
+                        // Same order of checks as Redis: the `\r`, then one more byte, and only
+                        // then the `$` (so `*1\r\nfoo\r` still waits for its `\n`).
                         let Some(cr) = find_cr(buf) else {
                             if buf.len() > INLINE_MAX {
                                 return Err(ProtocolError::new("too big bulk count string"));
                             }
                             return Ok(None);
                         };
-                        if buf[0] != b'$' {
-                            return Err(ProtocolError(format!("expected '$', got '{}'", buf[0] as char)));
-                        }
                         if cr + 1 >= buf.len() {
                             return Ok(None);
                         }
+                        if buf[0] != b'$' {
+                            // A nested array (`*`) lands here too: refused, never recursed into.
+                            let mut e = b"expected '$', got '".to_vec();
+                            e.push(buf[0]);
+                            e.push(b'\'');
+                            return Err(ProtocolError(e));
+                        }
+                        // Checked before anything is reserved for it.
                         let len = match parse_i64(&buf[1..cr]) {
                             Some(l) if l >= 0 && l <= limits.max_bulk_len => l as usize,
                             _ => return Err(ProtocolError::new("invalid bulk length")),
@@ -137,36 +201,37 @@ impl Decoder {
                             return Err(ProtocolError::new("unauthenticated bulk length"));
                         }
                         buf.advance(cr + 2);
-                        if len >= BIG_ARG {
-                            // Reserve for the whole bulk once, but never more than a bounded
-                            // amount on a declaration alone: the rest grows as bytes arrive.
-                            let want = (len + 2).min(MAX_PREALLOC);
-                            if buf.capacity() < want {
-                                buf.reserve(want - buf.len());
-                            }
-                        }
                         self.bulk_len = Some(len);
                         len
                     }
                 };
                 if buf.len() < len + 2 {
-                    if len + 2 > buf.capacity() && len + 2 <= MAX_PREALLOC {
-                        buf.reserve(len + 2 - buf.len());
-                    }
                     return Ok(None);
                 }
                 let arg = buf.split_to(len).freeze();
                 buf.advance(2); // Redis does not check the CRLF after a bulk either
+                if len >= BIG_ARG {
+                    // The buffer was grown for this bulk: leave its allocation to the
+                    // argument alone, and carry on in a fresh buffer with what followed, so a
+                    // big allocation never outlives the argument (as Redis hands its query
+                    // buffer over to a big argument).
+                    let mut rest = BytesMut::with_capacity(buf.len().max(FRESH_BUFFER));
+                    rest.extend_from_slice(buf);
+                    *buf = rest;
+                }
+                self.args_bytes += len + ARG_OVERHEAD;
                 self.args.push(arg);
                 self.bulk_len = None;
                 self.remaining -= 1;
             }
-            self.in_multibulk = false;
+            self.reset();
             return Ok(Some(std::mem::take(&mut self.args)));
         }
     }
 
     fn decode_inline(&mut self, buf: &mut BytesMut) -> Result<InlineOutcome, ProtocolError> {
+        // `strchr` for the `\n`: a NUL byte before it hides it, so such a line waits until the
+        // too-big limit (Redis: `\x00ping\r\n` gets no reply).
         let Some(nl) = find_c(buf, b'\n') else {
             if buf.len() > INLINE_MAX {
                 return Err(ProtocolError::new("too big inline request"));
@@ -174,7 +239,7 @@ impl Decoder {
             return Ok(InlineOutcome::Incomplete);
         };
         let line_end = if nl > 0 && buf[nl - 1] == b'\r' { nl - 1 } else { nl };
-        let line = buf.split_to(nl + 1).freeze();
+        let line = buf.split_to(nl + 1);
         let args = split_args(&line[..line_end]).ok_or_else(|| ProtocolError::new("unbalanced quotes in request"))?;
         if args.is_empty() {
             return Ok(InlineOutcome::Empty);
@@ -323,17 +388,81 @@ mod tests {
 
     #[test]
     fn errors() {
-        assert_eq!(all(b"*3000000000\r\n").unwrap_err().0, "invalid multibulk length");
-        assert_eq!(all(b"*1\r\n$-10\r\n").unwrap_err().0, "invalid bulk length");
-        assert_eq!(all(b"*1\r\n$blabla\r\n").unwrap_err().0, "invalid bulk length");
-        assert_eq!(all(b"*1\r\n$2000000000\r\n").unwrap_err().0, "invalid bulk length");
-        assert_eq!(all(b"*1\r\nfoo\r\n").unwrap_err().0, "expected '$', got 'f'");
-        assert_eq!(all(b"SET a \"b\r\n").unwrap_err().0, "unbalanced quotes in request");
+        assert_eq!(all(b"*3000000000\r\n").unwrap_err().text(), "invalid multibulk length");
+        assert_eq!(all(b"*1\r\n$-10\r\n").unwrap_err().text(), "invalid bulk length");
+        assert_eq!(all(b"*1\r\n$blabla\r\n").unwrap_err().text(), "invalid bulk length");
+        assert_eq!(all(b"*1\r\n$2000000000\r\n").unwrap_err().text(), "invalid bulk length");
+        assert_eq!(all(b"*1\r\nfoo\r\n").unwrap_err().text(), "expected '$', got 'f'");
+        assert_eq!(
+            all(b"SET a \"b\r\n").unwrap_err().text(),
+            "unbalanced quotes in request"
+        );
         assert!(all(b"*-10\r\n").unwrap().is_empty());
         assert_eq!(
-            all(&vec![b'a'; INLINE_MAX + 1]).unwrap_err().0,
+            all(&vec![b'a'; INLINE_MAX + 1]).unwrap_err().text(),
             "too big inline request"
         );
+    }
+
+    #[test]
+    fn checks_in_redis_order() {
+        // The `\n` after the `\r` is awaited before the `$` is checked.
+        assert!(all(b"*1\r\nfoo\r").unwrap().is_empty());
+        assert_eq!(
+            all(b"*1\r\n\xff\r\n").unwrap_err().0,
+            b"expected '$', got '\xff'".to_vec()
+        );
+        assert_eq!(
+            all(b"*1\r\n*1\r\n$4\r\nPING\r\n").unwrap_err().text(),
+            "expected '$', got '*'"
+        );
+        // A NUL hides the line end, as strchr does.
+        assert!(all(b"\x00ping\r\n").unwrap().is_empty());
+        assert!(all(b"*1\x00\r\n").unwrap().is_empty());
+        assert_eq!(all(b"*-1\r\n*0\r\n\r\n").unwrap().len(), 0);
+        assert_eq!(all(b"*1\r\n$4\r\nPINGxx").unwrap(), vec![vec![Bytes::from("PING")]]);
+    }
+
+    #[test]
+    fn big_bulk_accounting() {
+        let mut d = Decoder::new();
+        let mut buf = BytesMut::from(&b"*3\r\n$1\r\na\r\n$40000\r\nxyz"[..]);
+        assert_eq!(d.decode(&mut buf, L).unwrap(), None);
+        assert_eq!(d.pending_bytes(), 1 + ARG_OVERHEAD);
+        assert_eq!(d.bulk_remaining(&buf), 40002 - 3);
+        assert!(d.in_progress());
+        // A declared size alone reserves nothing.
+        assert!(buf.capacity() < 1024);
+        buf.extend_from_slice(&vec![b'x'; 40000 - 3]);
+        buf.extend_from_slice(b"\r\n$1\r\nb\r\n");
+        let r = d.decode(&mut buf, L).unwrap().unwrap();
+        assert_eq!(r.len(), 3);
+        assert_eq!(r[1].len(), 40000);
+        assert_eq!(d.pending_bytes(), 0);
+        assert!(!d.in_progress());
+    }
+
+    #[test]
+    fn big_arguments_take_their_buffer_along() {
+        let inside = |p: *const u8, base: usize, cap: usize| (base..base + cap).contains(&(p as usize));
+        let mut d = Decoder::new();
+        let mut buf = BytesMut::with_capacity(64 * 1024);
+        let (base, cap) = (buf.as_ptr() as usize, buf.capacity());
+        buf.extend_from_slice(b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$5\r\nhello\r\n");
+        let args = d.decode(&mut buf, L).unwrap().unwrap();
+        assert_eq!(args, vec![Bytes::from("SET"), Bytes::from("k"), Bytes::from("hello")]);
+        // Small arguments are views into the read buffer: no copy.
+        assert!(args.iter().all(|a| inside(a.as_ptr(), base, cap)));
+        // A big argument keeps the buffer it arrived in; what follows moves to a fresh one.
+        let mut buf = BytesMut::with_capacity(40_100);
+        let (base, cap) = (buf.as_ptr() as usize, buf.capacity());
+        buf.extend_from_slice(b"*2\r\n$4\r\nECHO\r\n$40000\r\n");
+        buf.extend_from_slice(&[b'x'; 40_000]);
+        buf.extend_from_slice(b"\r\nPING\r\n");
+        let args = d.decode(&mut buf, L).unwrap().unwrap();
+        assert!(inside(args[0].as_ptr(), base, cap) && inside(args[1].as_ptr(), base, cap));
+        assert!(!inside(buf.as_ptr(), base, cap));
+        assert_eq!(&buf[..], b"PING\r\n");
     }
 
     #[test]

@@ -48,6 +48,17 @@ fn put_line_text(out: &mut BytesMut, text: &[u8]) {
     out.extend_from_slice(b"\r\n");
 }
 
+/// Writes an error line (`text` without the leading `-`) as Redis's `addReplyErrorFormat`
+/// does: CR and LF at the end are trimmed, those inside become spaces.
+pub fn put_error(out: &mut BytesMut, text: &[u8]) {
+    let end = text
+        .iter()
+        .rposition(|&b| b != b'\r' && b != b'\n')
+        .map_or(0, |i| i + 1);
+    out.put_u8(b'-');
+    put_line_text(out, &text[..end]);
+}
+
 /// Writes a bulk string: `$len\r\ndata\r\n`.
 #[inline]
 pub fn put_bulk(out: &mut BytesMut, data: &[u8]) {
@@ -56,9 +67,9 @@ pub fn put_bulk(out: &mut BytesMut, data: &[u8]) {
     out.extend_from_slice(b"\r\n");
 }
 
-/// Formats a double the way Redis 7 does for RESP3 doubles and INCRBYFLOAT results: the
-/// shortest text that reads back as the same value, `inf`/`-inf`, no exponent for ordinary
-/// magnitudes.
+/// Formats a double as Redis 7.0's `addReplyDouble` does, with C's `%.17g` (so 0.1 is
+/// `0.10000000000000001` and 1e20 is `1e+20`), and infinities as `inf`/`-inf`.
+/// (INCRBYFLOAT formats its long double result itself and does not come here.)
 pub fn format_double(v: f64) -> String {
     if v.is_infinite() {
         return if v > 0.0 { "inf".into() } else { "-inf".into() };
@@ -66,17 +77,54 @@ pub fn format_double(v: f64) -> String {
     if v.is_nan() {
         return "nan".into();
     }
-    if v == v.trunc() && v.abs() < 1e17 {
-        // Integral values print without a fraction ("3", not "3.0").
-        return format!("{}", v as i64);
+    if v == 0.0 {
+        return if v.is_sign_negative() { "-0".into() } else { "0".into() };
     }
-    let mut b = ryu::Buffer::new();
-    let s = b.format_finite(v);
-    if s.contains('e') {
-        // Spell exponents out as decimal digits, as %.17Lg does for this range.
-        return format!("{}", v);
+    const P: i32 = 17;
+    // 17 significant digits, correctly rounded like glibc: d.dddddddddddddddde<exp>.
+    let sci = format!("{:.*e}", (P - 1) as usize, v);
+    let (mantissa, exp) = sci.split_once('e').expect("exponent");
+    let exp: i32 = exp.parse().expect("exponent digits");
+    let (neg, mantissa) = match mantissa.strip_prefix('-') {
+        Some(m) => (true, m),
+        None => (false, mantissa),
+    };
+    let digits: String = mantissa.chars().filter(|c| c.is_ascii_digit()).collect();
+    let mut out = String::with_capacity(26);
+    if neg {
+        out.push('-');
     }
-    s.to_string()
+    if !(-4..P).contains(&exp) {
+        // Exponent form: trailing zeros of the fraction removed, at least two exponent digits.
+        let frac = digits[1..].trim_end_matches('0');
+        out.push_str(&digits[..1]);
+        if !frac.is_empty() {
+            out.push('.');
+            out.push_str(frac);
+        }
+        out.push('e');
+        out.push(if exp < 0 { '-' } else { '+' });
+        let e = exp.unsigned_abs();
+        if e < 10 {
+            out.push('0');
+        }
+        out.push_str(&e.to_string());
+    } else if exp >= 0 {
+        let int_len = exp as usize + 1;
+        out.push_str(&digits[..int_len]);
+        let frac = digits[int_len..].trim_end_matches('0');
+        if !frac.is_empty() {
+            out.push('.');
+            out.push_str(frac);
+        }
+    } else {
+        out.push_str("0.");
+        for _ in 0..(-exp - 1) {
+            out.push('0');
+        }
+        out.push_str(digits.trim_end_matches('0'));
+    }
+    out
 }
 
 /// Appends the encoding of `reply` for `proto` to `out`.
@@ -88,10 +136,7 @@ pub fn encode(out: &mut BytesMut, reply: &Reply, proto: Protocol) {
             out.put_u8(b'+');
             put_line_text(out, s.as_bytes());
         }
-        Reply::Error(e) => {
-            out.put_u8(b'-');
-            put_line_text(out, e.as_bytes());
-        }
+        Reply::Error(e) => put_error(out, e.as_bytes()),
         Reply::Int(n) => put_int_line(out, b':', *n),
         Reply::Bulk(b) => put_bulk(out, b),
         Reply::Nil => match proto {
@@ -184,11 +229,34 @@ mod tests {
 
     #[test]
     fn doubles_format_like_redis() {
+        // Checked against redis-server 7.0.15 (ZSCORE under HELLO 3) and glibc's %.17g.
         assert_eq!(format_double(3.0), "3");
         assert_eq!(format_double(1.25), "1.25");
+        assert_eq!(format_double(1.5), "1.5");
         assert_eq!(format_double(17179869185.5), "17179869185.5");
         assert_eq!(format_double(10.6), "10.6");
+        assert_eq!(format_double(0.1), "0.10000000000000001");
+        assert_eq!(format_double(1e20), "1e+20");
+        assert_eq!(format_double(1e-5), "1.0000000000000001e-05");
+        assert_eq!(format_double(123456789.123), "123456789.123");
+        assert_eq!(format_double(1e16), "10000000000000000");
+        assert_eq!(format_double(1e17), "1e+17");
+        assert_eq!(format_double(0.0001), "0.0001");
+        assert_eq!(format_double(-2.5e-300), "-2.5e-300");
+        assert_eq!(format_double(f64::MAX), "1.7976931348623157e+308");
         assert_eq!(format_double(f64::INFINITY), "inf");
+        assert_eq!(format_double(f64::NEG_INFINITY), "-inf");
         assert_eq!(format_double(-0.5), "-0.5");
+        assert_eq!(format_double(0.0), "0");
+        assert_eq!(format_double(-0.0), "-0");
+        assert_eq!(enc(Reply::Double(0.1), Protocol::Resp3), b",0.10000000000000001\r\n");
+        assert_eq!(enc(Reply::Double(f64::INFINITY), Protocol::Resp2), b"$3\r\ninf\r\n");
+    }
+
+    #[test]
+    fn error_lines_are_sanitized_like_redis() {
+        assert_eq!(enc(Reply::error("ERR x\r\n"), Protocol::Resp2), b"-ERR x\r\n");
+        assert_eq!(enc(Reply::error("ERR a\nb\r\n\n"), Protocol::Resp3), b"-ERR a b\r\n");
+        assert_eq!(enc(Reply::Status("a\rb".into()), Protocol::Resp2), b"+a b\r\n");
     }
 }

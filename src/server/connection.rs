@@ -1,21 +1,52 @@
 //! One client connection: read buffer → decoder → dispatch → encoder → one write per batch.
 //!
 //! Pipelining: every complete request in the read buffer is executed in order and their
-//! replies leave together in one write. Buffers are reused for the connection's life. The
-//! connection never holds a store lock across `.await` (commands are synchronous).
+//! replies leave together in one write (split only when they grow large). Buffers are reused
+//! for the connection's life. The connection never holds a store lock across `.await`
+//! (commands are synchronous).
+//!
+//! Reading follows Redis's `readQueryFromClient`: at most 16 KiB per read, except while a big
+//! bulk is arriving, when up to the rest of that bulk is read at once; the query buffer limit
+//! is checked after each read, before anything is processed. Declared sizes never reserve
+//! memory by themselves: a buffer for a big bulk grows toward the declared size as its bytes
+//! arrive.
 
 use super::shared::{ClientHandle, Shared};
 use crate::command::{self, ReplyMode, Session};
-use crate::errors;
-use crate::protocol::{encode, Decoder, Limits, Reply};
-use bytes::BytesMut;
+use crate::protocol::encode::put_error;
+use crate::protocol::{encode, Decoder, Limits};
+use bytes::{BufMut, BytesMut};
+use std::pin::Pin;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+use tokio::sync::futures::Notified;
 
+/// Redis's `PROTO_IOBUF_LEN`: the most read at once outside a big bulk.
 const READ_CHUNK: usize = 16 * 1024;
+/// A big bulk's buffer grows by at most this much, or by what already arrived if that is
+/// more (geometric growth), until it reaches the declared size.
+const BIG_BULK_STEP: usize = 1024 * 1024;
+/// Pending replies are written out once they pass this, even in the middle of a batch.
+const FLUSH_AT: usize = 1024 * 1024;
+/// Buffers that grew past this are given back once idle.
+const SHRINK_OVER: usize = 4 * 1024 * 1024;
+/// After a protocol error, unread input is drained for at most this long before the socket
+/// closes, so the kernel sends FIN rather than RST and the error reply reaches the client.
+const LINGER: Duration = Duration::from_secs(1);
+const LINGER_MAX_BYTES: usize = 64 * 1024 * 1024;
+
+/// How a connection ends.
+enum End {
+    /// The peer closed, a read or write failed, the client was killed or the server stops.
+    Closed,
+    /// QUIT, or a security warning: close now.
+    Close,
+    /// A protocol error was replied: close after draining what the client already sent.
+    ProtocolError,
+}
 
 /// Serves one connection until it closes, is killed, or the server stops.
 pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, handle: Arc<ClientHandle>) {
@@ -28,38 +59,50 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, handle: Arc<Clien
     let stopping = shared.shutdown.notified();
     tokio::pin!(killed, stopping);
 
-    'conn: loop {
+    let end = 'conn: loop {
         if handle.killed.load(Ordering::Relaxed) || shared.shutting_down.load(Ordering::Relaxed) {
-            break;
+            break End::Closed;
         }
-        if rbuf.capacity() - rbuf.len() < 1024 {
+        // How much to read, and room for it.
+        let big = decoder.bulk_remaining(&rbuf);
+        let max_read = big.max(READ_CHUNK);
+        let spare = rbuf.capacity() - rbuf.len();
+        if big > 0 {
+            let step = big.min(rbuf.len().max(BIG_BULK_STEP));
+            if spare < step {
+                rbuf.reserve(step);
+            }
+        } else if spare < 1024 {
             rbuf.reserve(READ_CHUNK);
         }
         let idle = shared.config.timeout.load(Ordering::Relaxed);
-        let n = tokio::select! {
-            r = stream.read_buf(&mut rbuf) => match r {
-                Ok(0) | Err(_) => break 'conn,
-                Ok(n) => n,
-            },
-            _ = &mut killed => break 'conn,
-            _ = &mut stopping => break 'conn,
-            _ = tokio::time::sleep(Duration::from_secs(idle.max(1) as u64)), if idle > 0 => break 'conn,
+        let n = {
+            let mut room = (&mut rbuf).limit(max_read);
+            tokio::select! {
+                r = stream.read_buf(&mut room) => match r {
+                    Ok(0) | Err(_) => break 'conn End::Closed,
+                    Ok(n) => n,
+                },
+                _ = &mut killed => break 'conn End::Closed,
+                _ = &mut stopping => break 'conn End::Closed,
+                _ = tokio::time::sleep(Duration::from_secs(idle.max(1) as u64)), if idle > 0 => break 'conn End::Closed,
+            }
         };
         shared.stats.net_input_bytes.fetch_add(n as u64, Ordering::Relaxed);
+        // The query buffer limit counts the unprocessed bytes and the arguments of a request
+        // still being received (which have left the buffer). Like Redis: no reply, just close.
         let limit = shared.config.client_query_buffer_limit.load(Ordering::Relaxed);
-        if rbuf.len() as i64 > limit {
+        let held = rbuf.len() + decoder.pending_bytes();
+        if held as i64 > limit {
             tracing::warn!(
                 client = handle.id,
+                bytes = held,
                 "closing client that reached max query buffer length"
             );
-            break;
+            break End::Close;
         }
         handle.qbuf.store(rbuf.len(), Ordering::Relaxed);
-        let now = crate::store::now_ms();
-        handle
-            .last_active
-            .store(handle.created.elapsed().as_millis() as u64, Ordering::Relaxed);
-        let mut close = false;
+        let mut end = None;
         loop {
             let limits = Limits {
                 max_bulk_len: shared.config.proto_max_bulk_len.load(Ordering::Relaxed),
@@ -67,10 +110,27 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, handle: Arc<Clien
             };
             match decoder.decode(&mut rbuf, limits) {
                 Ok(Some(argv)) => {
+                    if is_http_probe(&argv[0]) {
+                        // Redis's securityWarningCommand: someone is talking HTTP to us
+                        // (cross-protocol scripting). Close at once, without the replies
+                        // still pending.
+                        tracing::warn!(
+                            client = handle.id,
+                            "possible security attack: POST or Host: sent to the server; connection aborted"
+                        );
+                        wbuf.clear();
+                        end = Some(End::Close);
+                        break;
+                    }
                     if session.reply_mode == ReplyMode::SkipNext {
                         session.reply_mode = ReplyMode::Skipping;
                     }
+                    let now = crate::store::now_ms();
+                    handle
+                        .last_active
+                        .store(handle.created.elapsed().as_millis() as u64, Ordering::Relaxed);
                     let reply = command::dispatch(&shared, &mut session, &argv, now);
+                    drop(argv);
                     let suppress = matches!(session.reply_mode, ReplyMode::Off | ReplyMode::Skipping);
                     if session.reply_mode == ReplyMode::Skipping {
                         session.reply_mode = ReplyMode::On;
@@ -79,48 +139,125 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, handle: Arc<Clien
                         encode(&mut wbuf, &reply, session.proto);
                     }
                     if session.close {
-                        close = true;
+                        end = Some(End::Close);
                         break;
+                    }
+                    if handle.killed.load(Ordering::Relaxed) || shared.shutting_down.load(Ordering::Relaxed) {
+                        // CLIENT KILL of itself, SHUTDOWN: this reply goes out, nothing after
+                        // it in the pipeline runs.
+                        end = Some(End::Close);
+                        break;
+                    }
+                    if wbuf.len() >= FLUSH_AT
+                        && !flush(&shared, &mut stream, &mut wbuf, &mut killed, &mut stopping).await
+                    {
+                        break 'conn End::Closed;
                     }
                 }
                 Ok(None) => break,
                 Err(e) => {
-                    let reply = errors::protocol(&e.0);
-                    if let Reply::Error(t) = &reply {
-                        shared.count_error(t);
+                    let mut text = b"ERR Protocol error: ".to_vec();
+                    text.extend_from_slice(&e.0);
+                    shared.count_error(&String::from_utf8_lossy(&text));
+                    // Like any reply, not sent under CLIENT REPLY OFF, nor right after CLIENT
+                    // REPLY SKIP (the skip covers whatever comes next, as in Redis). Redis then
+                    // leaves such a connection open but deaf; edgekv closes it, as the error
+                    // intends.
+                    if !matches!(session.reply_mode, ReplyMode::Off | ReplyMode::SkipNext) {
+                        put_error(&mut wbuf, &text);
                     }
-                    encode(&mut wbuf, &reply, session.proto);
-                    close = true;
+                    tracing::debug!(client = handle.id, error = %e.text(), "protocol error");
+                    end = Some(End::ProtocolError);
                     break;
                 }
             }
         }
         handle.qbuf.store(rbuf.len(), Ordering::Relaxed);
-        if !wbuf.is_empty() {
-            shared
-                .stats
-                .net_output_bytes
-                .fetch_add(wbuf.len() as u64, Ordering::Relaxed);
-            if stream.write_all(&wbuf).await.is_err() {
-                break;
-            }
-            wbuf.clear();
-            if wbuf.capacity() > 4 * 1024 * 1024 {
-                // A huge reply should not pin its buffer for the connection's life.
-                wbuf = BytesMut::with_capacity(READ_CHUNK);
-            }
+        if !flush(&shared, &mut stream, &mut wbuf, &mut killed, &mut stopping).await {
+            break End::Closed;
         }
-        if close {
-            break;
+        if let Some(end) = end {
+            break end;
         }
-        if rbuf.is_empty() && rbuf.capacity() > 4 * 1024 * 1024 && !decoder.in_progress() {
+        if wbuf.capacity() > SHRINK_OVER {
+            // A huge reply should not pin its buffer for the connection's life.
+            wbuf = BytesMut::with_capacity(READ_CHUNK);
+        }
+        if rbuf.is_empty() && rbuf.capacity() > SHRINK_OVER && !decoder.in_progress() {
             rbuf = BytesMut::with_capacity(READ_CHUNK);
         }
+    };
+    match end {
+        End::ProtocolError => linger(&mut stream, &mut rbuf).await,
+        End::Close | End::Closed => {
+            let _ = stream.shutdown().await;
+        }
     }
-    let _ = stream.shutdown().await;
     // Forget this session's watches and its registry entry.
     for (db, key) in session.watched.drain(..) {
         shared.store.watches.unwatch(db, &key, &session.dirty);
     }
     shared.clients.lock().remove(&handle.id);
+}
+
+/// `POST` or `Host:` as a command name: an HTTP request sent to the server.
+fn is_http_probe(name: &[u8]) -> bool {
+    name.eq_ignore_ascii_case(b"post") || name.eq_ignore_ascii_case(b"host:")
+}
+
+/// Writes the pending replies; false when the peer is gone, or when the client is killed or
+/// the server stops while the write waits on a client that does not read.
+async fn flush(
+    shared: &Shared,
+    stream: &mut TcpStream,
+    wbuf: &mut BytesMut,
+    killed: &mut Pin<&mut Notified<'_>>,
+    stopping: &mut Pin<&mut Notified<'_>>,
+) -> bool {
+    if wbuf.is_empty() {
+        return true;
+    }
+    shared
+        .stats
+        .net_output_bytes
+        .fetch_add(wbuf.len() as u64, Ordering::Relaxed);
+    // Either signal ends the connection (the caller stops), so a write cut short is never
+    // resumed.
+    let ok = tokio::select! {
+        // The write first: a client that killed itself still gets that reply.
+        biased;
+        r = stream.write_all(wbuf) => r.is_ok(),
+        _ = killed.as_mut() => false,
+        _ = stopping.as_mut() => false,
+    };
+    wbuf.clear();
+    ok
+}
+
+/// Half-closes, then reads and discards what the client already sent (bounded in time and
+/// bytes) until it closes its side. Closing a socket with unread input makes the kernel send
+/// RST, which can destroy the error reply before the client reads it.
+async fn linger(stream: &mut TcpStream, rbuf: &mut BytesMut) {
+    if stream.shutdown().await.is_err() {
+        return;
+    }
+    let drain = async {
+        let mut total = 0;
+        loop {
+            rbuf.clear();
+            if rbuf.capacity() < READ_CHUNK {
+                rbuf.reserve(READ_CHUNK);
+            }
+            match stream.read_buf(rbuf).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => {
+                    total += n;
+                    if total > LINGER_MAX_BYTES {
+                        return;
+                    }
+                }
+            }
+        }
+    };
+    let _ = tokio::time::timeout(LINGER, drain).await;
 }

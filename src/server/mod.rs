@@ -127,11 +127,13 @@ fn spawn_reclaimer(shared: Arc<Shared>) {
 }
 
 fn spawn_signal_handler(shared: Arc<Shared>) {
+    // Register the handlers now, before the ready line is printed: inside the spawned task
+    // they could come too late, and an early SIGTERM would kill the process outright.
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+        return;
+    };
     tokio::spawn(async move {
-        use tokio::signal::unix::{signal, SignalKind};
-        let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
-            return;
-        };
         tokio::select! {
             _ = term.recv() => tracing::info!("received SIGTERM"),
             _ = int.recv() => tracing::info!("received SIGINT"),

@@ -4,6 +4,7 @@
 
 use crate::config::Config;
 use crate::protocol::Protocol;
+use crate::store::watch::DirtyFlag;
 use crate::store::Store;
 use bytes::Bytes;
 use parking_lot::Mutex;
@@ -29,12 +30,15 @@ pub struct ClientHandle {
     pub name: Mutex<Bytes>,
     pub lib_name: Mutex<Bytes>,
     pub lib_ver: Mutex<Bytes>,
-    pub last_cmd: Mutex<&'static str>,
+    /// Index in the command table of the last command (`usize::MAX`: none yet).
+    pub last_cmd: AtomicUsize,
     pub no_evict: AtomicBool,
     pub no_touch: AtomicBool,
     pub qbuf: AtomicUsize,
     pub killed: AtomicBool,
     pub kill_signal: Notify,
+    /// The session's "a watched key changed" flag, once it has watched (the `d` flag).
+    pub dirty: Mutex<Option<DirtyFlag>>,
 }
 
 impl ClientHandle {
@@ -52,12 +56,13 @@ impl ClientHandle {
             name: Mutex::new(Bytes::new()),
             lib_name: Mutex::new(Bytes::new()),
             lib_ver: Mutex::new(Bytes::new()),
-            last_cmd: Mutex::new("NULL"),
+            last_cmd: AtomicUsize::new(usize::MAX),
             no_evict: AtomicBool::new(false),
             no_touch: AtomicBool::new(false),
             qbuf: AtomicUsize::new(0),
             killed: AtomicBool::new(false),
             kill_signal: Notify::new(),
+            dirty: Mutex::new(None),
         }
     }
 
@@ -78,7 +83,9 @@ impl ClientHandle {
         let name = String::from_utf8_lossy(&self.name.lock()).into_owned();
         let lib_name = String::from_utf8_lossy(&self.lib_name.lock()).into_owned();
         let lib_ver = String::from_utf8_lossy(&self.lib_ver.lock()).into_owned();
-        let cmd = *self.last_cmd.lock();
+        let cmd = crate::command::table::all()
+            .get(self.last_cmd.load(Ordering::Relaxed))
+            .map_or("NULL", |s| s.fullname);
         let qbuf = self.qbuf.load(Ordering::Relaxed);
         format!(
             "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem=0 tot-mem={} events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
@@ -102,10 +109,14 @@ impl ClientHandle {
         )
     }
 
+    /// CLIENT LIST flags in Redis's order (x d e T here), `N` when none.
     pub fn flags(&self) -> String {
         let mut f = String::new();
         if self.multi.load(Ordering::Relaxed) >= 0 {
             f.push('x');
+        }
+        if self.dirty.lock().as_ref().is_some_and(|d| d.load(Ordering::Relaxed)) {
+            f.push('d');
         }
         if self.no_evict.load(Ordering::Relaxed) {
             f.push('e');

@@ -247,10 +247,13 @@ impl Rec {
         unsafe { Some(ptr::read_unaligned(self.ptr.as_ptr().add(HEADER) as *const i64)) }
     }
 
-    /// True when the record has a deadline at or before `now` (it must not be seen).
+    /// True when the record's deadline has passed (it must not be seen). Strictly after, as
+    /// Redis's `keyIsExpired` (`now > when`): a key is still visible, with TTL 0, during the
+    /// millisecond of its deadline. (Setting a deadline that is `<= now` deletes at once
+    /// instead: that is Redis's `checkAlreadyExpired`, applied by the commands.)
     #[inline]
     pub fn is_expired(&self, now: i64) -> bool {
-        matches!(self.deadline(), Some(d) if d <= now)
+        matches!(self.deadline(), Some(d) if now > d)
     }
 
     /// Changes a deadline that exists in place; returns false when the layout would change

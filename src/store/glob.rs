@@ -2,10 +2,15 @@
 //! CONFIG GET.
 //!
 //! Rules: `*` any run, `?` one byte, `[abc]`, `[^a]`, `[a-z]` (reversed ranges allowed), `\x`
-//! escapes, an unterminated `[` matches as if closed. Two guards keep hostile patterns cheap:
-//! Redis's `skipLongerMatches` (once the rest of a pattern fails from every position, no
-//! earlier `*` can help, so the search stops instead of backtracking exponentially) and a
-//! nesting limit so that a pattern of many stars cannot exhaust the stack.
+//! escapes, an unterminated `[` matches as if closed. The C quirks are kept on purpose, since
+//! clients see them: range ends compare as signed `char` (`[a-\xff]` does not match `\xc3`),
+//! `[]` never matches, `[^]` matches any byte, `[a-]` eats the closing bracket, `]` first in a
+//! class is not a literal, `!` does not negate.
+//!
+//! Two guards keep hostile patterns cheap: Redis's `skipLongerMatches` (once the rest of a
+//! pattern fails from every position, no earlier `*` can help, so the search stops instead of
+//! backtracking exponentially) and Redis's nesting limit (1000), so that a pattern of many
+//! stars cannot exhaust the stack; both change results exactly as they do in Redis.
 
 const MAX_NESTING: usize = 1000;
 
@@ -26,6 +31,23 @@ fn eq(a: u8, b: u8, nocase: bool) -> bool {
         a.eq_ignore_ascii_case(&b)
     } else {
         a == b
+    }
+}
+
+/// A byte as C's signed `char`.
+#[inline]
+fn signed(b: u8) -> i8 {
+    b as i8
+}
+
+/// `tolower` on a signed char: only ASCII letters change (negative values are left alone, as
+/// glibc's table does in the C locale).
+#[inline]
+fn lower(c: i8) -> i8 {
+    if c >= 0 {
+        (c as u8).to_ascii_lowercase() as i8
+    } else {
+        c
     }
 }
 
@@ -79,15 +101,18 @@ fn match_impl(pattern: &[u8], string: &[u8], nocase: bool, skip: &mut bool, nest
                         p -= 1;
                         break;
                     } else if left >= 3 && pattern[p + 1] == b'-' {
-                        let (mut start, mut end) = (pattern[p], pattern[p + 2]);
+                        // C compares `char`s, signed on the platforms Redis ships for: bytes
+                        // >= 0x80 are negative, so `[a-\xff]` is the range -1..=97 and does
+                        // not match 0xc3, while `[\x80-\xff]` (-128..=-1) does.
+                        let (mut start, mut end) = (signed(pattern[p]), signed(pattern[p + 2]));
                         if start > end {
                             std::mem::swap(&mut start, &mut end);
                         }
-                        let mut ch = c;
+                        let mut ch = signed(c);
                         if nocase {
-                            start = start.to_ascii_lowercase();
-                            end = end.to_ascii_lowercase();
-                            ch = ch.to_ascii_lowercase();
+                            start = lower(start);
+                            end = lower(end);
+                            ch = lower(ch);
                         }
                         p += 2;
                         if ch >= start && ch <= end {
@@ -159,6 +184,18 @@ mod tests {
         assert!(t("a*", "a"));
         assert!(t("[\\]]", "]"));
         assert!(matches(b"HELLO", b"hello", true));
+    }
+
+    #[test]
+    fn ranges_compare_as_signed_char() {
+        assert!(!matches(b"[a-\xff]", b"\xc3", false));
+        assert!(matches(b"[a-\xff]", b"\xff", false));
+        assert!(matches(b"[a-\xff]", b"0", false));
+        assert!(matches(b"[\x80-\xff]", b"\xc3", false));
+        assert!(!matches(b"[\x80-\xff]", b"a", false));
+        assert!(matches(b"[\x80-!]", b"\x00", false));
+        assert!(!matches(b"[\x80-!]", b"A", false));
+        assert!(!matches(b"[a-\xff]", b"\xc3", true));
     }
 
     #[test]

@@ -419,16 +419,45 @@ impl<'a> DbRef<'a> {
         use rand::Rng;
         let mut rng = rand::thread_rng();
         let shards = &self.store.dbs[self.db].shards;
-        let nonempty: Vec<usize> = (0..SHARDS).filter(|&i| !shards[i].0.lock().is_empty()).collect();
-        for _ in 0..(nonempty.len() * 4).max(1) {
-            if nonempty.is_empty() {
-                return None;
+        // Pick a shard with probability proportional to its size, so every key is about as
+        // likely as any other; a shard that turns out to hold only expired keys is dropped
+        // from the draw, so a live key anywhere is always found.
+        let mut sizes: Vec<(usize, usize)> = (0..SHARDS)
+            .map(|i| (i, shards[i].0.lock().len()))
+            .filter(|&(_, n)| n > 0)
+            .collect();
+        while !sizes.is_empty() {
+            let total: usize = sizes.iter().map(|&(_, n)| n).sum();
+            let mut r = rng.gen_range(0..total);
+            let pos = sizes
+                .iter()
+                .position(|&(_, n)| {
+                    if r < n {
+                        true
+                    } else {
+                        r -= n;
+                        false
+                    }
+                })
+                .expect("r < total");
+            let mut expired = Vec::new();
+            let watching = self.store.watches.active();
+            let key = shards[sizes[pos].0].0.lock().random_key(
+                self.now,
+                || rng.gen(),
+                |k| {
+                    if watching {
+                        expired.push(Bytes::copy_from_slice(k))
+                    }
+                },
+            );
+            for k in expired {
+                self.touch(&k);
             }
-            let i = nonempty[rng.gen_range(0..nonempty.len())];
-            let mut s = shards[i].0.lock();
-            if let Some(k) = s.random_key(self.now, || rng.gen()) {
+            if let Some(k) = key {
                 return Some(Bytes::from(k));
             }
+            sizes.swap_remove(pos);
         }
         None
     }

@@ -560,43 +560,52 @@ impl Shard {
         }
     }
 
-    /// A live record at a random position, chosen as Redis does: a random non-empty bucket,
-    /// then a random record of its chain. `rand` supplies random numbers.
-    pub fn random_key(&mut self, now: i64, mut rand: impl FnMut() -> u64) -> Option<Vec<u8>> {
-        for _ in 0..100 {
+    /// A live record at a random position, chosen as Redis's `dbRandomKey` does: a random
+    /// non-empty bucket, then a random record of its chain. An expired record met on the way is
+    /// removed and the search goes on, so the result is `None` only when the shard holds no live
+    /// key (each miss removes a record, so the loop ends). `rand` supplies random numbers.
+    pub fn random_key(
+        &mut self,
+        now: i64,
+        mut rand: impl FnMut() -> u64,
+        mut on_expire: impl FnMut(&[u8]),
+    ) -> Option<Vec<u8>> {
+        loop {
             if self.len == 0 {
                 return None;
             }
-            let mask = self.mask() as u64;
-            let mut b;
-            let mut tries = 0;
-            loop {
-                b = (rand() & mask) as usize;
-                if !self.buckets[b].is_null() {
-                    break;
-                }
-                tries += 1;
-                if tries > self.buckets.len() * 4 {
-                    return None;
-                }
+            let mask = self.mask();
+            // The table is at least 1/8 full (see `maybe_shrink`), so random probes find a
+            // chain quickly; a linear probe after them bounds the work on unlucky draws.
+            let mut b = (rand() as usize) & mask;
+            let mut probes = 0;
+            while self.buckets[b].is_null() {
+                probes += 1;
+                b = if probes < 64 {
+                    (rand() as usize) & mask
+                } else {
+                    (b + 1) & mask
+                };
             }
-            let mut chain = vec![];
+            let mut chain = 0usize;
             let mut p = self.buckets[b];
             while !p.is_null() {
-                chain.push(p);
+                chain += 1;
                 p = unsafe { Rec::at(p).next() };
             }
-            let pick = chain[(rand() as usize) % chain.len()];
-            let rec = unsafe { Rec::at(pick) };
+            let mut slot = Slot::Bucket(b);
+            for _ in 0..(rand() as usize) % chain {
+                slot = Slot::After(self.get(slot));
+            }
+            let rec = unsafe { Rec::at(self.get(slot)) };
             if rec.is_expired(now) {
-                let key = rec.key().to_vec();
-                let h = hash_key(&self.hasher, &key);
-                self.expire_if_due(h, &key, now);
+                let e = self.unlink(slot);
+                on_expire(e.key());
+                self.expired += 1;
                 continue;
             }
             return Some(rec.key().to_vec());
         }
-        None
     }
 
     /// Drops every record.
@@ -642,7 +651,7 @@ impl Shard {
                     }
                     let rec = Rec::at(p);
                     match rec.deadline() {
-                        Some(d) if d <= now => {
+                        Some(d) if now > d => {
                             on_delete(rec.key());
                             let e = Entry::from_raw(p);
                             self.set(slot, e.next());
@@ -679,4 +688,167 @@ impl Shard {
 enum Slot {
     Bucket(usize),
     After(*mut u8),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    fn shard() -> (Shard, std::hash::RandomState) {
+        let hasher = std::hash::RandomState::new();
+        (Shard::new(hasher.clone(), 1_000), hasher)
+    }
+
+    fn put(s: &mut Shard, hs: &std::hash::RandomState, k: &[u8], deadline: Option<i64>, now: i64) {
+        s.put(hash_key(hs, k), k, b"v", deadline, None, now);
+    }
+
+    fn live(s: &mut Shard, hs: &std::hash::RandomState, k: &[u8], now: i64) -> bool {
+        s.contains(hash_key(hs, k), k, now)
+    }
+
+    /// Redis's `keyIsExpired` is `now > when`: a key is visible during its deadline's
+    /// millisecond and gone after it, on every read path.
+    #[test]
+    fn expiry_is_strictly_after_the_deadline() {
+        let (mut s, hs) = shard();
+        put(&mut s, &hs, b"k", Some(5_000), 1_000);
+        assert!(live(&mut s, &hs, b"k", 4_999));
+        assert!(live(&mut s, &hs, b"k", 5_000));
+        let mut keys = vec![];
+        s.for_each(5_000, |r| keys.push(r.key().to_vec()));
+        assert_eq!(keys, [b"k".to_vec()]);
+        keys.clear();
+        s.for_each(5_001, |r| keys.push(r.key().to_vec()));
+        assert!(keys.is_empty());
+        assert_eq!(s.ordered_from(Bound::Unbounded, 5_001).count(), 0);
+        assert_eq!(s.random_key(5_001, || 0, |_| {}), None);
+        // random_key removed it on the way, counting an expiry.
+        assert_eq!((s.len(), s.expired), (0, 1));
+    }
+
+    /// Lazy expiry on every path: an expired record is never shown and is removed on sight.
+    #[test]
+    fn lazy_expiry_on_each_path() {
+        let (mut s, hs) = shard();
+        let h = hash_key(&hs, b"k");
+        let reset = |s: &mut Shard| {
+            s.put(h, b"k", b"old", Some(2_000), None, 1_000);
+        };
+        let now = 3_000;
+        reset(&mut s);
+        assert_eq!(s.read(h, b"k", now, |r| r.value().to_vec()), None);
+        assert_eq!(s.len(), 0);
+        reset(&mut s);
+        assert_eq!(s.update(h, b"k", now, |_| ()), None);
+        reset(&mut s);
+        assert!(s.take(h, b"k", now).is_none());
+        assert_eq!(s.len(), 0);
+        reset(&mut s);
+        assert!(!s.set_deadline(h, b"k", None, now));
+        assert_eq!(s.len(), 0);
+        // modify sees nothing, and a write starts from scratch.
+        reset(&mut s);
+        let (seen, changed) = s.modify(h, b"k", now, |r| (Action::Keep, r.is_some()));
+        assert!(!seen && !changed);
+        reset(&mut s);
+        let r = s.put(h, b"k", b"new", None, None, now);
+        assert!(!r.existed);
+        assert_eq!(s.read(h, b"k", now, |r| r.value().to_vec()), Some(b"new".to_vec()));
+        assert_eq!(s.expires(), 0);
+        // SCAN's step skips it.
+        reset(&mut s);
+        let mut n = 0;
+        let mut cursor = 0;
+        loop {
+            cursor = s.scan_step(cursor, now, |_| n += 1);
+            if cursor == 0 {
+                break;
+            }
+        }
+        assert_eq!(n, 0);
+    }
+
+    /// RANDOMKEY finds the one live key among many expired ones (Redis's `dbRandomKey`
+    /// keeps looking, deleting expired keys, until it finds a live one or the db is empty).
+    #[test]
+    fn random_key_skips_expired() {
+        let (mut s, hs) = shard();
+        for i in 0..5_000 {
+            put(&mut s, &hs, format!("e{i}").as_bytes(), Some(1_500), 1_000);
+        }
+        put(&mut s, &hs, b"live", None, 1_000);
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut rand = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        assert_eq!(s.random_key(2_000, &mut rand, |_| {}), Some(b"live".to_vec()));
+        for _ in 0..100 {
+            assert_eq!(s.random_key(2_000, &mut rand, |_| {}), Some(b"live".to_vec()));
+        }
+        assert_eq!(s.len(), 1);
+        // All expired: None, and nothing left.
+        let (mut s, hs) = shard();
+        for i in 0..1_000 {
+            put(&mut s, &hs, format!("e{i}").as_bytes(), Some(1_500), 1_000);
+        }
+        assert_eq!(s.random_key(2_000, &mut rand, |_| {}), None);
+        assert_eq!(s.len(), 0);
+    }
+
+    /// The reverse-binary cursor keeps Redis's guarantee when the table doubles or shrinks
+    /// between steps: every key present throughout is visited.
+    #[test]
+    fn scan_guarantee_across_growth_and_shrinking() {
+        let (mut s, hs) = shard();
+        let now = 1_000;
+        for i in 0..300 {
+            put(&mut s, &hs, format!("s{i}").as_bytes(), None, now);
+        }
+        for i in 0..3_000 {
+            put(&mut s, &hs, format!("d{i}").as_bytes(), None, now);
+        }
+        let mut seen = HashSet::new();
+        let mut cursor = 0;
+        let mut step = 0;
+        let mut added = 0;
+        let mut sizes = HashSet::new();
+        loop {
+            cursor = s.scan_step(cursor, now, |r| {
+                seen.insert(r.key().to_vec());
+            });
+            sizes.insert(s.buckets.len());
+            step += 1;
+            // Shrink first (delete the d keys), then grow (add many n keys), then shrink again.
+            if step < 30 {
+                for i in (step - 1) * 100..step * 100 {
+                    let k = format!("d{i}");
+                    s.remove(hash_key(&hs, k.as_bytes()), k.as_bytes(), now);
+                }
+            } else if step < 60 {
+                for _ in 0..200 {
+                    put(&mut s, &hs, format!("n{added}").as_bytes(), None, now);
+                    added += 1;
+                }
+            } else if step == 60 {
+                for i in 0..added {
+                    let k = format!("n{i}");
+                    s.remove(hash_key(&hs, k.as_bytes()), k.as_bytes(), now);
+                }
+            }
+            if cursor == 0 {
+                break;
+            }
+            assert!(step < 1_000_000);
+        }
+        for i in 0..300 {
+            assert!(seen.contains(format!("s{i}").as_bytes()), "s{i} missed");
+        }
+        // The table really did change size both ways.
+        assert!(sizes.len() >= 4, "{sizes:?}");
+    }
 }

@@ -29,6 +29,10 @@ pub struct Wheel {
     /// Items whose tick has passed, not yet handed out (the per-tick budget ran out).
     due: Vec<u64>,
     len: usize,
+    /// Items per level: `advance` skips stretches of time in which nothing can happen.
+    counts: [usize; LEVELS],
+    /// Ticks `advance` has stepped through one by one (bounded work, checked in tests).
+    steps: u64,
 }
 
 /// The tick at which a deadline (unix ms) is due: rounded up, so that firing is never early.
@@ -47,6 +51,8 @@ impl Wheel {
             levels: Default::default(),
             due: Vec::new(),
             len: 0,
+            counts: [0; LEVELS],
+            steps: 0,
         }
     }
 
@@ -63,6 +69,7 @@ impl Wheel {
         self.levels = Default::default();
         self.due = Vec::new();
         self.len = 0;
+        self.counts = [0; LEVELS];
     }
 
     /// Registers `hash` to fire at `deadline_ms`.
@@ -85,6 +92,7 @@ impl Wheel {
         let lv = self.levels[level].get_or_insert_with(|| Box::new(std::array::from_fn(|_| Vec::new())));
         lv[slot].push((tick, hash));
         self.len += 1;
+        self.counts[level] += 1;
     }
 
     /// Advances time to `now_ms` and hands out at most `budget` due hashes to `fire`. Items
@@ -104,9 +112,21 @@ impl Wheel {
             if let Some(lv) = self.levels[0].as_mut() {
                 let items = std::mem::take(&mut lv[idx]);
                 self.len -= items.len();
+                self.counts[0] -= items.len();
                 self.due.extend(items.into_iter().map(|(_, h)| h));
             }
             self.cur += 1;
+            self.steps += 1;
+            // Nothing happens before the next cascade of the lowest non-empty level: jump
+            // there. Without this, a shard whose wheel sat empty (the reclaimer skips it) and
+            // then gets a deadline would step through every tick it missed, under its lock.
+            if let Some(lowest) = self.counts.iter().position(|&n| n > 0) {
+                if lowest > 0 {
+                    let step = 1u64 << (BITS * lowest as u32);
+                    let next = self.cur.div_ceil(step).saturating_mul(step);
+                    self.cur = next.min(target + 1).max(self.cur);
+                }
+            }
         }
         let n = self.due.len().min(budget);
         for h in self.due.drain(..n) {
@@ -127,6 +147,7 @@ impl Wheel {
                 None => Vec::new(),
             };
             self.len -= items.len();
+            self.counts[level] -= items.len();
             for (tick, hash) in items {
                 if tick < self.cur {
                     self.due.push(hash);
@@ -176,6 +197,62 @@ mod tests {
         assert_eq!(w.advance(now + 100, 300, |_| n += 1), 300);
         assert_eq!(w.advance(now + 100, 1000, |_| n += 1), 400);
         assert_eq!(n, 1000);
+    }
+
+    /// A wheel that fell behind (its shard had no deadlines, so the reclaimer skipped it)
+    /// catches up in a few steps, not one per missed tick, and still fires on time.
+    #[test]
+    fn stale_wheel_catches_up_cheaply() {
+        let start = 1_700_000_000_000;
+        let mut w = Wheel::new(start);
+        let day = 86_400_000;
+        let now = start + day;
+        w.insert(now + 1_000, 1);
+        w.insert(now + 5 * day, 2);
+        let mut got = vec![];
+        w.advance(now, 100, |h| got.push(h));
+        assert!(got.is_empty());
+        assert!(w.steps < 1_000, "{} steps", w.steps);
+        w.advance(now + 990, 100, |h| got.push(h));
+        assert!(got.is_empty());
+        w.advance(now + 1_000, 100, |h| got.push(h));
+        assert_eq!(got, vec![1]);
+        let mut t = now + 1_000;
+        while got.len() < 2 {
+            t += 3_600_000;
+            w.advance(t, 100, |h| got.push(h));
+        }
+        assert_eq!(got, vec![1, 2]);
+        assert!(t >= now + 5 * day && t < now + 5 * day + 3_600_000);
+        assert!(w.steps < 20_000, "{} steps", w.steps);
+        assert!(w.is_empty());
+    }
+
+    /// Every item fires at its tick, never before, whatever the mix of distances.
+    #[test]
+    fn fires_exactly_on_its_tick() {
+        let now = 1_000_000_000;
+        let mut w = Wheel::new(now);
+        let mut x = 12345u64;
+        let mut want = std::collections::BTreeMap::new();
+        for h in 0..2_000u64 {
+            x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            let span = [100, 10_000, 1_000_000, 50_000_000][(x >> 60) as usize % 4];
+            let d = now + 1 + ((x >> 20) % span) as i64;
+            w.insert(d, h);
+            want.insert(h, tick_of(d));
+        }
+        let mut t = now;
+        let end = now + 50_000_000;
+        while t <= end {
+            w.advance(t, usize::MAX, |h| {
+                let due = want.remove(&h).expect("fired twice");
+                assert!(due * TICK_MS as u64 <= t as u64, "early: {h}");
+                assert!(due * (TICK_MS as u64) + 10_000 > t as u64, "late: {h}");
+            });
+            t += 1_000 + (t % 7);
+        }
+        assert!(want.is_empty());
     }
 
     #[test]
