@@ -2,7 +2,6 @@
 //! redis-server 7.0.15). Commands never spell an error themselves; they call these.
 
 use crate::protocol::Reply;
-use std::borrow::Cow;
 
 pub const SYNTAX: &str = "ERR syntax error";
 pub const NOT_INTEGER: &str = "ERR value is not an integer or out of range";
@@ -36,52 +35,59 @@ pub const MAX_CLIENTS: &str = "ERR max number of clients reached";
 pub const LOADING: &str = "LOADING edgekv is loading the dataset in memory";
 
 pub fn err(text: &'static str) -> Reply {
-    Reply::Error(Cow::Borrowed(text))
+    Reply::Error(bytes::Bytes::from_static(text.as_bytes()))
 }
 
-/// Truncates as C's `%.*s` does (at most `n` bytes, and never past a NUL byte) and shows the
-/// bytes as text.
-fn clip(b: &[u8], n: usize) -> String {
+/// Truncates as C's `%.*s` does: at most `n` bytes, and never past a NUL byte. The bytes are
+/// kept as they are (Redis echoes them unchanged, valid UTF-8 or not).
+fn clip(b: &[u8], n: usize) -> &[u8] {
     let b = &b[..b.len().min(n)];
-    let b = match b.iter().position(|&c| c == 0) {
+    match b.iter().position(|&c| c == 0) {
         Some(z) => &b[..z],
         None => b,
-    };
-    String::from_utf8_lossy(b).into_owned()
+    }
+}
+
+/// An error built from text pieces and client bytes.
+fn raw(parts: &[&[u8]]) -> Reply {
+    Reply::Error(parts.concat().into())
 }
 
 /// `ERR unknown command 'foo', with args beginning with: 'a' 'b' `
 pub fn unknown_command(name: &[u8], args: &[bytes::Bytes]) -> Reply {
-    let mut list = String::new();
+    let mut list = Vec::new();
     for a in args {
         if list.len() >= 128 {
             break;
         }
         let room = 128 - list.len();
-        list.push('\'');
-        list.push_str(&clip(a, room));
-        list.push_str("' ");
+        list.push(b'\'');
+        list.extend_from_slice(clip(a, room));
+        list.extend_from_slice(b"' ");
     }
-    Reply::Error(
-        format!(
-            "ERR unknown command '{}', with args beginning with: {}",
-            clip(name, 128),
-            list
-        )
-        .into(),
-    )
+    raw(&[
+        b"ERR unknown command '",
+        clip(name, 128),
+        b"', with args beginning with: ",
+        &list,
+    ])
 }
 
 /// `ERR unknown subcommand 'x'. Try CLIENT HELP.`
 pub fn unknown_subcommand(container: &str, sub: &[u8]) -> Reply {
-    Reply::Error(
-        format!(
-            "ERR unknown subcommand '{}'. Try {} HELP.",
-            clip(sub, 128),
-            container.to_ascii_uppercase()
-        )
-        .into(),
-    )
+    let upper = container.to_ascii_uppercase();
+    raw(&[
+        b"ERR unknown subcommand '",
+        clip(sub, 128),
+        b"'. Try ",
+        upper.as_bytes(),
+        b" HELP.",
+    ])
+}
+
+/// `ERR Unsupported option x` (EXPIRE and friends): the option as the client sent it.
+pub fn unsupported_option(opt: &[u8]) -> Reply {
+    raw(&[b"ERR Unsupported option ", clip(opt, usize::MAX)])
 }
 
 /// `ERR wrong number of arguments for 'get' command`
@@ -101,18 +107,16 @@ pub fn protocol(detail: &str) -> Reply {
 
 /// `ERR Syntax error in HELLO option 'x'`
 pub fn hello_option(opt: &[u8]) -> Reply {
-    Reply::Error(format!("ERR Syntax error in HELLO option '{}'", clip(opt, 1024)).into())
+    raw(&[b"ERR Syntax error in HELLO option '", clip(opt, usize::MAX), b"'"])
 }
 
 /// `ERR Unknown option or number of arguments for CONFIG SET - 'x'`
 pub fn config_set_unknown(name: &[u8]) -> Reply {
-    Reply::Error(
-        format!(
-            "ERR Unknown option or number of arguments for CONFIG SET - '{}'",
-            clip(name, 1024)
-        )
-        .into(),
-    )
+    raw(&[
+        b"ERR Unknown option or number of arguments for CONFIG SET - '",
+        clip(name, usize::MAX),
+        b"'",
+    ])
 }
 
 /// `ERR CONFIG SET failed (possibly related to argument 'x') - reason`

@@ -752,3 +752,28 @@ fn quit_closes_after_its_reply() {
     assert_eq!(read_until_closed(&mut c), b"+OK\r\n");
     s.raw().expect(&["EXISTS", "after-kill"], ":0\r\n");
 }
+
+/// Redis echoes a client's bytes into error texts unchanged, valid UTF-8 or not, and stops at
+/// a NUL byte as C's `%s` does.
+#[test]
+fn errors_echo_client_bytes_unchanged() {
+    let s = Server::start();
+    let mut c = s.raw();
+    assert_eq!(
+        c.cmd_bytes(&[b"foo", b"\xff\xfe"]),
+        b"-ERR unknown command 'foo', with args beginning with: '\xff\xfe' \r\n".to_vec()
+    );
+    assert_eq!(
+        c.cmd_bytes(&[b"f\xc3", b"a\x00b"]),
+        b"-ERR unknown command 'f\xc3', with args beginning with: 'a' \r\n".to_vec()
+    );
+    assert_eq!(c.cmd_bytes(&[b"SET", b"k", b"v"]), b"+OK\r\n".to_vec());
+    assert_eq!(
+        c.cmd_bytes(&[b"EXPIRE", b"k", b"10", b"\xff"]),
+        b"-ERR Unsupported option \xff\r\n".to_vec()
+    );
+    assert_eq!(
+        c.cmd_bytes(&[b"CLIENT", b"\xe9t\xe9"]),
+        b"-ERR unknown subcommand '\xe9t\xe9'. Try CLIENT HELP.\r\n".to_vec()
+    );
+}

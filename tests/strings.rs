@@ -1132,3 +1132,33 @@ fn redis_crate_client() {
     let e = redis::cmd("INCR").arg("k").query::<i64>(&mut r).unwrap_err();
     assert_eq!(e.detail(), Some("value is not an integer or out of range"));
 }
+
+/// Every read lookup counts a keyspace hit or miss, as Redis's `lookupKeyRead` does; writes
+/// (SET without GET, INCR) do not.
+#[test]
+fn keyspace_hits_and_misses_count_read_lookups() {
+    let s = Server::start();
+    let mut c = s.raw();
+    for cmd in [
+        &["SET", "k", "v"][..],
+        &["INCR", "n"],
+        &["STRLEN", "k"],
+        &["STRLEN", "nokey"],
+        &["GETRANGE", "k", "0", "1"],
+        &["GETRANGE", "nokey", "0", "1"],
+        &["GETEX", "k"],
+        &["GETEX", "nokey"],
+        &["GETSET", "k", "v"],
+        &["GETSET", "nokey", "v"],
+        &["SET", "k", "v", "GET"],
+        &["SET", "nokey2", "v", "GET"],
+        &["GETDEL", "k"],
+        &["GETDEL", "nokey3"],
+        &["EXISTS", "k"],
+    ] {
+        c.cmd(cmd);
+    }
+    let info = String::from_utf8(c.cmd(&["INFO", "stats"])).unwrap();
+    assert!(info.contains("\r\nkeyspace_hits:6\r\n"), "{info}");
+    assert!(info.contains("\r\nkeyspace_misses:7\r\n"), "{info}");
+}

@@ -61,7 +61,9 @@ fn build_config(args: &ServeArgs) -> Result<(Config, Option<PathBuf>), String> {
     if let Some(path) = &file {
         let text =
             std::fs::read_to_string(path).map_err(|e| format!("cannot read config file {}: {}", path.display(), e))?;
-        config.load_file(&text).map_err(|e| format!("{}: {}", path.display(), e))?;
+        config
+            .load_file(&text)
+            .map_err(|e| format!("{}: {}", path.display(), e))?;
     }
     for (name, value) in settings {
         config.set(&name, &value, false).map_err(|e| match e {

@@ -41,10 +41,7 @@ fn parse_expire(args: &mut Args) -> Result<ExpireArgs, Reply> {
             cond.lt = true;
         } else {
             // `%s` of a C string: the text stops at a NUL byte.
-            return Err(errors::custom(format!(
-                "ERR Unsupported option {}",
-                String::from_utf8_lossy(c_str(&opt))
-            )));
+            return Err(errors::unsupported_option(c_str(&opt)));
         }
     }
     if cond.nx && (cond.xx || cond.gt || cond.lt) {
@@ -153,7 +150,7 @@ enum Report {
 /// milliseconds (left, or the absolute deadline), clamped at 0, and the seconds forms round
 /// half up, `(ms + 500) / 1000`: PXAT 2000000000500 has EXPIRETIME 2000000001.
 fn report(ctx: &mut Ctx, key: &[u8], what: Report) -> Reply {
-    let Some(deadline) = ctx.db().deadline(key) else {
+    let Some(deadline) = ctx.db().counted().deadline(key) else {
         return Reply::Int(-2);
     };
     let Some(d) = deadline else {

@@ -99,7 +99,7 @@ impl Command for Exists {
         })
     }
     fn execute(self, ctx: &mut Ctx) -> Reply {
-        let db = ctx.db();
+        let db = ctx.db().counted();
         Reply::Int(self.keys.iter().filter(|k| db.exists(k)).count() as i64)
     }
 }
@@ -130,7 +130,11 @@ impl Command for Type {
         Ok(Type { key: args.next()? })
     }
     fn execute(self, ctx: &mut Ctx) -> Reply {
-        Reply::status(if ctx.db().exists(&self.key) { "string" } else { "none" })
+        Reply::status(if ctx.db().counted().exists(&self.key) {
+            "string"
+        } else {
+            "none"
+        })
     }
 }
 
@@ -250,7 +254,7 @@ impl Command for Copy {
         if target == ctx.session.db && self.src == self.dst {
             return err(errors::SAME_OBJECT);
         }
-        let Some(copy) = ctx.db().read(&self.src, |r| r.with_key(&self.dst)) else {
+        let Some(copy) = ctx.db().counted().read(&self.src, |r| r.with_key(&self.dst)) else {
             return Reply::Int(0);
         };
         let dst = ctx.db_at(target);

@@ -115,13 +115,19 @@ pub struct Rejected {
 /// Looks up a command and, for containers, its subcommand, and checks the argument count.
 pub fn resolve(argv: &[Bytes]) -> Result<(usize, &'static CommandSpec), Rejected> {
     let Some((idx, spec)) = table::lookup(&argv[0]) else {
-        return Err(Rejected { command: None, reply: errors::unknown_command(&argv[0], &argv[1..]) });
+        return Err(Rejected {
+            command: None,
+            reply: errors::unknown_command(&argv[0], &argv[1..]),
+        });
     };
     let (idx, spec) = if !spec.subcommands.is_empty() && argv.len() >= 2 {
         match table::lookup_sub(spec, &argv[1]) {
             Some(s) => s,
             None => {
-                return Err(Rejected { command: None, reply: errors::unknown_subcommand(spec.name, &argv[1]) });
+                return Err(Rejected {
+                    command: None,
+                    reply: errors::unknown_subcommand(spec.name, &argv[1]),
+                });
             }
         }
     } else {
@@ -129,7 +135,10 @@ pub fn resolve(argv: &[Bytes]) -> Result<(usize, &'static CommandSpec), Rejected
     };
     let n = argv.len() as i32;
     if (spec.arity > 0 && n != spec.arity) || (spec.arity < 0 && n < -spec.arity) {
-        return Err(Rejected { command: Some(idx), reply: errors::arity(spec.fullname) });
+        return Err(Rejected {
+            command: Some(idx),
+            reply: errors::arity(spec.fullname),
+        });
     }
     Ok((idx, spec))
 }
@@ -144,7 +153,15 @@ pub fn dispatch(shared: &Shared, session: &mut Session, argv: &[Bytes], now: i64
     if !session.authenticated && spec.flags & flags::NO_AUTH == 0 {
         if shared.config.auth_required() {
             let reply = errors::err("NOAUTH Authentication required.");
-            return reject(shared, session, argv, Rejected { command: Some(idx), reply });
+            return reject(
+                shared,
+                session,
+                argv,
+                Rejected {
+                    command: Some(idx),
+                    reply,
+                },
+            );
         }
         // The password was cleared since this client connected: nothing to authenticate.
         session.authenticated = true;
@@ -154,7 +171,15 @@ pub fn dispatch(shared: &Shared, session: &mut Session, argv: &[Bytes], now: i64
         if spec.flags & flags::TX_CONTROL == 0 {
             if spec.flags & flags::NO_MULTI != 0 {
                 let reply = errors::err("ERR Command not allowed inside a transaction");
-                return reject(shared, session, argv, Rejected { command: Some(idx), reply });
+                return reject(
+                    shared,
+                    session,
+                    argv,
+                    Rejected {
+                        command: Some(idx),
+                        reply,
+                    },
+                );
             }
             q.push(argv.to_vec());
             session.handle.multi.store(q.len() as i64, Ordering::Relaxed);
@@ -171,10 +196,14 @@ fn reject(shared: &Shared, session: &mut Session, argv: &[Bytes], rej: Rejected)
     if let Some(i) = rej.command {
         shared.cmdstats[i].rejected.fetch_add(1, Ordering::Relaxed);
     }
-    let Reply::Error(text) = &rej.reply else { return rej.reply };
-    shared.count_error(text);
+    let Reply::Error(text) = &rej.reply else {
+        return rej.reply;
+    };
+    shared.count_error(&String::from_utf8_lossy(text));
     if argv[0].eq_ignore_ascii_case(b"exec") {
-        let reason = text.strip_prefix("ERR ").unwrap_or(text).to_string();
+        let reason = text.strip_prefix(b"ERR ").unwrap_or(text);
+        let mut msg = b"EXECABORT Transaction discarded because of: ".to_vec();
+        msg.extend_from_slice(reason);
         session.multi = None;
         session.multi_error = false;
         session.handle.multi.store(-1, Ordering::Relaxed);
@@ -182,7 +211,7 @@ fn reject(shared: &Shared, session: &mut Session, argv: &[Bytes], rej: Rejected)
             shared.store.watches.unwatch(db, &key, &session.dirty);
         }
         session.dirty.store(false, Ordering::Relaxed);
-        return Reply::Error(format!("EXECABORT Transaction discarded because of: {}", reason).into());
+        return Reply::Error(msg.into());
     }
     if session.multi.is_some() {
         session.multi_error = true;
@@ -219,6 +248,7 @@ pub fn execute(
     st.usec
         .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
     if let Reply::Error(e) = &reply {
+        let e = &*String::from_utf8_lossy(e);
         st.failed.fetch_add(1, Ordering::Relaxed);
         shared.count_error(e);
     }

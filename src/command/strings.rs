@@ -174,7 +174,10 @@ fn set_generic(ctx: &mut Ctx, a: SetArgs, cmd: &str, style: SetReply) -> Reply {
     let now = ctx.now;
     let keep_ttl = a.expiry == Expiry::KeepTtl;
     let mut expired_write = false;
-    let (written, old) = ctx.db().modify(&a.key, |old| {
+    // SET ... GET and GETSET look the key up as a read (it counts a hit or miss); plain SET
+    // is a write lookup.
+    let db = if a.get { ctx.db().counted() } else { ctx.db() };
+    let (written, old) = db.modify(&a.key, |old| {
         let old_value = if a.get {
             old.map(|r| Bytes::copy_from_slice(r.value()))
         } else {
@@ -337,7 +340,7 @@ impl Command for Getex {
     fn execute(self, ctx: &mut Ctx) -> Reply {
         let now = ctx.now;
         let opts = self.opts;
-        ctx.db().modify(&self.key, |old| {
+        ctx.db().counted().modify(&self.key, |old| {
             let Some(old) = old else {
                 return (Action::Keep, Reply::Nil);
             };
@@ -380,7 +383,12 @@ impl Command for Getdel {
         Ok(Getdel { key: args.next()? })
     }
     fn execute(self, ctx: &mut Ctx) -> Reply {
-        Reply::bulk_or_nil(ctx.db().take(&self.key).map(|e| Bytes::copy_from_slice(e.value())))
+        Reply::bulk_or_nil(
+            ctx.db()
+                .counted()
+                .take(&self.key)
+                .map(|e| Bytes::copy_from_slice(e.value())),
+        )
     }
 }
 
@@ -544,7 +552,12 @@ impl Command for Strlen {
         Ok(Strlen { key: args.next()? })
     }
     fn execute(self, ctx: &mut Ctx) -> Reply {
-        Reply::Int(ctx.db().read(&self.key, |r| r.value().len() as i64).unwrap_or(0))
+        Reply::Int(
+            ctx.db()
+                .counted()
+                .read(&self.key, |r| r.value().len() as i64)
+                .unwrap_or(0),
+        )
     }
 }
 
@@ -564,7 +577,7 @@ impl Command for Getrange {
     }
     fn execute(self, ctx: &mut Ctx) -> Reply {
         let (mut start, mut end) = (self.start, self.end);
-        let out = ctx.db().read(&self.key, |r| {
+        let out = ctx.db().counted().read(&self.key, |r| {
             let v = r.value();
             let len = v.len() as i64;
             if start < 0 && end < 0 && start > end {

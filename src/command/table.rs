@@ -1231,18 +1231,39 @@ pub fn tips(fullname: &str) -> &'static [&'static str] {
     }
 }
 
+/// FNV-1a: command names are short and chosen by us, so a fast unseeded hash is safe here
+/// (unlike keys, which come from clients and use the seeded hasher).
+#[derive(Default)]
+struct Fnv(u64);
+
+impl std::hash::Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 { 0xcbf29ce484222325 } else { self.0 };
+        for &b in bytes {
+            h ^= b as u64;
+            h = h.wrapping_mul(0x100000001b3);
+        }
+        self.0 = h;
+    }
+}
+
+type FnvMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<Fnv>>;
+
 struct Index {
     all: Vec<&'static CommandSpec>,
-    by_name: HashMap<Vec<u8>, usize>,
-    subs: HashMap<(usize, Vec<u8>), usize>,
+    by_name: FnvMap<Vec<u8>, usize>,
+    subs: FnvMap<(usize, Vec<u8>), usize>,
 }
 
 fn index() -> &'static Index {
     static INDEX: OnceLock<Index> = OnceLock::new();
     INDEX.get_or_init(|| {
         let mut all = Vec::new();
-        let mut by_name = HashMap::new();
-        let mut subs = HashMap::new();
+        let mut by_name = FnvMap::default();
+        let mut subs = FnvMap::default();
         for spec in COMMANDS {
             let i = all.len();
             all.push(spec);

@@ -136,7 +136,7 @@ pub fn encode(out: &mut BytesMut, reply: &Reply, proto: Protocol) {
             out.put_u8(b'+');
             put_line_text(out, s.as_bytes());
         }
-        Reply::Error(e) => put_error(out, e.as_bytes()),
+        Reply::Error(e) => put_error(out, e),
         Reply::Int(n) => put_int_line(out, b':', *n),
         Reply::Bulk(b) => put_bulk(out, b),
         Reply::Nil => match proto {

@@ -14,8 +14,9 @@ pub enum Reply {
     Queued,
     /// A simple string (`+text`). Never contains CR or LF.
     Status(Cow<'static, str>),
-    /// An error line without the leading `-`, e.g. `ERR syntax error`.
-    Error(Cow<'static, str>),
+    /// An error line without the leading `-`, e.g. `ERR syntax error`. Bytes, not text: Redis
+    /// echoes a client's bytes (an unknown command's name) into errors unchanged.
+    Error(Bytes),
     Int(i64),
     Bulk(Bytes),
     /// The null bulk string: `$-1` in RESP2, `_` in RESP3.
@@ -38,7 +39,7 @@ pub enum Reply {
 }
 
 impl Reply {
-    pub fn error(text: impl Into<Cow<'static, str>>) -> Reply {
+    pub fn error(text: impl Into<Bytes>) -> Reply {
         Reply::Error(text.into())
     }
 

@@ -104,7 +104,12 @@ impl Store {
 
     /// A view of namespace `db` at time `now`.
     pub fn db(&self, db: usize, now: i64) -> DbRef<'_> {
-        DbRef { store: self, db, now }
+        DbRef {
+            store: self,
+            db,
+            now,
+            count: false,
+        }
     }
 
     /// Swaps the contents of two namespaces (SWAPDB). Caller holds `gate` exclusively.
@@ -221,9 +226,30 @@ pub struct DbRef<'a> {
     store: &'a Store,
     pub db: usize,
     pub now: i64,
+    /// Count keyspace hits and misses (Redis's read lookups do; writes and internal checks
+    /// do not). See `counted`.
+    count: bool,
 }
 
 impl<'a> DbRef<'a> {
+    /// The same view, counting keyspace hits and misses for the lookups made through it (the
+    /// commands that Redis serves with `lookupKeyRead`: GET, STRLEN, EXISTS, TTL, ...).
+    pub fn counted(mut self) -> Self {
+        self.count = true;
+        self
+    }
+
+    #[inline]
+    fn tally(&self, s: &mut Shard, hit: bool) {
+        if self.count {
+            if hit {
+                s.hits += 1;
+            } else {
+                s.misses += 1;
+            }
+        }
+    }
+
     #[inline]
     fn locate(&self, key: &[u8]) -> (u64, MutexGuard<'a, Shard>) {
         let h = hash_key(&self.store.hasher, key);
@@ -252,7 +278,7 @@ impl<'a> DbRef<'a> {
         r
     }
 
-    /// The value of a live key (counts a keyspace hit or miss).
+    /// The value of a live key (always counts a keyspace hit or miss, as GET and MGET do).
     #[inline]
     pub fn get(&self, key: &[u8]) -> Option<Bytes> {
         self.op(
@@ -272,11 +298,27 @@ impl<'a> DbRef<'a> {
 
     /// Calls `f` with a live key's record.
     pub fn read<R>(&self, key: &[u8], f: impl FnOnce(&Rec) -> R) -> Option<R> {
-        self.op(key, |h, s| s.read(h, key, self.now, f), |_| false)
+        self.op(
+            key,
+            |h, s| {
+                let r = s.read(h, key, self.now, f);
+                self.tally(s, r.is_some());
+                r
+            },
+            |_| false,
+        )
     }
 
     pub fn exists(&self, key: &[u8]) -> bool {
-        self.op(key, |h, s| s.contains(h, key, self.now), |_| false)
+        self.op(
+            key,
+            |h, s| {
+                let found = s.contains(h, key, self.now);
+                self.tally(s, found);
+                found
+            },
+            |_| false,
+        )
     }
 
     /// The deadline of a live key: `None` when missing, `Some(None)` without a deadline.
@@ -292,7 +334,20 @@ impl<'a> DbRef<'a> {
     /// Reads and changes one key atomically (see `Shard::modify`).
     #[inline]
     pub fn modify<'v, R>(&self, key: &[u8], f: impl FnOnce(Option<&Rec>) -> (Action<'v>, R)) -> R {
-        self.op(key, |h, s| s.modify(h, key, self.now, f), |r| r.1).0
+        self.op(
+            key,
+            |h, s| {
+                let mut found = false;
+                let r = s.modify(h, key, self.now, |old| {
+                    found = old.is_some();
+                    f(old)
+                });
+                self.tally(s, found);
+                r
+            },
+            |r| r.1,
+        )
+        .0
     }
 
     /// Sets or clears a live key's deadline. False when the key does not exist.
@@ -302,7 +357,15 @@ impl<'a> DbRef<'a> {
 
     /// Removes a live key and returns its record.
     pub fn take(&self, key: &[u8]) -> Option<Entry> {
-        self.op(key, |h, s| s.take(h, key, self.now), |e| e.is_some())
+        self.op(
+            key,
+            |h, s| {
+                let e = s.take(h, key, self.now);
+                self.tally(s, e.is_some());
+                e
+            },
+            |e| e.is_some(),
+        )
     }
 
     pub fn remove(&self, key: &[u8]) -> bool {

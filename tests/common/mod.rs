@@ -215,7 +215,8 @@ fn frame_at(b: &[u8], start: usize) -> Option<usize> {
         return None;
     }
     let le = line_end(b, start)?;
-    let head = std::str::from_utf8(&b[start + 1..le]).ok()?;
+    // Simple lines may hold any bytes (errors echo a client's bytes); only lengths are parsed.
+    let head = std::str::from_utf8(&b[start + 1..le]).unwrap_or("");
     let after = le + 2;
     match b[start] {
         b'+' | b'-' | b':' | b'_' | b',' | b'#' | b'(' => Some(after),
