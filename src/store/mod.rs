@@ -137,6 +137,23 @@ impl Store {
         }
     }
 
+    /// Prefetches the buckets of `keys`, then their chains' first records (see
+    /// `command::prefetch`). At most 64 keys are considered.
+    pub fn prefetch<'k>(&self, db: usize, keys: impl Iterator<Item = &'k [u8]>) {
+        let Some(d) = self.dbs.get(db) else { return };
+        let mut hashes = [0u64; 64];
+        let mut n = 0;
+        for k in keys.take(64) {
+            let h = hash_key(&self.hasher, k);
+            d.shards[(h >> (64 - SHARD_BITS)) as usize].0.lock().prefetch_bucket(h);
+            hashes[n] = h;
+            n += 1;
+        }
+        for &h in &hashes[..n] {
+            d.shards[(h >> (64 - SHARD_BITS)) as usize].0.lock().prefetch_record(h);
+        }
+    }
+
     /// Summary of a namespace.
     pub fn info(&self, db: usize, now: i64) -> DbInfo {
         let mut out = DbInfo::default();

@@ -369,6 +369,25 @@ impl Shard {
         }
     }
 
+    /// Asks the CPU to start loading the bucket of hash `h` (a hint; never faults).
+    #[inline]
+    pub fn prefetch_bucket(&self, h: u64) {
+        if !self.buckets.is_empty() {
+            prefetch_line(&self.buckets[(h as usize) & self.mask()] as *const *mut u8 as *const u8);
+        }
+    }
+
+    /// Asks the CPU to start loading the first record of hash `h`'s chain.
+    #[inline]
+    pub fn prefetch_record(&self, h: u64) {
+        if !self.buckets.is_empty() {
+            let p = self.buckets[(h as usize) & self.mask()];
+            if !p.is_null() {
+                prefetch_line(p);
+            }
+        }
+    }
+
     /// Changes the deadline of a live key. Returns false when the key does not exist.
     pub fn set_deadline(&mut self, h: u64, key: &[u8], deadline: Option<i64>, now: i64) -> bool {
         self.expire_if_due(h, key, now);
@@ -688,6 +707,17 @@ impl Shard {
 enum Slot {
     Bucket(usize),
     After(*mut u8),
+}
+
+/// A prefetch hint for the cache line at `p` (no-op where unsupported; never faults).
+#[inline(always)]
+fn prefetch_line(p: *const u8) {
+    #[cfg(target_arch = "x86_64")]
+    unsafe {
+        std::arch::x86_64::_mm_prefetch(p as *const i8, std::arch::x86_64::_MM_HINT_T0);
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
 }
 
 #[cfg(test)]
