@@ -230,7 +230,10 @@ pub fn execute(
     gate_held: bool,
 ) -> Reply {
     let started = Instant::now();
-    session.handle.last_cmd.store(idx, Ordering::Relaxed);
+    let h = &session.handle;
+    h.last_cmd.store(idx, Ordering::Relaxed);
+    h.last_active
+        .store(started.duration_since(h.created).as_millis() as u64, Ordering::Relaxed);
     let reply = {
         let mut ctx = Ctx { shared, session, now };
         if gate_held || spec.flags & flags::NO_GATE != 0 {

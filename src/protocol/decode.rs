@@ -64,6 +64,9 @@ pub struct Decoder {
     args_bytes: usize,
     /// True while a multibulk request is under way (as opposed to an inline one).
     in_multibulk: bool,
+    /// Argument vectors handed back by the connection, reused so that a request costs no
+    /// allocation for its argument list.
+    spare: Vec<Vec<Bytes>>,
 }
 
 /// Finds `needle` as C's `strchr` would in Redis's NUL-terminated query buffer: a NUL byte
@@ -80,6 +83,16 @@ fn find_cr(buf: &[u8]) -> Option<usize> {
 impl Decoder {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Takes back a request's argument vector once the request is done with it.
+    #[inline]
+    pub fn recycle(&mut self, mut args: Vec<Bytes>) {
+        // Small vectors only: one huge MSET must not pin its vector for the connection's life.
+        if self.spare.len() < 64 && args.capacity() <= 64 {
+            args.clear();
+            self.spare.push(args);
+        }
     }
 
     /// True when part of a multibulk request has been consumed and more bytes are needed.
@@ -162,7 +175,10 @@ impl Decoder {
                 self.remaining = n as usize;
                 // The count is only a claim: never reserve more than a small bounded amount
                 // for it; the vector grows as arguments actually arrive.
-                self.args = Vec::with_capacity((n as usize).min(1024));
+                self.args = match self.spare.pop() {
+                    Some(v) => v,
+                    None => Vec::with_capacity((n as usize).min(1024)),
+                };
                 self.args_bytes = 0;
                 self.in_multibulk = true;
             }

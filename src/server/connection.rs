@@ -16,13 +16,11 @@ use crate::command::{self, ReplyMode, Session};
 use crate::protocol::encode::put_error;
 use crate::protocol::{encode, Decoder, Limits};
 use bytes::{BufMut, BytesMut};
-use std::pin::Pin;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::sync::futures::Notified;
 
 /// Redis's `PROTO_IOBUF_LEN`: the most read at once outside a big bulk.
 const READ_CHUNK: usize = 16 * 1024;
@@ -57,9 +55,6 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, handle: Arc<Clien
     let mut decoder = Decoder::new();
     // Requests decoded from one read, reused across reads.
     let mut batch: Vec<Vec<bytes::Bytes>> = Vec::new();
-    let killed = handle.kill_signal.notified();
-    let stopping = shared.shutdown.notified();
-    tokio::pin!(killed, stopping);
 
     let end = 'conn: loop {
         if handle.killed.load(Ordering::Relaxed) || shared.shutting_down.load(Ordering::Relaxed) {
@@ -80,14 +75,19 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, handle: Arc<Clien
         let idle = shared.config.timeout.load(Ordering::Relaxed);
         let n = {
             let mut room = (&mut rbuf).limit(max_read);
-            tokio::select! {
-                r = stream.read_buf(&mut room) => match r {
-                    Ok(0) | Err(_) => break 'conn End::Closed,
-                    Ok(n) => n,
-                },
-                _ = &mut killed => break 'conn End::Closed,
-                _ = &mut stopping => break 'conn End::Closed,
-                _ = tokio::time::sleep(Duration::from_secs(idle.max(1) as u64)), if idle > 0 => break 'conn End::Closed,
+            // CLIENT KILL and shutdown shut the socket down, which ends this read: the hot
+            // path polls nothing but the socket.
+            let r = if idle > 0 {
+                match tokio::time::timeout(Duration::from_secs(idle as u64), stream.read_buf(&mut room)).await {
+                    Ok(r) => r,
+                    Err(_) => break 'conn End::Closed,
+                }
+            } else {
+                stream.read_buf(&mut room).await
+            };
+            match r {
+                Ok(0) | Err(_) => break 'conn End::Closed,
+                Ok(n) => n,
             }
         };
         shared.stats.net_input_bytes.fetch_add(n as u64, Ordering::Relaxed);
@@ -149,11 +149,8 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, handle: Arc<Clien
                     session.reply_mode = ReplyMode::Skipping;
                 }
                 let now = crate::store::now_ms();
-                handle
-                    .last_active
-                    .store(handle.created.elapsed().as_millis() as u64, Ordering::Relaxed);
                 let reply = command::dispatch(&shared, &mut session, &argv, now);
-                drop(argv);
+                decoder.recycle(argv);
                 let suppress = matches!(session.reply_mode, ReplyMode::Off | ReplyMode::Skipping);
                 if session.reply_mode == ReplyMode::Skipping {
                     session.reply_mode = ReplyMode::On;
@@ -171,7 +168,7 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, handle: Arc<Clien
                     end = Some(End::Close);
                     break;
                 }
-                if wbuf.len() >= FLUSH_AT && !flush(&shared, &mut stream, &mut wbuf, &mut killed, &mut stopping).await {
+                if wbuf.len() >= FLUSH_AT && !flush(&shared, &mut stream, &mut wbuf).await {
                     break 'conn End::Closed;
                 }
             }
@@ -203,7 +200,7 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, handle: Arc<Clien
             // interrupt per send, which profiling showed at 30% of the CPU time otherwise.
             tokio::task::yield_now().await;
         }
-        if !flush(&shared, &mut stream, &mut wbuf, &mut killed, &mut stopping).await {
+        if !flush(&shared, &mut stream, &mut wbuf).await {
             break End::Closed;
         }
         if let Some(end) = end {
@@ -217,6 +214,7 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, handle: Arc<Clien
             rbuf = BytesMut::with_capacity(READ_CHUNK);
         }
     };
+    handle.socket_closing();
     match end {
         End::ProtocolError => linger(&mut stream, &mut rbuf).await,
         End::Close | End::Closed => {
@@ -235,15 +233,10 @@ fn is_http_probe(name: &[u8]) -> bool {
     name.eq_ignore_ascii_case(b"post") || name.eq_ignore_ascii_case(b"host:")
 }
 
-/// Writes the pending replies; false when the peer is gone, or when the client is killed or
-/// the server stops while the write waits on a client that does not read.
-async fn flush(
-    shared: &Shared,
-    stream: &mut TcpStream,
-    wbuf: &mut BytesMut,
-    killed: &mut Pin<&mut Notified<'_>>,
-    stopping: &mut Pin<&mut Notified<'_>>,
-) -> bool {
+/// Writes the pending replies; false when the peer is gone. A write waiting on a client
+/// that does not read ends when the client is killed or the server stops (both shut the
+/// socket down), so a write cut short is never resumed.
+async fn flush(shared: &Shared, stream: &mut TcpStream, wbuf: &mut BytesMut) -> bool {
     if wbuf.is_empty() {
         return true;
     }
@@ -251,15 +244,7 @@ async fn flush(
         .stats
         .net_output_bytes
         .fetch_add(wbuf.len() as u64, Ordering::Relaxed);
-    // Either signal ends the connection (the caller stops), so a write cut short is never
-    // resumed.
-    let ok = tokio::select! {
-        // The write first: a client that killed itself still gets that reply.
-        biased;
-        r = stream.write_all(wbuf) => r.is_ok(),
-        _ = killed.as_mut() => false,
-        _ = stopping.as_mut() => false,
-    };
+    let ok = stream.write_all(wbuf).await.is_ok();
     wbuf.clear();
     ok
 }

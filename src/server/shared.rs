@@ -36,7 +36,9 @@ pub struct ClientHandle {
     pub no_touch: AtomicBool,
     pub qbuf: AtomicUsize,
     pub killed: AtomicBool,
-    pub kill_signal: Notify,
+    /// The connection's socket while it is open. Killing a client shuts the socket down, which
+    /// wakes its task out of any read or write without the task polling a signal per request.
+    pub socket: Mutex<Option<std::os::fd::RawFd>>,
     /// The session's "a watched key changed" flag, once it has watched (the `d` flag).
     pub dirty: Mutex<Option<DirtyFlag>>,
 }
@@ -61,14 +63,23 @@ impl ClientHandle {
             no_touch: AtomicBool::new(false),
             qbuf: AtomicUsize::new(0),
             killed: AtomicBool::new(false),
-            kill_signal: Notify::new(),
+            socket: Mutex::new(Some(fd as std::os::fd::RawFd)),
             dirty: Mutex::new(None),
         }
     }
 
     pub fn kill(&self) {
         self.killed.store(true, Ordering::Relaxed);
-        self.kill_signal.notify_one();
+        // Under the lock the descriptor cannot be closed (and reused by another connection)
+        // meanwhile: the connection clears it before its socket is dropped.
+        if let Some(fd) = *self.socket.lock() {
+            unsafe { libc::shutdown(fd, libc::SHUT_RDWR) };
+        }
+    }
+
+    /// Called by the connection just before its socket closes.
+    pub fn socket_closing(&self) {
+        *self.socket.lock() = None;
     }
 
     pub fn set_proto(&self, p: Protocol) {
@@ -204,6 +215,10 @@ impl Shared {
         self.shutdown.notify_waiters();
         // A waiter that registers just after still sees the flag.
         self.shutdown.notify_one();
+        let clients: Vec<_> = self.clients.lock().values().cloned().collect();
+        for c in clients {
+            c.kill();
+        }
     }
 
     pub fn count_error(&self, text: &str) {
