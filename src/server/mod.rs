@@ -110,18 +110,27 @@ async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
 
 /// The background half of expiry: every tick, each shard's timing wheel hands out the keys
 /// whose deadline passed, within a fixed budget per shard.
+const TICK: Duration = Duration::from_millis(crate::store::wheel::TICK_MS as u64);
+const IDLE_PAUSE: Duration = Duration::from_millis(100);
+
 fn spawn_reclaimer(shared: Arc<Shared>) {
     let weak = Arc::downgrade(&shared);
     drop(shared);
     std::thread::Builder::new()
         .name("edgekv-reclaim".into())
-        .spawn(move || loop {
-            std::thread::sleep(Duration::from_millis(crate::store::wheel::TICK_MS as u64));
-            let Some(shared) = weak.upgrade() else { return };
-            if shared.shutting_down.load(Ordering::Relaxed) {
-                return;
+        .spawn(move || {
+            let mut pause = IDLE_PAUSE;
+            loop {
+                std::thread::sleep(pause);
+                let Some(shared) = weak.upgrade() else { return };
+                if shared.shutting_down.load(Ordering::Relaxed) {
+                    return;
+                }
+                // Every tick while deadlines are pending; ten times less often while no wheel
+                // holds anything (a later deadline is still reclaimed well within a second).
+                let pass = shared.store.reclaim(crate::store::now_ms());
+                pause = if pass.waiting { TICK } else { IDLE_PAUSE };
             }
-            shared.store.reclaim(crate::store::now_ms());
         })
         .expect("spawn reclaimer thread");
 }

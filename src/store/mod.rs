@@ -66,6 +66,14 @@ pub struct Store {
     pub stats: StoreStats,
 }
 
+/// What one reclaimer pass did.
+#[derive(Debug, Clone, Copy)]
+pub struct Reclaimed {
+    pub removed: usize,
+    /// Some wheel still holds items (deadlines to come).
+    pub waiting: bool,
+}
+
 /// Summary of one namespace for INFO keyspace and DBSIZE.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct DbInfo {
@@ -174,11 +182,13 @@ impl Store {
         out
     }
 
-    /// One reclaimer pass over every shard: removes keys whose deadline has passed, at most
+    /// One reclaimer pass over every shard (the result says whether any wheel still holds
+    /// items, so an idle reclaimer can tick less often): removes keys whose deadline has passed, at most
     /// `RECLAIM_BUDGET` wheel items per shard. Returns the number of keys removed.
-    pub fn reclaim(&self, now: i64) -> usize {
+    pub fn reclaim(&self, now: i64) -> Reclaimed {
         let _g = self.gate.read();
         let mut total = 0;
+        let mut waiting = false;
         for (d, db) in self.dbs.iter().enumerate() {
             for s in db.shards.iter() {
                 let mut removed = Vec::new();
@@ -193,6 +203,7 @@ impl Store {
                             removed.push(Bytes::copy_from_slice(k))
                         }
                     });
+                    waiting |= sh.wheel_len() > 0;
                 }
                 for k in removed {
                     self.watches.touch(d, &k);
@@ -200,7 +211,10 @@ impl Store {
             }
         }
         self.stats.reclaimed.fetch_add(total as u64, Ordering::Relaxed);
-        total
+        Reclaimed {
+            removed: total,
+            waiting,
+        }
     }
 
     /// Keys removed because they expired, over all namespaces.
