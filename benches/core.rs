@@ -125,5 +125,45 @@ fn store_ops(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, decode, encode_replies, store_ops);
+/// An ordered page at 10 million keys (the size KV.LIST must serve): run with
+/// `EDGEKV_BENCH_10M=1 cargo bench --bench core -- store_10m` (needs ~2 GB of memory).
+fn store_10m(c: &mut Criterion) {
+    if std::env::var_os("EDGEKV_BENCH_10M").is_none() {
+        return;
+    }
+    let store = Store::new(1);
+    let db = store.db(0, now_ms());
+    let value = vec![b'v'; 100];
+    for i in 0..10_000_000u64 {
+        // Keys under a few prefixes, as KV namespaces hold them.
+        let k = format!(
+            "{}:{:012}",
+            ["session", "flags", "user", "cache"][(i % 4) as usize],
+            i * 7919 % 10_000_000
+        );
+        db.put(k.as_bytes(), &value, None, None);
+    }
+    // The first ordered walk builds the index (once per namespace).
+    let t = std::time::Instant::now();
+    db.walk_ordered(Bound::Unbounded, |_| false);
+    eprintln!("ordered index built over 10M keys in {:?}", t.elapsed());
+    let mut g = c.benchmark_group("store_10m");
+    g.sample_size(50);
+    let mut i = 0u64;
+    g.bench_function("list_page_1000_prefix", |b| {
+        b.iter(|| {
+            i = (i + 104_729) % 10_000_000;
+            let from = format!("user:{:012}", i);
+            let mut got = 0;
+            db.walk_ordered(Bound::Excluded(from.as_bytes()), |r| {
+                got += 1;
+                got < 1000 && r.key().starts_with(b"user:")
+            });
+            black_box(got)
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, decode, encode_replies, store_ops, store_10m);
 criterion_main!(benches);
