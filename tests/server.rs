@@ -1029,3 +1029,24 @@ fn idle_timeout_closes_idle_clients() {
     d.expect(&["CONFIG", "SET", "timeout", "0"], "+OK\r\n");
     d.expect(&["CONFIG", "GET", "timeout"], &pairs(&[("timeout", "0")]));
 }
+
+/// `--busy-poll-us` (edgekv's own parameter): the server answers as usual with polling on,
+/// reports the setting, and refuses to change it at run time.
+#[test]
+fn busy_poll_is_a_start_up_parameter() {
+    let s = Server::start_with(&["--busy-poll-us", "50"]);
+    let mut c = s.raw();
+    for i in 0..100 {
+        let k = format!("k{i}");
+        c.expect(&["SET", &k, "v"], "+OK\r\n");
+        c.expect(&["GET", &k], "$1\r\nv\r\n");
+    }
+    c.expect(
+        &["CONFIG", "GET", "busy-poll-us"],
+        "*2\r\n$12\r\nbusy-poll-us\r\n$2\r\n50\r\n",
+    );
+    c.expect(
+        &["CONFIG", "SET", "busy-poll-us", "0"],
+        "-ERR CONFIG SET failed (possibly related to argument 'busy-poll-us') - can't set immutable config\r\n",
+    );
+}

@@ -195,6 +195,7 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, handle: Arc<Clien
             }
         }
         handle.qbuf.store(rbuf.len(), Ordering::Relaxed);
+        super::busy_poll::activity();
         if pipelined && !wbuf.is_empty() && end.is_none() {
             // Let every other connection with input run first, so that replies leave in a
             // burst, as Redis's beforeSleep writes them: a client woken by the first reply is
