@@ -4,51 +4,7 @@
 //! NO-TOUCH and the ` lib-name= lib-ver=` tail of CLIENT INFO/LIST follow Redis 7.2 on purpose.
 
 mod common;
-use common::{resp, Raw, Server};
-
-fn text(b: Vec<u8>) -> String {
-    String::from_utf8(b).expect("utf-8 reply")
-}
-
-/// The integer of a `:n` reply.
-fn int(c: &mut Raw, args: &[&str]) -> i64 {
-    let r = text(c.cmd(args));
-    assert!(
-        r.starts_with(':') && r.ends_with("\r\n"),
-        "not an integer reply: {:?}",
-        r
-    );
-    r[1..r.len() - 2].parse().unwrap()
-}
-
-/// The payload of a bulk (`$`) or verbatim (`=`, `txt:` stripped) reply.
-fn payload(r: &[u8]) -> String {
-    let r = String::from_utf8_lossy(r).into_owned();
-    let nl = r.find("\r\n").unwrap();
-    let n: usize = r[1..nl].parse().unwrap();
-    let body = &r[nl + 2..nl + 2 + n];
-    assert_eq!(&r[nl + 2 + n..], "\r\n");
-    match &r[..1] {
-        "$" => body.to_string(),
-        "=" => body.strip_prefix("txt:").expect("txt: verbatim").to_string(),
-        _ => panic!("not a bulk reply: {:?}", r),
-    }
-}
-
-/// Sends several commands in one write (a pipeline) and reads their replies.
-fn pipeline(c: &mut Raw, cmds: &[&[&str]]) -> String {
-    let mut out = Vec::new();
-    for a in cmds {
-        let a: Vec<&[u8]> = a.iter().map(|s| s.as_bytes()).collect();
-        out.extend(resp(&a));
-    }
-    c.send(&out);
-    text(c.read_replies(cmds.len()))
-}
-
-fn bulk(s: &str) -> String {
-    format!("${}\r\n{}\r\n", s.len(), s)
-}
+use common::{bulk, int_reply, payload, pipeline, resp, text, Raw, Server};
 
 fn arity(name: &str) -> String {
     format!("-ERR wrong number of arguments for '{}' command\r\n", name)
@@ -150,7 +106,7 @@ fn reset_restores_a_fresh_connection() {
     let s = Server::start();
     let mut c = s.raw();
     let mut other = s.raw();
-    let id = int(&mut c, &["CLIENT", "ID"]);
+    let id = int_reply(&mut c, &["CLIENT", "ID"]);
     c.expect(&["SELECT", "3"], "+OK\r\n");
     c.expect(&["SET", "k3", "v"], "+OK\r\n");
     assert_eq!(text(c.cmd(&["HELLO", "3"])), hello3(id));
@@ -198,7 +154,7 @@ fn reset_restores_a_fresh_connection() {
 fn hello_versions_and_errors() {
     let s = Server::start();
     let mut c = s.raw();
-    let id = int(&mut c, &["CLIENT", "ID"]);
+    let id = int_reply(&mut c, &["CLIENT", "ID"]);
     assert_eq!(text(c.cmd(&["HELLO"])), hello2(id));
     assert_eq!(text(c.cmd(&["HELLO", "2"])), hello2(id));
     assert_eq!(text(c.cmd(&["hello", "3"])), hello3(id));
@@ -321,8 +277,8 @@ fn client_id_setname_getname() {
     let s = Server::start();
     let mut a = s.raw();
     let mut b = s.raw();
-    let ida = int(&mut a, &["CLIENT", "ID"]);
-    let idb = int(&mut b, &["client", "id"]);
+    let ida = int_reply(&mut a, &["CLIENT", "ID"]);
+    let idb = int_reply(&mut b, &["client", "id"]);
     assert!(ida > 0 && idb > ida, "ids grow: {} {}", ida, idb);
     a.expect(&["CLIENT", "ID", "x"], &arity("client|id"));
 
@@ -427,7 +383,7 @@ fn client_setinfo() {
     let s = Server::start();
     let mut c = s.raw();
     let mut o = s.raw();
-    let id = int(&mut c, &["CLIENT", "ID"]);
+    let id = int_reply(&mut c, &["CLIENT", "ID"]);
     let line = list_line(&mut o, id);
     assert!(line.ends_with(" resp=2 lib-name= lib-ver="), "{}", line);
     c.expect(&["CLIENT", "SETINFO", "LIB-NAME", "redis-py"], "+OK\r\n");
@@ -489,7 +445,7 @@ const FIELDS: &[&str] = &[
 fn client_info_line() {
     let s = Server::start();
     let mut c = s.raw();
-    let id = int(&mut c, &["CLIENT", "ID"]);
+    let id = int_reply(&mut c, &["CLIENT", "ID"]);
     let r = c.cmd(&["CLIENT", "INFO"]);
     assert!(r.starts_with(b"$"));
     let line = payload(&r);
@@ -552,7 +508,7 @@ fn client_list_flags_follow_the_connection() {
     let mut c = s.raw();
     let mut o = s.raw();
     let mut w = s.raw();
-    let id = int(&mut c, &["CLIENT", "ID"]);
+    let id = int_reply(&mut c, &["CLIENT", "ID"]);
     c.expect(&["SELECT", "5"], "+OK\r\n");
     c.expect(&["SET", "k", "v"], "+OK\r\n");
     let line = list_line(&mut o, id);
@@ -590,8 +546,8 @@ fn client_list_filters() {
     let s = Server::start();
     let mut a = s.raw();
     let mut b = s.raw();
-    let ida = int(&mut a, &["CLIENT", "ID"]);
-    let idb = int(&mut b, &["CLIENT", "ID"]);
+    let ida = int_reply(&mut a, &["CLIENT", "ID"]);
+    let idb = int_reply(&mut b, &["CLIENT", "ID"]);
 
     let all = payload(&a.cmd(&["CLIENT", "LIST"]));
     let lines: Vec<&str> = all.split_terminator('\n').collect();
@@ -697,7 +653,7 @@ fn client_kill_errors() {
 fn client_kill_filters() {
     let s = Server::start();
     let mut me = s.raw();
-    let myid = int(&mut me, &["CLIENT", "ID"]);
+    let myid = int_reply(&mut me, &["CLIENT", "ID"]);
 
     // Old form: kill another connection by address.
     let mut v = s.raw();
@@ -708,13 +664,13 @@ fn client_kill_filters() {
 
     // New form by ID.
     let mut v = s.raw();
-    let vid = int(&mut v, &["CLIENT", "ID"]);
+    let vid = int_reply(&mut v, &["CLIENT", "ID"]);
     me.expect(&["CLIENT", "KILL", "ID", &vid.to_string()], ":1\r\n");
     assert!(v.is_closed());
 
     // By ADDR, ANDed with a non-matching ID: nothing.
     let mut v = s.raw();
-    let vid = int(&mut v, &["CLIENT", "ID"]);
+    let vid = int_reply(&mut v, &["CLIENT", "ID"]);
     let vaddr = v.stream.local_addr().unwrap().to_string();
     me.expect(&["CLIENT", "KILL", "ADDR", &vaddr, "ID", &myid.to_string()], ":0\r\n");
     me.expect(&["CLIENT", "KILL", "ADDR", &vaddr, "ID", &vid.to_string()], ":1\r\n");
@@ -842,7 +798,7 @@ fn connect_redis_py_resp3() {
     let id = {
         let mut o = s.raw();
         o.expect(&["AUTH", "pw"], "+OK\r\n");
-        int(&mut o, &["CLIENT", "ID"]) + 1
+        int_reply(&mut o, &["CLIENT", "ID"]) + 1
     };
     let mut c = s.raw();
     assert_eq!(text(c.cmd(&["HELLO", "3", "AUTH", "default", "pw"])), hello3(id));
@@ -867,7 +823,7 @@ fn connect_go_redis() {
     let s = Server::start();
     let id = {
         let mut o = s.raw();
-        int(&mut o, &["CLIENT", "ID"]) + 1
+        int_reply(&mut o, &["CLIENT", "ID"]) + 1
     };
     let mut c = s.raw();
     assert_eq!(text(c.cmd(&["HELLO", "3", "SETNAME", "worker-1"])), hello3(id));

@@ -4,7 +4,7 @@
 //! sleeping); the reclaimer emptying DBSIZE; the INFO keyspace line.
 
 mod common;
-use common::{Raw, Server};
+use common::{int_reply, Server};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 const NX_ERR: &str = "-ERR NX and XX, GT or LT options at the same time are not compatible\r\n";
@@ -21,13 +21,6 @@ fn arity(name: &str) -> String {
 
 fn now_ms() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as i64
-}
-
-/// An integer reply.
-fn int(c: &mut Raw, args: &[&str]) -> i64 {
-    let r = String::from_utf8(c.cmd(args)).unwrap();
-    assert!(r.starts_with(':') && r.ends_with("\r\n"), "{args:?} -> {r:?}");
-    r[1..r.len() - 2].parse().unwrap()
 }
 
 #[test]
@@ -238,7 +231,7 @@ fn conditions() {
     c.expect(&["EXPIRETIME", "foo"], &format!(":{secs}\r\n"));
     c.expect(&["PEXPIRETIME", "foo"], &format!(":{secs}000\r\n"));
     c.expect(&["PEXPIRE", "foo", "50000", "LT"], ":1\r\n");
-    let p = int(&mut c, &["PTTL", "foo"]);
+    let p = int_reply(&mut c, &["PTTL", "foo"]);
     assert!((49_000..=50_000).contains(&p), "{p}");
 }
 
@@ -254,7 +247,7 @@ fn ttl_family() {
     // TTL rounds half up: a fresh EX 100 reads 100, not 99.
     c.expect(&["SET", "k", "v", "EX", "100"], "+OK\r\n");
     c.expect(&["TTL", "k"], ":100\r\n");
-    let p = int(&mut c, &["PTTL", "k"]);
+    let p = int_reply(&mut c, &["PTTL", "k"]);
     assert!((99_000..=100_000).contains(&p), "{p}");
     c.expect(&["EXPIRE", "k", "5"], ":1\r\n");
     c.expect(&["TTL", "k"], ":5\r\n");
@@ -262,7 +255,7 @@ fn ttl_family() {
     c.expect(&["TTL", "k"], ":10\r\n");
     c.expect(&["PEXPIRE", "k", "1500"], ":1\r\n");
     // 1500 ms (or a few less) rounds to 1 or 2: 1499.x → 1, exactly 1500 → 2.
-    let t = int(&mut c, &["TTL", "k"]);
+    let t = int_reply(&mut c, &["TTL", "k"]);
     assert!(t == 1 || t == 2, "{t}");
     // EXPIRETIME and PEXPIRETIME give the absolute deadline; the seconds round half up.
     c.expect(&["SET", "p", "1", "PXAT", "2000000000500"], "+OK\r\n");
@@ -381,7 +374,7 @@ fn expiry_does_not_resurrect() {
     c.expect(&["SET", "foo", "bar"], "+OK\r\n");
     c.expect(&["PEXPIRE", "foo", "30"], ":1\r\n");
     let deadline = Instant::now() + Duration::from_secs(5);
-    while int(&mut c, &["PTTL", "foo"]) != -2 {
+    while int_reply(&mut c, &["PTTL", "foo"]) != -2 {
         assert!(Instant::now() < deadline, "foo never expired");
         std::thread::sleep(Duration::from_millis(5));
     }
@@ -410,7 +403,7 @@ fn reclaimer_empties_dbsize() {
     c.expect(&["SET", "later", "v", "EX", "1000"], "+OK\r\n");
     let deadline = Instant::now() + Duration::from_secs(2);
     loop {
-        let n = int(&mut c, &["DBSIZE"]);
+        let n = int_reply(&mut c, &["DBSIZE"]);
         if n == 2 {
             break;
         }

@@ -4,7 +4,7 @@
 //! inline commands.
 
 mod common;
-use common::{resp, Raw, Server};
+use common::{bulk, resp, Raw, Server};
 
 const SAME: &str = "-ERR source and destination objects are the same\r\n";
 const NO_KEY: &str = "-ERR no such key\r\n";
@@ -15,10 +15,6 @@ const SYNTAX: &str = "-ERR syntax error\r\n";
 
 fn arity(name: &str) -> String {
     format!("-ERR wrong number of arguments for '{name}' command\r\n")
-}
-
-fn bulk(s: &str) -> String {
-    format!("${}\r\n{}\r\n", s.len(), s)
 }
 
 /// The keys of a KEYS reply, sorted (the order is the hash table's).

@@ -4,22 +4,7 @@
 //! key, and pipelined transactions as client libraries send them.
 
 mod common;
-use common::{resp, Raw, Server};
-
-fn text(b: Vec<u8>) -> String {
-    String::from_utf8(b).expect("utf-8 reply")
-}
-
-/// Sends several commands in one write and reads all their replies.
-fn pipeline(c: &mut Raw, cmds: &[&[&str]]) -> String {
-    let mut out = Vec::new();
-    for a in cmds {
-        let a: Vec<&[u8]> = a.iter().map(|s| s.as_bytes()).collect();
-        out.extend(resp(&a));
-    }
-    c.send(&out);
-    text(c.read_replies(cmds.len()))
-}
+use common::{pipeline, text, Raw, Server};
 
 const EXECABORT: &str = "-EXECABORT Transaction discarded because of previous errors.\r\n";
 

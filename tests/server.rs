@@ -3,42 +3,10 @@
 //! family, TIME, LASTSAVE, SHUTDOWN and signals, the client limit and the idle timeout.
 
 mod common;
-use common::{resp, Raw, Server};
+use common::{bulk, int_reply, payload, resp, text, Raw, Server};
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Command, Stdio};
 use std::time::Duration;
-
-fn text(b: Vec<u8>) -> String {
-    String::from_utf8(b).expect("utf-8 reply")
-}
-
-fn int(c: &mut Raw, args: &[&str]) -> i64 {
-    let r = text(c.cmd(args));
-    assert!(
-        r.starts_with(':') && r.ends_with("\r\n"),
-        "not an integer reply: {:?}",
-        r
-    );
-    r[1..r.len() - 2].parse().unwrap()
-}
-
-/// The payload of a bulk (`$`) or verbatim (`=`, `txt:` stripped) reply.
-fn payload(r: &[u8]) -> String {
-    let r = String::from_utf8_lossy(r).into_owned();
-    let nl = r.find("\r\n").unwrap();
-    let n: usize = r[1..nl].parse().unwrap();
-    let body = &r[nl + 2..nl + 2 + n];
-    assert_eq!(&r[nl + 2 + n..], "\r\n");
-    match &r[..1] {
-        "$" => body.to_string(),
-        "=" => body.strip_prefix("txt:").expect("txt: verbatim").to_string(),
-        _ => panic!("not a bulk reply: {:?}", r),
-    }
-}
-
-fn bulk(s: &str) -> String {
-    format!("${}\r\n{}\r\n", s.len(), s)
-}
 
 fn arity(name: &str) -> String {
     format!("-ERR wrong number of arguments for '{}' command\r\n", name)
@@ -743,7 +711,7 @@ fn command_info_and_count() {
     c.cmd(&["HELLO", "2"]);
 
     // COUNT counts top-level commands; COMMAND and COMMAND INFO list each once.
-    let count = int(&mut c, &["COMMAND", "COUNT"]);
+    let count = int_reply(&mut c, &["COMMAND", "COUNT"]);
     assert!(count > 50, "{}", count);
     for args in [&["COMMAND"][..], &["COMMAND", "INFO"]] {
         let all = text(c.cmd(args));
@@ -765,7 +733,7 @@ fn command_list_docs_getkeys() {
     for name in ["get", "client", "client|list", "config|get", "command|getkeys", "exec"] {
         assert!(list.contains(&format!("\r\n{}", bulk(name))), "{}", name);
     }
-    let count = int(&mut c, &["COMMAND", "COUNT"]) as usize;
+    let count = int_reply(&mut c, &["COMMAND", "COUNT"]) as usize;
     let top = list
         .split("\r\n")
         .filter(|l| !l.starts_with('$') && !l.starts_with('*') && !l.is_empty() && !l.contains('|'))
@@ -916,7 +884,7 @@ fn time_and_lastsave() {
     assert!((secs - now).abs() < 60, "{} vs {}", secs, now);
     assert!((0..1_000_000).contains(&micros));
     c.expect(&["TIME", "x"], &arity("time"));
-    let last = int(&mut c, &["LASTSAVE"]);
+    let last = int_reply(&mut c, &["LASTSAVE"]);
     assert!((last - now).abs() < 60, "{} vs {}", last, now);
     c.expect(&["LASTSAVE", "x"], &arity("lastsave"));
 }

@@ -4,7 +4,7 @@
 //! far in the future (read back exactly with PEXPIRETIME), never by waiting.
 
 mod common;
-use common::{resp, Raw, Server};
+use common::{bulk, resp, Raw, Server};
 
 const OK: &str = "+OK\r\n";
 const NIL: &str = "$-1\r\n";
@@ -20,10 +20,6 @@ const OFFSET: &str = "-ERR offset is out of range\r\n";
 /// A deadline far in the future (2100-01-01), in unix milliseconds and seconds.
 const FAR_MS: &str = "4102444800000";
 const FAR_S: &str = "4102444800";
-
-fn bulk(s: &str) -> String {
-    format!("${}\r\n{}\r\n", s.len(), s)
-}
 
 fn int(n: i64) -> String {
     format!(":{}\r\n", n)

@@ -243,3 +243,46 @@ fn frame_at(b: &[u8], start: usize) -> Option<usize> {
         _ => panic!("not a RESP frame: {:?}", String::from_utf8_lossy(&b[start..])),
     }
 }
+
+/// A reply as text (replies in tests are UTF-8 unless a test says otherwise).
+pub fn text(b: Vec<u8>) -> String {
+    String::from_utf8(b).expect("utf-8 reply")
+}
+
+/// The RESP encoding of a bulk string.
+pub fn bulk(s: &str) -> String {
+    format!("${}\r\n{}\r\n", s.len(), s)
+}
+
+/// Sends a command and returns the integer of its `:n` reply.
+#[track_caller]
+pub fn int_reply(c: &mut Raw, args: &[&str]) -> i64 {
+    let r = text(c.cmd(args));
+    assert!(r.starts_with(':') && r.ends_with("\r\n"), "{args:?} -> {r:?}");
+    r[1..r.len() - 2].parse().unwrap()
+}
+
+/// The payload of a bulk (`$`) or verbatim (`=`, `txt:` stripped) reply.
+pub fn payload(r: &[u8]) -> String {
+    let r = String::from_utf8_lossy(r).into_owned();
+    let nl = r.find("\r\n").unwrap();
+    let n: usize = r[1..nl].parse().unwrap();
+    let body = &r[nl + 2..nl + 2 + n];
+    assert_eq!(&r[nl + 2 + n..], "\r\n");
+    match &r[..1] {
+        "$" => body.to_string(),
+        "=" => body.strip_prefix("txt:").expect("txt: verbatim").to_string(),
+        _ => panic!("not a bulk reply: {:?}", r),
+    }
+}
+
+/// Sends several commands in one write and returns their replies, concatenated.
+pub fn pipeline(c: &mut Raw, cmds: &[&[&str]]) -> String {
+    let mut out = Vec::new();
+    for a in cmds {
+        let a: Vec<&[u8]> = a.iter().map(|s| s.as_bytes()).collect();
+        out.extend(resp(&a));
+    }
+    c.send(&out);
+    text(c.read_replies(cmds.len()))
+}
