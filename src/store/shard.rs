@@ -244,17 +244,6 @@ impl Shard {
         Some(f(&rec))
     }
 
-    /// Calls `f` with the live record of `key`, writable in place (same layout only).
-    pub fn update<R>(&mut self, h: u64, key: &[u8], now: i64, f: impl FnOnce(&mut Rec) -> R) -> Option<R> {
-        let slot = self.slot_of(h, key)?;
-        let mut rec = unsafe { Rec::at(self.get(slot)) };
-        if rec.is_expired(now) {
-            drop(self.unlink(slot));
-            self.expired += 1;
-            return None;
-        }
-        Some(f(&mut rec))
-    }
 
     /// True when `key` is live.
     pub fn contains(&mut self, h: u64, key: &[u8], now: i64) -> bool {
@@ -771,7 +760,6 @@ mod tests {
         assert_eq!(s.read(h, b"k", now, |r| r.value().to_vec()), None);
         assert_eq!(s.len(), 0);
         reset(&mut s);
-        assert_eq!(s.update(h, b"k", now, |_| ()), None);
         reset(&mut s);
         assert!(s.take(h, b"k", now).is_none());
         assert_eq!(s.len(), 0);
