@@ -1,5 +1,6 @@
 //! Every client-visible error text, byte for byte as Redis 7.0 words it (checked against
-//! redis-server 7.0.15). Commands never spell an error themselves; they call these.
+//! redis-server 7.0.15). Fixed texts live here as constants; errors that echo a client's bytes
+//! are built here too, so the quoting and truncation rules are in one place.
 
 use crate::protocol::Reply;
 

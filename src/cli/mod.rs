@@ -1,5 +1,5 @@
-//! The command line: `edgekv [serve] [--name value ...]` starts the server; further
-//! subcommands (the `edgekv kv ...` client) talk RESP to a running server.
+//! The command line: `edgekv [serve] [--name value ...]` starts the server. (The `edgekv kv
+//! ...` client subcommands, talking RESP to a running server, arrive with the KV issue.)
 //!
 //! It never reaches into server internals: `serve` hands a `Config` to `server::run`.
 
