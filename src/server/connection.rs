@@ -49,7 +49,7 @@ enum End {
 /// Serves one connection until it closes, is killed, or the server stops.
 pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, handle: Arc<ClientHandle>) {
     let mut session = Session::new(handle.clone());
-    session.authenticated = shared.config.get("requirepass").is_none_or(|p| p.is_empty());
+    session.authenticated = !shared.config.auth_required();
     let mut rbuf = BytesMut::with_capacity(READ_CHUNK);
     let mut wbuf = BytesMut::with_capacity(READ_CHUNK);
     let mut decoder = Decoder::new();
@@ -113,7 +113,8 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, handle: Arc<Clien
             loop {
                 let limits = Limits {
                     max_bulk_len: shared.config.proto_max_bulk_len.load(Ordering::Relaxed),
-                    authenticated: session.authenticated,
+                    // A password cleared since this client connected lifts its limits too.
+                    authenticated: session.authenticated || !shared.config.auth_required(),
                 };
                 match decoder.decode(&mut rbuf, limits) {
                     Ok(Some(argv)) => batch.push(argv),
@@ -123,7 +124,7 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, handle: Arc<Clien
                         break;
                     }
                 }
-                if !session.authenticated {
+                if !session.authenticated && shared.config.auth_required() {
                     break;
                 }
             }
