@@ -3,14 +3,15 @@
 //!
 //! - The hash table is Redis's design (power-of-two buckets, chains through the records), so
 //!   SCAN can use Redis's reverse-binary cursor and keep its guarantee across resizes: every key
-//!   present for a whole iteration is returned at least once.
+//!   present for a whole iteration is returned at least once. Resizes are incremental, as in
+//!   Redis: while one is under way records live in two tables and move a bucket per operation.
 //! - The ordered index is a `BTreeSet` of record pointers ordered by key bytes; it serves
 //!   ordered range walks (KV.LIST) without a second copy of any key. It is built the first
 //!   time a shard is walked in order and maintained from then on: a namespace that is never
 //!   listed (plain Redis use) pays neither its memory (~14 B/key) nor its insert cost (a
 //!   B-tree descent comparing keys through pointers, ~15% of an insert-heavy SET load).
-//! - Every read path goes through `find`, which applies lazy expiry: an expired record is
-//!   removed on sight and never shown.
+//! - Every lookup goes through `slot_of`, and every public read or write applies lazy expiry
+//!   on the record it finds: an expired record is removed on sight and never shown.
 //!
 //! All methods are synchronous and take `&mut self`: the caller holds the shard's lock. This
 //! module owns the only raw pointers of the store; none escapes a call.
