@@ -190,6 +190,15 @@ pub fn dispatch(shared: &Shared, session: &mut Session, argv: &[Bytes], now: i64
     execute(shared, session, idx, spec, argv, now, false)
 }
 
+/// Forgets a closing connection's transaction and watched keys.
+pub fn end_session(shared: &Shared, session: &mut Session) {
+    multi::discard_state(&mut Ctx {
+        shared,
+        session,
+        now: 0,
+    });
+}
+
 /// Answers a request refused before execution. Inside MULTI it also dooms the transaction;
 /// a refused EXEC ends it with `EXECABORT`, as Redis's `execCommandAbort` does.
 fn reject(shared: &Shared, session: &mut Session, argv: &[Bytes], rej: Rejected) -> Reply {
@@ -204,13 +213,11 @@ fn reject(shared: &Shared, session: &mut Session, argv: &[Bytes], rej: Rejected)
         let reason = text.strip_prefix(b"ERR ").unwrap_or(text);
         let mut msg = b"EXECABORT Transaction discarded because of: ".to_vec();
         msg.extend_from_slice(reason);
-        session.multi = None;
-        session.multi_error = false;
-        session.handle.multi.store(-1, Ordering::Relaxed);
-        for (db, key) in session.watched.drain(..) {
-            shared.store.watches.unwatch(db, &key, &session.dirty);
-        }
-        session.dirty.store(false, Ordering::Relaxed);
+        multi::discard_state(&mut Ctx {
+            shared,
+            session,
+            now: 0,
+        });
         return Reply::Error(msg.into());
     }
     if session.multi.is_some() {

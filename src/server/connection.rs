@@ -228,9 +228,7 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, handle: Arc<Clien
         }
     }
     // Forget this session's watches and its registry entry.
-    for (db, key) in session.watched.drain(..) {
-        shared.store.watches.unwatch(db, &key, &session.dirty);
-    }
+    command::end_session(&shared, &mut session);
     shared.clients.lock().remove(&handle.id);
 }
 
