@@ -178,6 +178,7 @@ pub mod busy_poll {
     use std::time::Instant;
     use tokio::sync::Notify;
 
+    static ENABLED: AtomicBool = AtomicBool::new(false);
     static LAST: AtomicU64 = AtomicU64::new(0);
     static SLEEPING: AtomicBool = AtomicBool::new(false);
     static WAKE: Notify = Notify::const_new();
@@ -190,6 +191,9 @@ pub mod busy_poll {
     /// Called by a connection after it served a batch.
     #[inline]
     pub fn activity() {
+        if !ENABLED.load(Ordering::Relaxed) {
+            return;
+        }
         LAST.store(micros(), Ordering::Relaxed);
         if SLEEPING.load(Ordering::Relaxed) {
             SLEEPING.store(false, Ordering::Relaxed);
@@ -202,6 +206,7 @@ pub mod busy_poll {
         if window_us == 0 {
             return;
         }
+        ENABLED.store(true, Ordering::Relaxed);
         tokio::spawn(async move {
             loop {
                 if micros().saturating_sub(LAST.load(Ordering::Relaxed)) < window_us {
