@@ -198,8 +198,10 @@ impl Store {
                 let watching = self.watches.active();
                 {
                     let mut sh = s.0.lock();
-                    // An idle shard's incremental rehash moves on here too.
+                    // An idle shard's incremental rehash moves on here too, and a wheel full
+                    // of stale items is rebuilt.
                     waiting |= sh.rehash_some(REHASH_BUDGET);
+                    sh.compact_wheel(now);
                     if sh.wheel_len() == 0 {
                         continue;
                     }

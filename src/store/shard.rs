@@ -264,6 +264,33 @@ impl Shard {
         }
     }
 
+    /// Rebuilds the timing wheel from the live deadlines when stale items (left by keys that
+    /// were deleted, or whose deadline was shortened) outnumber them: without this, sessions
+    /// created and deleted with a 7-day TTL would leave 16 bytes each for 7 days. The
+    /// reclaimer calls it; the work is one pass over the shard, at most once per doubling of
+    /// stale items. Returns true when it rebuilt.
+    pub fn compact_wheel(&mut self, now: i64) -> bool {
+        if self.wheel.len() <= 2 * self.expires + 1024 {
+            return false;
+        }
+        let mut items = Vec::with_capacity(self.expires);
+        for head in self.all_heads() {
+            let mut p = head;
+            while !p.is_null() {
+                let rec = unsafe { Rec::at(p) };
+                if let Some(d) = rec.deadline() {
+                    items.push((d, hash_key(&self.hasher, rec.key())));
+                }
+                p = rec.next();
+            }
+        }
+        self.wheel = Wheel::new(now);
+        for (d, h) in items {
+            self.wheel.insert(d, h);
+        }
+        true
+    }
+
     /// Rehash progress for an idle shard (the reclaimer calls this): true while one is under way.
     pub fn rehash_some(&mut self, buckets: usize) -> bool {
         self.rehash_step(buckets);
@@ -1036,5 +1063,31 @@ mod tests {
         while s.rehash_some(1000) {}
         assert_eq!(s.len(), 1 + extra);
         assert!(live(&mut s, &hs, b"grow", now));
+    }
+
+    /// Deleting keys that had deadlines leaves stale wheel items; once they outnumber the live
+    /// deadlines the wheel is rebuilt from the records, and live deadlines still fire.
+    #[test]
+    fn stale_wheel_items_are_compacted() {
+        let (mut s, hs) = shard();
+        let now = 1_000;
+        for i in 0..5_000 {
+            put(&mut s, &hs, format!("k{i}").as_bytes(), Some(now + 3_600_000), now);
+        }
+        put(&mut s, &hs, b"keep", Some(now + 500), now);
+        for i in 0..5_000 {
+            assert!(s.remove(
+                hash_key(&hs, format!("k{i}").as_bytes()),
+                format!("k{i}").as_bytes(),
+                now
+            ));
+        }
+        assert_eq!(s.wheel_len(), 5_001);
+        assert!(s.compact_wheel(now));
+        assert_eq!(s.wheel_len(), 1);
+        assert!(!s.compact_wheel(now), "nothing stale left to compact");
+        // The surviving deadline still fires.
+        assert_eq!(s.reclaim(now + 501, 100, |_| {}), 1);
+        assert_eq!(s.len(), 0);
     }
 }
