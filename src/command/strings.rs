@@ -11,7 +11,7 @@ use super::{Command, Ctx};
 use crate::errors::{self, err};
 use crate::num::{self, LongDouble};
 use crate::protocol::Reply;
-use crate::store::{Action, Meta, Put};
+use crate::store::{Action, Appended, Meta, Put};
 use bytes::Bytes;
 use std::borrow::Cow;
 use std::sync::atomic::Ordering;
@@ -511,7 +511,14 @@ impl Command for Append {
     }
     fn execute(self, ctx: &mut Ctx) -> Reply {
         let max = ctx.shared.config.proto_max_bulk_len.load(Ordering::Relaxed);
+        // An existing value grows in place (no copy of what is already there).
+        match ctx.db().append(&self.key, &self.value, max.max(0) as usize) {
+            Appended::Done(n) => return Reply::Int(n as i64),
+            Appended::TooLong => return err(errors::STRING_TOO_LONG),
+            Appended::Missing => {}
+        }
         let add = self.value.len() as i64;
+        // A new key (or, if another client created it meanwhile, the general path).
         ctx.db().modify(&self.key, |old| match old {
             None => (
                 Action::Put(Put {

@@ -145,6 +145,43 @@ impl Entry {
         })
     }
 
+    /// Appends `extra` to the value, growing the allocation with `realloc` (which for large
+    /// records remaps pages instead of copying, so repeated APPENDs to a big value stay cheap).
+    /// Deadline, metadata and the chain link are kept. The record may move: the caller relinks
+    /// it (and must have taken it out of any index keyed by its address first).
+    pub fn append(self, extra: &[u8]) -> Entry {
+        let parts = self.parts();
+        let has_deadline = self.deadline().is_some();
+        let mlen = self.has_meta().then_some(parts.mlen);
+        let old_size = Entry::size_for(parts.klen, parts.vlen, has_deadline, mlen);
+        let new_vlen = parts.vlen + extra.len();
+        let new_size = Entry::size_for(parts.klen, new_vlen, has_deadline, mlen);
+        unsafe {
+            let base = self.0.ptr.as_ptr();
+            // Offsets in the old record.
+            let vlen_at = HEADER + if has_deadline { 8 } else { 0 } + varint_len(parts.klen);
+            let old_vl = varint_len(parts.vlen);
+            let shift = varint_len(new_vlen) - old_vl;
+            let body_at = vlen_at + old_vl; // metadata length varint, key, value
+            let value_end = parts.key.offset_from(base) as usize + parts.klen + parts.vlen;
+            let meta_len = mlen.unwrap_or(0);
+            let old_layout = Layout::from_size_align_unchecked(old_size, HEADER);
+            std::mem::forget(self);
+            let nb = alloc::realloc(base, old_layout, new_size);
+            if nb.is_null() {
+                alloc::handle_alloc_error(Layout::from_size_align_unchecked(new_size, HEADER));
+            }
+            // Move right, furthest region first: metadata, then the body, then the new length.
+            ptr::copy(nb.add(value_end), nb.add(value_end + shift + extra.len()), meta_len);
+            ptr::copy(nb.add(body_at), nb.add(body_at + shift), value_end - body_at);
+            write_varint(nb.add(vlen_at), new_vlen);
+            ptr::copy_nonoverlapping(extra.as_ptr(), nb.add(value_end + shift), extra.len());
+            Entry(Rec {
+                ptr: NonNull::new_unchecked(nb),
+            })
+        }
+    }
+
     fn size_for(klen: usize, vlen: usize, deadline: bool, mlen: Option<usize>) -> usize {
         HEADER
             + if deadline { 8 } else { 0 }
@@ -348,5 +385,37 @@ impl std::fmt::Debug for Rec {
             .field("value_len", &self.value().len())
             .field("deadline", &self.deadline())
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn append_keeps_every_part_across_length_boundaries() {
+        for (deadline, meta) in [
+            (None, None),
+            (Some(1_234_567i64), None),
+            (None, Some(&b"{\"a\":1}"[..])),
+            (Some(9), Some(&b"[]"[..])),
+        ] {
+            let mut e = Entry::new(b"key", b"", deadline, meta);
+            let mut want = Vec::new();
+            // Crosses the one-, two- and three-byte length varints (128, 16384).
+            for step in [1usize, 126, 1, 5000, 11_256, 1, 100_000] {
+                let extra: Vec<u8> = (0..step).map(|i| (i % 251) as u8).collect();
+                e = e.append(&extra);
+                want.extend_from_slice(&extra);
+                assert_eq!(e.key(), b"key");
+                assert_eq!(e.value(), &want[..]);
+                assert_eq!(e.deadline(), deadline);
+                assert_eq!(e.meta(), meta);
+                assert_eq!(
+                    e.alloc_size(),
+                    Entry::size_for(3, want.len(), deadline.is_some(), meta.map(|m| m.len()))
+                );
+            }
+        }
     }
 }

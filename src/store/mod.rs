@@ -21,7 +21,7 @@ use bytes::Bytes;
 use entry::{Entry, Rec};
 use parking_lot::{Mutex, MutexGuard, RwLock};
 use shard::{hash_key, Shard};
-pub use shard::{Action, Meta, Put, Replaced};
+pub use shard::{Action, Appended, Meta, Put, Replaced};
 use std::hash::RandomState;
 use std::ops::Bound;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -388,6 +388,15 @@ impl<'a> DbRef<'a> {
         .0
     }
 
+    /// Appends to a live key's value in place, up to `max` bytes in all.
+    pub fn append(&self, key: &[u8], extra: &[u8], max: usize) -> Appended {
+        self.op(
+            key,
+            |h, s| s.append(h, key, extra, max, self.now),
+            |r| matches!(r, Appended::Done(_)),
+        )
+    }
+
     /// Sets or clears a live key's deadline. False when the key does not exist.
     pub fn set_deadline(&self, key: &[u8], deadline: Option<i64>) -> bool {
         self.op(key, |h, s| s.set_deadline(h, key, deadline, self.now), |ok| *ok)
@@ -651,5 +660,33 @@ mod tests {
         for k in 0..2000 {
             assert!(seen.contains(format!("s{}", k).as_bytes()), "key s{} missed", k);
         }
+    }
+
+    /// APPEND grows records in place (they may move): point lookups and the ordered index
+    /// follow them, and deadlines stay.
+    #[test]
+    fn append_moves_records_and_keeps_the_index() {
+        let store = Store::new(1);
+        let now = now_ms();
+        let db = store.db(0, now);
+        for i in 0..200 {
+            db.put(format!("a{i:03}").as_bytes(), b"x", Some(now + 60_000), None);
+        }
+        assert_eq!(listed(&db, Bound::Unbounded, 5).len(), 5); // builds the index
+        let big = vec![b'y'; 70_000];
+        for round in 0..3 {
+            for i in (0..200).step_by(3) {
+                let want = 1 + (round + 1) * big.len();
+                assert_eq!(db.append(format!("a{i:03}").as_bytes(), &big, usize::MAX), Appended::Done(want));
+            }
+        }
+        assert_eq!(db.append(b"missing", b"z", usize::MAX), Appended::Missing);
+        assert_eq!(db.append(b"a000", b"z", 10), Appended::TooLong);
+        let all = listed(&db, Bound::Unbounded, usize::MAX);
+        assert_eq!(all.len(), 200);
+        assert!(all.windows(2).all(|w| w[0] < w[1]));
+        assert_eq!(db.get(b"a003").unwrap().len(), 1 + 3 * big.len());
+        assert_eq!(db.deadline(b"a003"), Some(Some(now + 60_000)));
+        assert_eq!(db.get(b"a001").unwrap().len(), 1);
     }
 }

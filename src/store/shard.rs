@@ -81,6 +81,17 @@ pub enum Meta<'v> {
     Set(&'v [u8]),
 }
 
+/// What `Shard::append` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Appended {
+    /// The new length of the value.
+    Done(usize),
+    /// Nothing changed: the value would pass the size limit.
+    TooLong,
+    /// The key does not exist.
+    Missing,
+}
+
 /// What a write replaced, for the caller's bookkeeping (WATCH, counters).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Replaced {
@@ -452,6 +463,38 @@ impl Shard {
                 (out, true)
             }
         }
+    }
+
+    /// Appends to a live key's value in place (the record grows by `realloc`), keeping its
+    /// deadline and metadata, unless the value would pass `max` bytes.
+    pub fn append(&mut self, h: u64, key: &[u8], extra: &[u8], max: usize, now: i64) -> Appended {
+        self.expire_if_due(h, key, now);
+        let Some(slot) = self.slot_of(h, key) else {
+            return Appended::Missing;
+        };
+        let current = unsafe { Rec::at(self.get(slot)) }.value().len();
+        if current.checked_add(extra.len()).is_none_or(|n| n > max) {
+            return Appended::TooLong;
+        }
+        // The index orders by the bytes behind each pointer: take this record out while its
+        // memory is valid, put it back at its new address.
+        let indexed = match &mut self.index {
+            Some(ix) => ix.remove(key),
+            None => false,
+        };
+        let e = unsafe { Entry::from_raw(self.get(slot)) };
+        let old_size = e.alloc_size();
+        let e = e.append(extra);
+        let new_len = e.value().len();
+        self.bytes = self.bytes - old_size + e.alloc_size();
+        let p = e.into_raw();
+        self.set(slot, p);
+        if indexed {
+            if let Some(ix) = &mut self.index {
+                ix.insert(KeyRef(p));
+            }
+        }
+        Appended::Done(new_len)
     }
 
     /// Inserts an owned record under its key, replacing any old one (RENAME, MOVE, COPY).
