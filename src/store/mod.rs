@@ -677,7 +677,10 @@ mod tests {
         for round in 0..3 {
             for i in (0..200).step_by(3) {
                 let want = 1 + (round + 1) * big.len();
-                assert_eq!(db.append(format!("a{i:03}").as_bytes(), &big, usize::MAX), Appended::Done(want));
+                assert_eq!(
+                    db.append(format!("a{i:03}").as_bytes(), &big, usize::MAX),
+                    Appended::Done(want)
+                );
             }
         }
         assert_eq!(db.append(b"missing", b"z", usize::MAX), Appended::Missing);
