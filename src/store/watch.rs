@@ -15,7 +15,9 @@ pub type DirtyFlag = Arc<AtomicBool>;
 #[derive(Default)]
 pub struct Watches {
     count: AtomicUsize,
-    keys: Mutex<HashMap<(usize, Bytes), Vec<DirtyFlag>>>,
+    /// Per database, the watched keys and their watchers. Keyed by `Bytes` so that a write
+    /// looks its key up by `&[u8]` without allocating.
+    keys: Mutex<HashMap<usize, HashMap<Bytes, Vec<DirtyFlag>>>>,
 }
 
 impl Watches {
@@ -26,7 +28,7 @@ impl Watches {
 
     pub fn watch(&self, db: usize, key: Bytes, flag: &DirtyFlag) {
         let mut map = self.keys.lock();
-        let list = map.entry((db, key)).or_default();
+        let list = map.entry(db).or_default().entry(key).or_default();
         if !list.iter().any(|f| Arc::ptr_eq(f, flag)) {
             list.push(flag.clone());
             self.count.fetch_add(1, Ordering::Relaxed);
@@ -35,14 +37,17 @@ impl Watches {
 
     pub fn unwatch(&self, db: usize, key: &Bytes, flag: &DirtyFlag) {
         let mut map = self.keys.lock();
-        let k = (db, key.clone());
-        if let Some(list) = map.get_mut(&k) {
+        let Some(keys) = map.get_mut(&db) else { return };
+        if let Some(list) = keys.get_mut(key) {
             let before = list.len();
             list.retain(|f| !Arc::ptr_eq(f, flag));
             self.count.fetch_sub(before - list.len(), Ordering::Relaxed);
             if list.is_empty() {
-                map.remove(&k);
+                keys.remove(key);
             }
+        }
+        if keys.is_empty() {
+            map.remove(&db);
         }
     }
 
@@ -53,7 +58,7 @@ impl Watches {
             return;
         }
         let map = self.keys.lock();
-        if let Some(list) = map.get(&(db, Bytes::copy_from_slice(key))) {
+        if let Some(list) = map.get(&db).and_then(|keys| keys.get(key)) {
             for f in list {
                 f.store(true, Ordering::Relaxed);
             }
@@ -67,9 +72,8 @@ impl Watches {
             return Vec::new();
         }
         let map = self.keys.lock();
-        map.iter()
-            .filter(|((d, _), _)| *d == db)
-            .map(|((_, k), l)| (k.clone(), l.clone()))
-            .collect()
+        map.get(&db).map_or_else(Vec::new, |keys| {
+            keys.iter().map(|(k, l)| (k.clone(), l.clone())).collect()
+        })
     }
 }
