@@ -21,7 +21,7 @@ use bytes::Bytes;
 use entry::{Entry, Rec};
 use parking_lot::{Mutex, MutexGuard, RwLock};
 use shard::{hash_key, Shard};
-pub use shard::{Action, Appended, Meta, Put, Replaced};
+pub use shard::{Action, Appended, Meta, Put};
 use std::hash::RandomState;
 use std::ops::Bound;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -260,6 +260,7 @@ impl Store {
 
 /// Namespace `db` at time `now`: every key operation of the commands goes through here, so
 /// lazy expiry and WATCH touches happen in one place.
+#[derive(Clone, Copy)]
 pub struct DbRef<'a> {
     store: &'a Store,
     pub db: usize,
@@ -319,19 +320,7 @@ impl<'a> DbRef<'a> {
     /// The value of a live key (always counts a keyspace hit or miss, as GET and MGET do).
     #[inline]
     pub fn get(&self, key: &[u8]) -> Option<Bytes> {
-        self.op(
-            key,
-            |h, s| {
-                let v = s.read(h, key, self.now, |r| Bytes::copy_from_slice(r.value()));
-                if v.is_some() {
-                    s.hits += 1;
-                } else {
-                    s.misses += 1;
-                }
-                v
-            },
-            |_| false,
-        )
+        self.counted().read(key, |r| Bytes::copy_from_slice(r.value()))
     }
 
     /// Calls `f` with a live key's record.
@@ -365,7 +354,7 @@ impl<'a> DbRef<'a> {
     }
 
     /// Writes a whole record.
-    pub fn put(&self, key: &[u8], value: &[u8], deadline: Option<i64>, meta: Option<&[u8]>) -> Replaced {
+    pub fn put(&self, key: &[u8], value: &[u8], deadline: Option<i64>, meta: Option<&[u8]>) {
         self.op(key, |h, s| s.put(h, key, value, deadline, meta, self.now), |_| true)
     }
 
@@ -420,7 +409,7 @@ impl<'a> DbRef<'a> {
     }
 
     /// Stores an owned record under its own key, replacing any old one.
-    pub fn put_entry(&self, entry: Entry) -> Replaced {
+    pub fn put_entry(&self, entry: Entry) {
         let key = Bytes::copy_from_slice(entry.key());
         self.op(&key, |h, s| s.put_entry(h, entry, self.now), |_| true)
     }

@@ -92,13 +92,6 @@ pub enum Appended {
     Missing,
 }
 
-/// What a write replaced, for the caller's bookkeeping (WATCH, counters).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Replaced {
-    pub existed: bool,
-    pub old_deadline: Option<i64>,
-}
-
 pub struct Shard {
     buckets: Box<[*mut u8]>,
     /// The table being drained into `buckets` while an incremental rehash is under way
@@ -329,6 +322,14 @@ impl Shard {
 
     /// Unlinks the record at `slot` and returns it.
     fn unlink(&mut self, slot: Slot) -> Entry {
+        let e = self.detach(slot);
+        self.maybe_shrink();
+        e
+    }
+
+    /// Unlinks the record at `slot` without shrinking the table (callers walking a chain must
+    /// not see it resized under them).
+    fn detach(&mut self, slot: Slot) -> Entry {
         unsafe {
             let p = self.get(slot);
             let mut e = Entry::from_raw(p);
@@ -340,7 +341,6 @@ impl Shard {
             self.len -= 1;
             self.bytes -= e.alloc_size();
             self.account(e.deadline(), None);
-            self.maybe_shrink();
             e
         }
     }
@@ -380,37 +380,14 @@ impl Shard {
 
     /// Writes a whole record for `key` (value, deadline, metadata), replacing any old one.
     /// The old record's bytes are reused when the layout is the same.
-    pub fn put(
-        &mut self,
-        h: u64,
-        key: &[u8],
-        value: &[u8],
-        deadline: Option<i64>,
-        meta: Option<&[u8]>,
-        now: i64,
-    ) -> Replaced {
-        self.expire_if_due(h, key, now);
-        if let Some(slot) = self.slot_of(h, key) {
-            let mut rec = unsafe { Rec::at(self.get(slot)) };
-            let old_deadline = rec.deadline();
-            let same_shape = old_deadline.is_some() == deadline.is_some();
-            if same_shape && rec.overwrite_in_place(value, meta) {
-                rec.set_deadline_in_place(deadline);
-                self.account(old_deadline, deadline);
-            } else {
-                self.replace_at(slot, Entry::new(key, value, deadline, meta));
-            }
-            self.arm(h, old_deadline, deadline);
-            return Replaced {
-                existed: true,
-                old_deadline,
-            };
-        }
-        self.insert_new(h, Entry::new(key, value, deadline, meta));
-        Replaced {
-            existed: false,
-            old_deadline: None,
-        }
+    pub fn put(&mut self, h: u64, key: &[u8], value: &[u8], deadline: Option<i64>, meta: Option<&[u8]>, now: i64) {
+        let meta = meta.map_or(Meta::Clear, Meta::Set);
+        let put = Put {
+            value: std::borrow::Cow::Borrowed(value),
+            deadline,
+            meta,
+        };
+        self.modify(h, key, now, |_| (Action::Put(put), ()));
     }
 
     /// Reads and changes one key atomically: `f` sees the live record (or `None`) and says
@@ -498,7 +475,7 @@ impl Shard {
     }
 
     /// Inserts an owned record under its key, replacing any old one (RENAME, MOVE, COPY).
-    pub fn put_entry(&mut self, h: u64, entry: Entry, now: i64) -> Replaced {
+    pub fn put_entry(&mut self, h: u64, entry: Entry, now: i64) {
         let key: &[u8] = unsafe { std::slice::from_raw_parts(entry.key().as_ptr(), entry.key().len()) };
         self.expire_if_due(h, key, now);
         let deadline = entry.deadline();
@@ -506,16 +483,9 @@ impl Shard {
             let old_deadline = unsafe { Rec::at(self.get(slot)).deadline() };
             self.replace_at(slot, entry);
             self.arm(h, old_deadline, deadline);
-            return Replaced {
-                existed: true,
-                old_deadline,
-            };
+            return;
         }
         self.insert_new(h, entry);
-        Replaced {
-            existed: false,
-            old_deadline: None,
-        }
     }
 
     /// Asks the CPU to start loading the bucket of hash `h` (a hint; never faults).
@@ -847,16 +817,8 @@ impl Shard {
                         match rec.deadline() {
                             Some(d) if now > d => {
                                 on_delete(rec.key());
-                                let e = Entry::from_raw(p);
-                                self.set(slot, e.next());
-                                if let Some(ix) = &mut self.index {
-                                    ix.remove(e.key());
-                                }
-                                self.len -= 1;
-                                self.bytes -= e.alloc_size();
-                                self.account(Some(d), None);
+                                drop(self.detach(slot));
                                 self.expired += 1;
-                                drop(e);
                                 reclaimed += 1;
                                 continue;
                             }
@@ -960,8 +922,8 @@ mod tests {
         let (seen, changed) = s.modify(h, b"k", now, |r| (Action::Keep, r.is_some()));
         assert!(!seen && !changed);
         reset(&mut s);
-        let r = s.put(h, b"k", b"new", None, None, now);
-        assert!(!r.existed);
+        s.put(h, b"k", b"new", None, None, now);
+        assert_eq!(s.len(), 1, "the expired record was dropped, not overwritten");
         assert_eq!(s.read(h, b"k", now, |r| r.value().to_vec()), Some(b"new".to_vec()));
         assert_eq!(s.expires(), 0);
         // SCAN's step skips it.
