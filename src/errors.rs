@@ -86,6 +86,12 @@ pub fn unknown_subcommand(container: &str, sub: &[u8]) -> Reply {
     ])
 }
 
+/// `<before><client bytes><after>`, the bytes as C's `%s` prints them (up to a NUL byte, not
+/// re-encoded), for texts that quote an argument back: `ERR Unknown client type 'x'`.
+pub fn echo(before: &str, arg: &[u8], after: &str) -> Reply {
+    raw(&[before.as_bytes(), clip(arg, usize::MAX), after.as_bytes()])
+}
+
 /// `ERR Unsupported option x` (EXPIRE and friends): the option as the client sent it.
 pub fn unsupported_option(opt: &[u8]) -> Reply {
     raw(&[b"ERR Unsupported option ", clip(opt, usize::MAX)])

@@ -776,4 +776,12 @@ fn errors_echo_client_bytes_unchanged() {
         c.cmd_bytes(&[b"CLIENT", b"\xe9t\xe9"]),
         b"-ERR unknown subcommand '\xe9t\xe9'. Try CLIENT HELP.\r\n".to_vec()
     );
+    assert_eq!(
+        c.cmd_bytes(&[b"CLIENT", b"LIST", b"TYPE", b"n\xf6rmal"]),
+        b"-ERR Unknown client type 'n\xf6rmal'\r\n".to_vec()
+    );
+    assert_eq!(
+        c.cmd_bytes(&[b"CLIENT", b"KILL", b"USER", b"\xffx\x00y"]),
+        b"-ERR No such user '\xffx'\r\n".to_vec()
+    );
 }

@@ -278,16 +278,14 @@ impl Command for ClientSetinfo {
         } else if is(&attr, "lib-ver") {
             false
         } else {
-            return Err(errors::custom(format!(
-                "ERR Unrecognized option '{}'",
-                String::from_utf8_lossy(&attr)
-            )));
+            return Err(errors::echo("ERR Unrecognized option '", &attr, "'"));
         };
         if !valid_name(&value) {
-            return Err(errors::custom(format!(
-                "ERR {} cannot contain spaces, newlines or special characters.",
-                String::from_utf8_lossy(&attr)
-            )));
+            return Err(errors::echo(
+                "ERR ",
+                &attr,
+                " cannot contain spaces, newlines or special characters.",
+            ));
         }
         Ok(ClientSetinfo { lib_name, value })
     }
@@ -329,10 +327,7 @@ fn client_type_ok(t: &[u8]) -> Result<bool, Reply> {
     } else if is(t, "master") || is(t, "replica") || is(t, "slave") || is(t, "pubsub") {
         Ok(false)
     } else {
-        Err(errors::custom(format!(
-            "ERR Unknown client type '{}'",
-            String::from_utf8_lossy(t)
-        )))
+        Err(errors::echo("ERR Unknown client type '", t, "'"))
     }
 }
 
@@ -428,10 +423,7 @@ impl Command for ClientKill {
                 k.laddr = Some(String::from_utf8_lossy(&v).into_owned());
             } else if is(&opt, "user") {
                 if v.as_ref() != b"default" {
-                    return Err(errors::custom(format!(
-                        "ERR No such user '{}'",
-                        String::from_utf8_lossy(&v)
-                    )));
+                    return Err(errors::echo("ERR No such user '", &v, "'"));
                 }
             } else if is(&opt, "skipme") {
                 if is(&v, "yes") {
