@@ -129,6 +129,52 @@ const SPECS: &[Spec] = &[
         kind: Kind::Int { min: 1, max: 128 },
         access: Access::Immutable,
     },
+    // Workers KV (kv-spec.md). Namespace slots are reserved at start, hence immutable.
+    Spec {
+        name: "kv-max-namespaces",
+        default: "1000",
+        kind: Kind::Int { min: 0, max: 1 << 20 },
+        access: Access::Immutable,
+    },
+    // Workers KV's minimum expiration TTL; operators may lower it (short-lived tokens, locks).
+    Spec {
+        name: "kv-min-ttl",
+        default: "60",
+        kind: Kind::Int { min: 1, max: INT_MAX },
+        access: Access::Mutable,
+    },
+    // Daily quotas per namespace, reset at 00:00 UTC; 0 = none. Workers KV's free tier is
+    // 100000 reads, 1000 writes, 1000 deletes, 1000 lists, 1gb stored.
+    Spec {
+        name: "kv-quota-deletes",
+        default: "0",
+        kind: Kind::Int { min: 0, max: I },
+        access: Access::Mutable,
+    },
+    Spec {
+        name: "kv-quota-lists",
+        default: "0",
+        kind: Kind::Int { min: 0, max: I },
+        access: Access::Mutable,
+    },
+    Spec {
+        name: "kv-quota-reads",
+        default: "0",
+        kind: Kind::Int { min: 0, max: I },
+        access: Access::Mutable,
+    },
+    Spec {
+        name: "kv-quota-storage",
+        default: "0",
+        kind: Kind::Mem { min: 0, max: I },
+        access: Access::Mutable,
+    },
+    Spec {
+        name: "kv-quota-writes",
+        default: "0",
+        kind: Kind::Int { min: 0, max: I },
+        access: Access::Mutable,
+    },
     Spec {
         name: "latency-tracking",
         default: "yes",
@@ -375,6 +421,19 @@ pub struct Config {
     pub maxclients: AtomicI64,
     pub timeout: AtomicI64,
     auth_required: AtomicBool,
+    /// `kv-min-ttl` and the `kv-quota-*` values, read by every KV operation.
+    pub kv: KvHot,
+}
+
+/// Hot copies of the Workers KV settings (0 = no quota).
+#[derive(Default)]
+pub struct KvHot {
+    pub min_ttl: AtomicI64,
+    pub quota_reads: AtomicI64,
+    pub quota_writes: AtomicI64,
+    pub quota_deletes: AtomicI64,
+    pub quota_lists: AtomicI64,
+    pub quota_storage: AtomicI64,
 }
 
 impl Default for Config {
@@ -393,6 +452,7 @@ impl Config {
             maxclients: AtomicI64::new(0),
             timeout: AtomicI64::new(0),
             auth_required: AtomicBool::new(false),
+            kv: KvHot::default(),
         };
         c.refresh_hot();
         c
@@ -407,6 +467,13 @@ impl Config {
             .store(int("client-query-buffer-limit"), Ordering::Relaxed);
         self.maxclients.store(int("maxclients"), Ordering::Relaxed);
         self.timeout.store(int("timeout"), Ordering::Relaxed);
+        let kv = &self.kv;
+        kv.min_ttl.store(int("kv-min-ttl"), Ordering::Relaxed);
+        kv.quota_reads.store(int("kv-quota-reads"), Ordering::Relaxed);
+        kv.quota_writes.store(int("kv-quota-writes"), Ordering::Relaxed);
+        kv.quota_deletes.store(int("kv-quota-deletes"), Ordering::Relaxed);
+        kv.quota_lists.store(int("kv-quota-lists"), Ordering::Relaxed);
+        kv.quota_storage.store(int("kv-quota-storage"), Ordering::Relaxed);
         let auth = v.get("requirepass").is_some_and(|p| !p.is_empty());
         self.auth_required.store(auth, Ordering::Relaxed);
     }

@@ -152,3 +152,152 @@ pub fn config_set_duplicate(name: &str) -> Reply {
 pub fn custom(text: String) -> Reply {
     Reply::Error(text.into())
 }
+
+/// `ERR the selected namespace was deleted` (a connection whose namespace was dropped by
+/// `KV.NAMESPACE DELETE` must SELECT again: its slot may be reused by a new namespace).
+pub const NAMESPACE_DELETED: &str = "ERR the selected namespace was deleted; SELECT another one";
+
+/// The operations Workers KV bills and limits per day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KvOp {
+    Read,
+    Write,
+    Delete,
+    List,
+}
+
+impl KvOp {
+    /// The binding method Workers KV names in its texts.
+    pub fn method(self) -> &'static str {
+        match self {
+            KvOp::Read => "get",
+            KvOp::Write => "put",
+            KvOp::Delete => "delete",
+            KvOp::List => "list",
+        }
+    }
+}
+
+/// Every Workers KV error edgekv reports, on every KV surface (`KV.*` commands, HTTP, CLI).
+/// `message` is Workers KV's text (kv-spec.md), `status` its HTTP status; RESP replies are
+/// `-ERR <message>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KvError {
+    EmptyKey,
+    /// The key as given (`.` or `..`).
+    IllegalKey(String),
+    KeyTooLong(usize),
+    ValueTooLong(usize),
+    MetadataTooLong(usize),
+    MetadataNotJson,
+    /// `expiration_ttl` below the minimum (value as given, minimum).
+    TtlTooShort(String, i64),
+    /// `expiration_ttl` zero, negative or not an integer.
+    TtlNotPositive(String),
+    /// `expiration` less than the minimum TTL ahead (value as given, minimum).
+    ExpirationTooSoon(String, i64),
+    /// `expiration` not after now, or not an integer.
+    ExpirationPast(String),
+    /// Both an absolute and a relative expiration in one write: edgekv never mixes them.
+    MixedExpiration,
+    ListLimitTooLarge(String),
+    ListLimitTooSmall(String),
+    PrefixTooLong(usize),
+    InvalidCursor,
+    BulkGetTooMany,
+    BulkGetTooFew,
+    BulkTooMany(usize),
+    BulkTooLarge(usize),
+    /// The bulk body is not what it should be (the detail says why).
+    BulkFormat(String),
+    /// `KV.GET key TYPE json` of a value that is not JSON (serde's reason).
+    ValueNotJson(String),
+    InvalidType(String),
+    QuotaExceeded(KvOp),
+    StorageQuotaExceeded,
+    NamespaceNotFound,
+    NamespaceTitleTaken,
+    NamespaceTitleEmpty,
+    NamespaceTitleTooLong(usize),
+    TooManyNamespaces(usize),
+    /// The registry file could not be written (the change was not made).
+    RegistryWrite(String),
+}
+
+/// Workers KV's key length limit, in UTF-8 bytes.
+pub const KV_MAX_KEY: usize = 512;
+/// Workers KV's value limit: 25 MiB.
+pub const KV_MAX_VALUE: usize = 25 * 1024 * 1024;
+/// Workers KV's metadata limit, serialized.
+pub const KV_MAX_METADATA: usize = 1024;
+
+impl KvError {
+    pub fn message(&self) -> String {
+        match self {
+            KvError::EmptyKey => "Key names must not be empty".into(),
+            KvError::IllegalKey(k) => format!("Illegal key name \"{k}\". Please use a different name."),
+            KvError::KeyTooLong(n) | KvError::PrefixTooLong(n) => {
+                format!("UTF-8 encoded length of {n} exceeds key length limit of {KV_MAX_KEY}.")
+            }
+            KvError::ValueTooLong(n) => format!("Value length of {n} exceeds limit of {KV_MAX_VALUE}."),
+            KvError::MetadataTooLong(n) => format!("Metadata length of {n} exceeds limit of {KV_MAX_METADATA}."),
+            KvError::MetadataNotJson => "Metadata must be valid JSON.".into(),
+            KvError::TtlTooShort(v, min) => {
+                format!("Invalid expiration_ttl of {v}. Expiration TTL must be at least {min}.")
+            }
+            KvError::TtlNotPositive(v) => {
+                format!("Invalid expiration_ttl of {v}. Please specify integer greater than 0.")
+            }
+            KvError::ExpirationTooSoon(v, min) => {
+                format!("Invalid expiration of {v}. Expiration times must be at least {min} seconds in the future.")
+            }
+            KvError::ExpirationPast(v) => format!(
+                "Invalid expiration of {v}. Please specify integer greater than the current number of seconds since the UNIX epoch."
+            ),
+            KvError::MixedExpiration => {
+                "Both expiration and expiration_ttl were given; a write takes one or the other, never both.".into()
+            }
+            KvError::ListLimitTooLarge(v) => {
+                format!("Invalid key_count_limit of {v}. Please specify an integer less than 1000.")
+            }
+            KvError::ListLimitTooSmall(v) => {
+                format!("Invalid key_count_limit of {v}. Please specify an integer greater than 0.")
+            }
+            KvError::InvalidCursor => "Invalid cursor.".into(),
+            KvError::BulkGetTooMany => "You can request a maximum of 100 keys".into(),
+            KvError::BulkGetTooFew => "You must request a minimum of 1 key".into(),
+            KvError::BulkTooMany(n) => format!("A bulk request takes at most 10000 items; this one has {n}."),
+            KvError::BulkTooLarge(n) => format!("A bulk request takes at most 100000000 bytes; this one has {n}."),
+            KvError::BulkFormat(why) => why.clone(),
+            KvError::ValueNotJson(why) => format!("The value is not valid JSON: {why}"),
+            KvError::InvalidType(t) => format!("\"{t}\" is not a valid type. Use \"json\" or \"text\""),
+            KvError::QuotaExceeded(op) => format!("KV {}() limit exceeded for the day.", op.method()),
+            KvError::StorageQuotaExceeded => "KV storage limit exceeded for the namespace.".into(),
+            KvError::NamespaceNotFound => "Unknown namespace.".into(),
+            KvError::NamespaceTitleTaken => "A namespace with this account ID and title already exists".into(),
+            KvError::NamespaceTitleEmpty => "A namespace title must not be empty".into(),
+            KvError::NamespaceTitleTooLong(n) => format!("A namespace title must be 512 characters or less (current: {n})"),
+            KvError::TooManyNamespaces(max) => {
+                format!("The limit of {max} namespaces is reached (configuration: kv-max-namespaces)")
+            }
+            KvError::RegistryWrite(why) => format!("could not save the namespace registry: {why}"),
+        }
+    }
+
+    /// The HTTP status Workers KV answers with.
+    pub fn status(&self) -> u16 {
+        match self {
+            KvError::KeyTooLong(_) | KvError::PrefixTooLong(_) => 414,
+            KvError::ValueTooLong(_) | KvError::MetadataTooLong(_) | KvError::BulkTooLarge(_) => 413,
+            KvError::QuotaExceeded(_) | KvError::StorageQuotaExceeded => 429,
+            KvError::NamespaceNotFound => 404,
+            KvError::RegistryWrite(_) => 500,
+            _ => 400,
+        }
+    }
+
+    /// The RESP error reply: `-ERR <message>`.
+    pub fn reply(&self) -> Reply {
+        Reply::Error(format!("ERR {}", self.message()).into())
+    }
+}

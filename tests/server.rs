@@ -51,6 +51,7 @@ const DEFAULT_SECTIONS: &[&str] = &[
     "# Errorstats",
     "# Cluster",
     "# Keyspace",
+    "# Namespaces",
 ];
 
 #[test]

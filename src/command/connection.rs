@@ -69,6 +69,7 @@ impl Command for Reset {
         let authenticated = requirepass(ctx).is_none();
         let s = &mut *ctx.session;
         s.db = 0;
+        s.db_gen = 0;
         s.handle.db.store(0, Ordering::Relaxed);
         s.proto = Protocol::Resp2;
         s.handle.set_proto(Protocol::Resp2);

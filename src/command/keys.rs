@@ -47,12 +47,12 @@ pub(super) fn c_str(a: &[u8]) -> &[u8] {
     }
 }
 
-/// A database index that must exist.
+/// A database index that must exist: a numbered database or a live namespace's slot.
 fn db_index(ctx: &Ctx, id: i64) -> Result<usize, Reply> {
-    if id < 0 || id as usize >= ctx.shared.store.databases() {
-        Err(err(errors::DB_INDEX))
-    } else {
+    if id >= 0 && (id as u64) < ctx.shared.store.slots() as u64 && ctx.shared.namespaces.is_live(id as usize) {
         Ok(id as usize)
+    } else {
+        Err(err(errors::DB_INDEX))
     }
 }
 
@@ -447,33 +447,48 @@ impl Command for Flushall {
         Ok(Flushall)
     }
     fn execute(self, ctx: &mut Ctx) -> Reply {
-        for d in 0..ctx.shared.store.databases() {
+        // Every database, namespaces included (their registry entries stay).
+        for d in ctx.shared.store.created() {
             ctx.db_at(d).clear();
         }
         Reply::Ok
     }
 }
 
-/// `SELECT index`
+/// `SELECT index | namespace-id | namespace-title`
+///
+/// A number selects as in Redis (numbered databases, and namespaces by their index); edgekv
+/// also takes a namespace's id or title. Anything else gets Redis's integer error.
 pub struct Select {
-    index: i64,
+    /// The index, or the argument with the error Redis gives for it as an index.
+    target: Result<i64, (Bytes, Reply)>,
 }
 
 impl Command for Select {
     fn parse(args: &mut Args) -> Result<Self, Reply> {
+        let a = args.next()?;
         Ok(Select {
-            index: int_value(&args.next()?)?,
+            target: int_value(&a).map_err(|e| (a, e)),
         })
     }
     fn execute(self, ctx: &mut Ctx) -> Reply {
-        match db_index(ctx, self.index) {
-            Ok(d) => {
-                ctx.session.db = d;
-                ctx.session.handle.db.store(d, std::sync::atomic::Ordering::Relaxed);
-                Reply::Ok
-            }
-            Err(e) => e,
+        let ns = &ctx.shared.namespaces;
+        let index = match self.target {
+            Ok(n) if n >= 0 && (n as u64) < ctx.shared.store.slots() as u64 => n as usize,
+            Ok(_) => return err(errors::DB_INDEX),
+            Err((name, e)) => match ns.find(&name) {
+                Some(found) => found.index,
+                None => return e,
+            },
+        };
+        // The generation is read before liveness is checked, so a namespace deleted in
+        // between is noticed by the connection's next command.
+        let generation = ns.generation(index);
+        if !ns.is_live(index) {
+            return err(errors::DB_INDEX);
         }
+        ctx.select(index, generation);
+        Reply::Ok
     }
 }
 

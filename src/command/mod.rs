@@ -8,7 +8,9 @@ pub mod args;
 pub mod connection;
 pub mod expire;
 pub mod keys;
+pub mod kv;
 pub mod multi;
+pub mod namespace;
 pub mod server;
 pub mod strings;
 pub mod table;
@@ -29,6 +31,8 @@ use table::{flags, CommandSpec};
 pub struct Session {
     pub handle: Arc<ClientHandle>,
     pub db: usize,
+    /// The generation of `db`'s slot when it was selected (see `Namespaces::generation`).
+    pub db_gen: u32,
     pub proto: Protocol,
     /// Queued commands while in MULTI.
     pub multi: Option<Vec<Vec<Bytes>>>,
@@ -57,6 +61,7 @@ impl Session {
         Session {
             handle,
             db: 0,
+            db_gen: 0,
             proto: Protocol::Resp2,
             multi: None,
             multi_error: false,
@@ -86,6 +91,13 @@ impl<'a> Ctx<'a> {
 
     pub fn db_at(&self, index: usize) -> DbRef<'a> {
         self.shared.store.db(index, self.now)
+    }
+
+    /// Makes `index` (a numbered database or a live namespace, at `generation`) the selected one.
+    pub fn select(&mut self, index: usize, generation: u32) {
+        self.session.db = index;
+        self.session.db_gen = generation;
+        self.session.handle.db.store(index, Ordering::Relaxed);
     }
 }
 
@@ -241,6 +253,13 @@ pub fn execute(
     h.last_cmd.store(idx, Ordering::Relaxed);
     h.last_active
         .store(started.duration_since(h.created).as_millis() as u64, Ordering::Relaxed);
+    // A namespace deleted under this connection: its slot may already hold another one.
+    if session.db >= shared.store.databases()
+        && spec.flags & flags::NO_GATE == 0
+        && shared.namespaces.generation(session.db) != session.db_gen
+    {
+        return errors::err(errors::NAMESPACE_DELETED);
+    }
     let reply = {
         let mut ctx = Ctx { shared, session, now };
         if gate_held || spec.flags & flags::NO_GATE != 0 {

@@ -53,6 +53,7 @@ const DEFAULT_SECTIONS: &[&str] = &[
     "errorstats",
     "cluster",
     "keyspace",
+    "namespaces",
 ];
 const ORDER: &[&str] = &[
     "server",
@@ -67,6 +68,7 @@ const ORDER: &[&str] = &[
     "errorstats",
     "cluster",
     "keyspace",
+    "namespaces",
 ];
 
 /// Redis's `bytesToHuman`: `999B`, `1.50K`, `2.00M`, ... up to petabytes, then bytes again.
@@ -252,7 +254,7 @@ fn section_text(ctx: &Ctx, section: &str, out: &mut String) {
             let rss = rss_bytes();
             let active = allocator_active().max(used);
             let peak = PEAK_MEMORY.fetch_max(used, Ordering::Relaxed).max(used);
-            let dataset: usize = (0..sh.store.databases()).map(|d| sh.store.info(d, ctx.now).bytes).sum();
+            let dataset: usize = sh.store.created().map(|d| sh.store.info(d, ctx.now).bytes).sum();
             let dataset = dataset as u64;
             let overhead = used.saturating_sub(dataset);
             let system = total_system_memory();
@@ -517,7 +519,7 @@ fn section_text(ctx: &Ctx, section: &str, out: &mut String) {
         }
         "keyspace" => {
             out.push_str("# Keyspace\r\n");
-            for d in 0..sh.store.databases() {
+            for d in sh.store.created() {
                 let i = sh.store.info(d, ctx.now);
                 if i.keys > 0 {
                     let _ = write!(
@@ -526,6 +528,44 @@ fn section_text(ctx: &Ctx, section: &str, out: &mut String) {
                         d, i.keys, i.expires, i.avg_ttl
                     );
                 }
+            }
+        }
+        "namespaces" => {
+            // One line per Workers KV namespace: its slot, id, title (with the characters
+            // that would break INFO's `k=v,k=v` form replaced), size and usage.
+            out.push_str("# Namespaces\r\n");
+            for ns in sh.namespaces.list() {
+                let i = sh.store.info(ns.index, ctx.now);
+                let u = sh.namespaces.usage(ns.index).snapshot(ctx.now);
+                let title: String = ns
+                    .title
+                    .chars()
+                    .map(|c| {
+                        if matches!(c, ',' | '=' | ':' | '\r' | '\n') {
+                            '_'
+                        } else {
+                            c
+                        }
+                    })
+                    .collect();
+                let _ = write!(
+                    out,
+                    "ns{}:id={},title={},keys={},bytes={},reads={},writes={},deletes={},lists={},\
+                     reads_today={},writes_today={},deletes_today={},lists_today={}\r\n",
+                    ns.index,
+                    ns.id,
+                    title,
+                    i.keys,
+                    i.bytes,
+                    u.total[0],
+                    u.total[1],
+                    u.total[2],
+                    u.total[3],
+                    u.today[0],
+                    u.today[1],
+                    u.today[2],
+                    u.today[3]
+                );
             }
         }
         _ => {}

@@ -2,7 +2,7 @@
 //! argument count including the name, negative = at least), flags, key positions, ACL
 //! categories and its entry point. COMMAND INFO/DOCS/COUNT/LIST read it; `dispatch` uses it.
 
-use super::{connection as conn, expire, keys, multi, run, server as srv, strings as st, Ctx};
+use super::{connection as conn, expire, keys, kv, multi, namespace as ns, run, server as srv, strings as st, Ctx};
 use crate::protocol::Reply;
 use bytes::Bytes;
 use std::collections::HashMap;
@@ -399,6 +399,86 @@ static CONFIG_SUBS: [CommandSpec; 5] = [
         "2.0.0",
         "Sets configuration parameters in-flight.",
         run::<srv::ConfigSet>,
+    ),
+];
+
+/// Workers KV's namespaces (edgekv's own commands).
+const KVR: &[&str] = &["@keyspace", "@read", "@fast"];
+const KVRS: &[&str] = &["@keyspace", "@read", "@slow"];
+const KVW: &[&str] = &["@keyspace", "@write", "@fast"];
+const KVWS: &[&str] = &["@keyspace", "@write", "@slow"];
+const KVA: &[&str] = &["@admin", "@slow"];
+
+static KV_NAMESPACE_SUBS: [CommandSpec; 7] = [
+    sub(
+        "kv.namespace|create",
+        "create",
+        3,
+        WRITE | NO_GATE,
+        KVA,
+        "0.1.0",
+        "Creates a Workers KV namespace.",
+        run::<ns::NsCreate>,
+    ),
+    sub(
+        "kv.namespace|delete",
+        "delete",
+        3,
+        WRITE | EXCLUSIVE,
+        &["@admin", "@slow", "@dangerous"],
+        "0.1.0",
+        "Deletes a namespace and its keys.",
+        run::<ns::NsDelete>,
+    ),
+    sub(
+        "kv.namespace|get",
+        "get",
+        3,
+        READONLY,
+        KVA,
+        "0.1.0",
+        "Shows a namespace by id or title.",
+        run::<ns::NsGet>,
+    ),
+    sub(
+        "kv.namespace|help",
+        "help",
+        2,
+        LOADING | STALE | NO_GATE,
+        &["@slow"],
+        "0.1.0",
+        "Returns helpful text about the different subcommands.",
+        run::<ns::NsHelp>,
+    ),
+    sub(
+        "kv.namespace|list",
+        "list",
+        2,
+        READONLY,
+        KVA,
+        "0.1.0",
+        "Lists the namespaces.",
+        run::<ns::NsList>,
+    ),
+    sub(
+        "kv.namespace|rename",
+        "rename",
+        4,
+        WRITE | NO_GATE,
+        KVA,
+        "0.1.0",
+        "Gives a namespace a new title.",
+        run::<ns::NsRename>,
+    ),
+    sub(
+        "kv.namespace|stats",
+        "stats",
+        3,
+        READONLY,
+        KVA,
+        "0.1.0",
+        "Shows a namespace's usage and quotas.",
+        run::<ns::NsStats>,
     ),
 ];
 
@@ -1117,6 +1197,104 @@ static COMMANDS: &[CommandSpec] = &[
         "2.2.0",
         "Monitors changes to keys to determine the execution of a transaction.",
         run::<multi::Watch>,
+    ),
+    // ---- Workers KV (edgekv's own) ----
+    c(
+        "kv.bulkdelete",
+        -2,
+        WRITE,
+        KALL,
+        KVWS,
+        "kv",
+        "0.1.0",
+        "Deletes up to 10,000 keys; reports successful and unsuccessful keys.",
+        run::<kv::KvBulkDelete>,
+    ),
+    c(
+        "kv.bulkput",
+        2,
+        WRITE | DENYOOM,
+        NOK,
+        KVWS,
+        "kv",
+        "0.1.0",
+        "Writes a JSON array of up to 10,000 {key, value, expiration?, expiration_ttl?, metadata?, base64?}.",
+        run::<kv::KvBulkPut>,
+    ),
+    c(
+        "kv.delete",
+        -2,
+        WRITE,
+        KALL,
+        KVW,
+        "kv",
+        "0.1.0",
+        "Deletes keys.",
+        run::<kv::KvDelete>,
+    ),
+    c(
+        "kv.get",
+        -2,
+        READONLY | FAST,
+        K1,
+        KVR,
+        "kv",
+        "0.1.0",
+        "Returns a key's value, as text or parsed JSON.",
+        run::<kv::KvGet>,
+    ),
+    c(
+        "kv.getwithmetadata",
+        -2,
+        READONLY | FAST,
+        K1,
+        KVR,
+        "kv",
+        "0.1.0",
+        "Returns a key's value and metadata.",
+        run::<kv::KvGetWithMetadata>,
+    ),
+    c(
+        "kv.list",
+        -1,
+        READONLY,
+        NOK,
+        KVRS,
+        "kv",
+        "0.1.0",
+        "Lists keys in byte order under a prefix, a page at a time, with a cursor.",
+        run::<kv::KvList>,
+    ),
+    c(
+        "kv.mget",
+        -2,
+        READONLY | FAST,
+        KALL,
+        KVR,
+        "kv",
+        "0.1.0",
+        "Returns the values (and metadata) of 1 to 100 keys.",
+        run::<kv::KvMget>,
+    ),
+    container(
+        "kv.namespace",
+        -2,
+        0,
+        &["@slow"],
+        "kv",
+        "A container for Workers KV namespace commands.",
+        &KV_NAMESPACE_SUBS,
+    ),
+    c(
+        "kv.put",
+        -3,
+        WRITE | DENYOOM,
+        K1,
+        KVW,
+        "kv",
+        "0.1.0",
+        "Writes a key's value, metadata and expiration together.",
+        run::<kv::KvPut>,
     ),
 ];
 

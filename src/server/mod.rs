@@ -49,7 +49,7 @@ pub async fn run(config: Config, config_file: Option<std::path::PathBuf>) -> any
     let listeners = bind_all(&bind, port)
         .await
         .map_err(|e| anyhow_lite::Error(format!("cannot listen on {} port {}: {}", bind, port, e)))?;
-    let shared = Arc::new(Shared::new(config, config_file));
+    let shared = Arc::new(Shared::new(config, config_file).map_err(anyhow_lite::Error)?);
     let addrs: Vec<SocketAddr> = listeners.iter().filter_map(|l| l.local_addr().ok()).collect();
     shared.tcp_port.store(addrs[0].port() as u64, Ordering::Relaxed);
 

@@ -3,6 +3,7 @@
 //! connection tasks react to the signals it holds.
 
 use crate::config::Config;
+use crate::kv::Namespaces;
 use crate::protocol::Protocol;
 use crate::store::watch::DirtyFlag;
 use crate::store::Store;
@@ -165,6 +166,8 @@ pub struct ServerStats {
 
 pub struct Shared {
     pub store: Store,
+    /// Workers KV namespaces: ids, titles, slots, usage.
+    pub namespaces: Namespaces,
     pub config: Config,
     pub clients: Mutex<BTreeMap<u64, Arc<ClientHandle>>>,
     pub next_client_id: AtomicU64,
@@ -184,14 +187,27 @@ pub struct Shared {
 }
 
 impl Shared {
-    pub fn new(config: Config, config_file: Option<std::path::PathBuf>) -> Shared {
+    /// The shared state, with the namespace registry read from the data folder (an error
+    /// when that file is unreadable or disagrees with `databases`).
+    pub fn new(config: Config, config_file: Option<std::path::PathBuf>) -> Result<Shared, String> {
         use rand::Rng;
         let databases = config.get_i64("databases").max(1) as usize;
+        let dir = std::path::PathBuf::from(config.get("dir").unwrap_or_default());
+        let namespaces = Namespaces::open(
+            databases,
+            config.get_i64("kv-max-namespaces").max(0) as usize,
+            Some(crate::persist::registry::path_in(&dir)),
+        )?;
+        let store = Store::with_slots(databases, namespaces.slots() - databases);
+        for ns in namespaces.list() {
+            store.index_now(ns.index);
+        }
         let now = crate::store::now_ms();
         let mut rng = rand::thread_rng();
         let run_id: String = (0..40).map(|_| format!("{:x}", rng.gen_range(0..16u8))).collect();
-        Shared {
-            store: Store::new(databases),
+        Ok(Shared {
+            store,
+            namespaces,
             config,
             clients: Mutex::new(BTreeMap::new()),
             next_client_id: AtomicU64::new(1),
@@ -206,7 +222,7 @@ impl Shared {
             tcp_port: AtomicU64::new(0),
             run_id,
             config_file,
-        }
+        })
     }
 
     /// Asks the server to stop (SHUTDOWN, signals).

@@ -25,6 +25,7 @@ pub use shard::{Action, Appended, Meta, Put};
 use std::hash::RandomState;
 use std::ops::Bound;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
 use std::time::{SystemTime, UNIX_EPOCH};
 use watch::Watches;
 
@@ -54,6 +55,16 @@ struct Db {
     shards: Box<[Padded]>,
 }
 
+impl Db {
+    fn new(hasher: &RandomState, now: i64) -> Db {
+        Db {
+            shards: (0..SHARDS)
+                .map(|_| Padded(Mutex::new(Shard::new(hasher.clone(), now))))
+                .collect(),
+        }
+    }
+}
+
 /// Counters the store keeps beyond what shards count.
 #[derive(Default)]
 pub struct StoreStats {
@@ -61,7 +72,12 @@ pub struct StoreStats {
 }
 
 pub struct Store {
-    dbs: Box<[Db]>,
+    /// Slots by index: the numbered databases first (created at start), then the slots of
+    /// Workers KV namespaces, created on first use. A slot, once created, stays for the life of
+    /// the process (a deleted namespace's slot is emptied and reused), so a reference to a
+    /// `Db` never dangles and reaching one costs one atomic load.
+    dbs: Box<[OnceLock<Db>]>,
+    numbered: usize,
     hasher: RandomState,
     /// Shared for single-key commands, exclusive for multi-key commands and EXEC.
     pub gate: RwLock<()>,
@@ -90,18 +106,22 @@ pub struct DbInfo {
 }
 
 impl Store {
+    /// A store with `databases` numbered databases and no namespace slots.
     pub fn new(databases: usize) -> Store {
+        Store::with_slots(databases, 0)
+    }
+
+    /// A store with `databases` numbered databases and `extra` further slots for namespaces.
+    pub fn with_slots(databases: usize, extra: usize) -> Store {
         let hasher = RandomState::new();
         let now = now_ms();
-        let dbs = (0..databases)
-            .map(|_| Db {
-                shards: (0..SHARDS)
-                    .map(|_| Padded(Mutex::new(Shard::new(hasher.clone(), now))))
-                    .collect(),
-            })
-            .collect();
+        let dbs: Box<[OnceLock<Db>]> = (0..databases + extra).map(|_| OnceLock::new()).collect();
+        for d in &dbs[..databases] {
+            let _ = d.set(Db::new(&hasher, now));
+        }
         Store {
             dbs,
+            numbered: databases,
             hasher,
             gate: RwLock::new(()),
             watches: Watches::default(),
@@ -109,8 +129,43 @@ impl Store {
         }
     }
 
+    /// The numbered databases (Redis's `databases`); namespace slots follow them.
     pub fn databases(&self) -> usize {
+        self.numbered
+    }
+
+    /// Every slot: numbered databases and namespace slots.
+    pub fn slots(&self) -> usize {
         self.dbs.len()
+    }
+
+    /// Slot `i`, created on first use.
+    #[inline]
+    fn slot(&self, i: usize) -> &Db {
+        self.dbs[i].get_or_init(|| Db::new(&self.hasher, now_ms()))
+    }
+
+    /// The slots created so far, with their indexes.
+    fn live(&self) -> impl Iterator<Item = (usize, &Db)> {
+        self.dbs.iter().enumerate().filter_map(|(i, d)| d.get().map(|d| (i, d)))
+    }
+
+    /// The indexes of the slots created so far (numbered databases first).
+    pub fn created(&self) -> impl Iterator<Item = usize> + '_ {
+        self.live().map(|(i, _)| i)
+    }
+
+    /// True when slot `i` was ever used.
+    pub fn is_created(&self, i: usize) -> bool {
+        self.dbs.get(i).is_some_and(|d| d.get().is_some())
+    }
+
+    /// Builds the ordered index of every shard of `db` now, so that listings never pay for a
+    /// first build (Workers KV namespaces: created empty, their index grows with them).
+    pub fn index_now(&self, db: usize) {
+        for s in self.slot(db).shards.iter() {
+            s.0.lock().ensure_index();
+        }
     }
 
     /// A view of namespace `db` at time `now`.
@@ -134,8 +189,8 @@ impl Store {
             .flat_map(|&d| self.watches.watched_in(d).into_iter().map(move |w| (d, w)))
             .collect();
         for i in 0..SHARDS {
-            let mut x = self.dbs[a].shards[i].0.lock();
-            let mut y = self.dbs[b].shards[i].0.lock();
+            let mut x = self.slot(a).shards[i].0.lock();
+            let mut y = self.slot(b).shards[i].0.lock();
             std::mem::swap(&mut *x, &mut *y);
         }
         for (d, (key, flags)) in watched {
@@ -151,7 +206,10 @@ impl Store {
     /// Prefetches the buckets of `keys`, then their chains' first records (see
     /// `command::prefetch`). At most 64 keys are considered.
     pub fn prefetch<'k>(&self, db: usize, keys: impl Iterator<Item = &'k [u8]>) {
-        let Some(d) = self.dbs.get(db) else { return };
+        if db >= self.dbs.len() {
+            return;
+        }
+        let d = self.slot(db);
         let mut hashes = [0u64; 64];
         let mut n = 0;
         for k in keys.take(64) {
@@ -169,7 +227,7 @@ impl Store {
     pub fn info(&self, db: usize, now: i64) -> DbInfo {
         let mut out = DbInfo::default();
         let mut sum: i128 = 0;
-        for s in self.dbs[db].shards.iter() {
+        for s in self.slot(db).shards.iter() {
             let s = s.0.lock();
             out.keys += s.len();
             out.expires += s.expires();
@@ -192,7 +250,7 @@ impl Store {
         let _g = self.gate.read();
         let mut total = 0;
         let mut waiting = false;
-        for (d, db) in self.dbs.iter().enumerate() {
+        for (d, db) in self.live() {
             for s in db.shards.iter() {
                 let mut removed = Vec::new();
                 let watching = self.watches.active();
@@ -226,8 +284,8 @@ impl Store {
 
     /// Keys removed because they expired, over all namespaces.
     pub fn expired_total(&self) -> u64 {
-        (0..self.dbs.len())
-            .map(|d| self.dbs[d].shards.iter().map(|s| s.0.lock().expired).sum::<u64>())
+        self.live()
+            .map(|(_, d)| d.shards.iter().map(|s| s.0.lock().expired).sum::<u64>())
             .sum()
     }
 
@@ -235,7 +293,7 @@ impl Store {
     pub fn hits_misses(&self) -> (u64, u64) {
         let mut h = 0;
         let mut m = 0;
-        for db in self.dbs.iter() {
+        for (_, db) in self.live() {
             for s in db.shards.iter() {
                 let s = s.0.lock();
                 h += s.hits;
@@ -247,7 +305,7 @@ impl Store {
 
     /// Clears the hit and miss counters (CONFIG RESETSTAT).
     pub fn reset_stats(&self) {
-        for db in self.dbs.iter() {
+        for (_, db) in self.live() {
             for s in db.shards.iter() {
                 let mut s = s.0.lock();
                 s.hits = 0;
@@ -293,7 +351,7 @@ impl<'a> DbRef<'a> {
     fn locate(&self, key: &[u8]) -> (u64, MutexGuard<'a, Shard>) {
         let h = hash_key(&self.store.hasher, key);
         let shard = (h >> (64 - SHARD_BITS)) as usize;
-        (h, self.store.dbs[self.db].shards[shard].0.lock())
+        (h, self.store.slot(self.db).shards[shard].0.lock())
     }
 
     #[inline]
@@ -416,7 +474,7 @@ impl<'a> DbRef<'a> {
 
     /// Keys held in memory (expired ones not yet reclaimed included, as in Redis).
     pub fn len(&self) -> usize {
-        self.store.dbs[self.db].shards.iter().map(|s| s.0.lock().len()).sum()
+        self.store.slot(self.db).shards.iter().map(|s| s.0.lock().len()).sum()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -428,7 +486,7 @@ impl<'a> DbRef<'a> {
         let watched = self.store.watches.watched_in(self.db);
         let watched: Vec<_> = watched.into_iter().filter(|(k, _)| self.exists(k)).collect();
         let mut n = 0;
-        for s in self.store.dbs[self.db].shards.iter() {
+        for s in self.store.slot(self.db).shards.iter() {
             let mut s = s.0.lock();
             n += s.len();
             s.clear();
@@ -452,7 +510,7 @@ impl<'a> DbRef<'a> {
         let mut seen = 0usize;
         let mut budget = count.saturating_mul(10).max(1);
         loop {
-            let s = self.store.dbs[self.db].shards[shard].0.lock();
+            let s = self.store.slot(self.db).shards[shard].0.lock();
             loop {
                 v = s.scan_step(v, self.now, |r| {
                     seen += 1;
@@ -480,7 +538,7 @@ impl<'a> DbRef<'a> {
 
     /// Calls `f` for every live key (KEYS).
     pub fn for_each(&self, mut f: impl FnMut(&Rec)) {
-        for s in self.store.dbs[self.db].shards.iter() {
+        for s in self.store.slot(self.db).shards.iter() {
             s.0.lock().for_each(self.now, &mut f);
         }
     }
@@ -492,10 +550,10 @@ impl<'a> DbRef<'a> {
         // Build missing indexes one shard at a time first, so that a first walk over a large
         // namespace stalls one shard at a time (~175 ms per shard at 10M keys) instead of
         // the whole namespace for seconds. An index, once built, is never dropped.
-        for s in self.store.dbs[self.db].shards.iter() {
+        for s in self.store.slot(self.db).shards.iter() {
             s.0.lock().ensure_index();
         }
-        let mut guards: Vec<_> = self.store.dbs[self.db].shards.iter().map(|s| s.0.lock()).collect();
+        let mut guards: Vec<_> = self.store.slot(self.db).shards.iter().map(|s| s.0.lock()).collect();
         for g in guards.iter_mut() {
             g.ensure_index(); // a no-op unless a SWAPDB moved an unindexed shard in meanwhile
         }
@@ -523,7 +581,7 @@ impl<'a> DbRef<'a> {
     pub fn random_key(&self) -> Option<Bytes> {
         use rand::Rng;
         let mut rng = rand::thread_rng();
-        let shards = &self.store.dbs[self.db].shards;
+        let shards = &self.store.slot(self.db).shards;
         // Pick a shard with probability proportional to its size, so every key is about as
         // likely as any other; a shard that turns out to hold only expired keys is dropped
         // from the draw, so a live key anywhere is always found.

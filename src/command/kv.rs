@@ -1,0 +1,605 @@
+//! The Workers KV data commands, in the selected namespace: KV.PUT, KV.GET,
+//! KV.GETWITHMETADATA, KV.MGET, KV.DELETE, KV.LIST, KV.BULKPUT, KV.BULKDELETE.
+//!
+//! Every one checks Workers KV's limits (kv/limits.rs) before anything is written, counts its
+//! billing units and honours the daily quotas (kv/usage.rs). KV keys are ordinary keys: the
+//! records are the ones GET, TTL, SCAN and the rest see.
+
+use super::args::is;
+use super::{Args, Command, Ctx};
+use crate::errors::{self, KvError, KvOp};
+use crate::kv::limits::{self, Expiry};
+use crate::protocol::{Protocol, Reply};
+use crate::store::entry::Rec;
+use bytes::Bytes;
+use serde_json::Value;
+use std::ops::Bound;
+use std::sync::atomic::Ordering;
+
+/// Counts `n` operations of `op` against the selected namespace's quota.
+fn charge(ctx: &Ctx, op: KvOp, n: u64) -> Result<(), KvError> {
+    let q = &ctx.shared.config.kv;
+    let quota = match op {
+        KvOp::Read => &q.quota_reads,
+        KvOp::Write => &q.quota_writes,
+        KvOp::Delete => &q.quota_deletes,
+        KvOp::List => &q.quota_lists,
+    }
+    .load(Ordering::Relaxed);
+    ctx.shared
+        .namespaces
+        .usage(ctx.session.db)
+        .charge(op, n, quota, ctx.now)
+}
+
+/// Refuses a write of `adding` bytes that would take the namespace past `kv-quota-storage`.
+fn check_storage(ctx: &Ctx, adding: usize) -> Result<(), KvError> {
+    let quota = ctx.shared.config.kv.quota_storage.load(Ordering::Relaxed);
+    if quota > 0 {
+        let used = ctx.shared.store.info(ctx.session.db, ctx.now).bytes;
+        if (used + adding) as u64 > quota as u64 {
+            return Err(KvError::StorageQuotaExceeded);
+        }
+    }
+    Ok(())
+}
+
+fn min_ttl(ctx: &Ctx) -> i64 {
+    ctx.shared.config.kv.min_ttl.load(Ordering::Relaxed)
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// The expiration of a write from its two optional forms, checked against the limits.
+fn expiry(ctx: &Ctx, at: Option<&str>, ttl: Option<&str>) -> Result<Expiry, KvError> {
+    if at.is_some() && ttl.is_some() {
+        return Err(KvError::MixedExpiration);
+    }
+    let min = min_ttl(ctx);
+    let ttl = ttl.map(|t| limits::parse_ttl(t, min)).transpose()?;
+    let at = at.map(|a| limits::parse_expiration(a, min, ctx.now)).transpose()?;
+    Expiry::from_parts(at, ttl)
+}
+
+/// A JSON value as native RESP types: maps, arrays, integers, doubles, booleans, nulls (in
+/// RESP2 these become flat arrays, 1/0 and null bulk strings).
+fn json_reply(v: Value) -> Reply {
+    match v {
+        Value::Null => Reply::Nil,
+        Value::Bool(b) => Reply::Bool(b),
+        Value::Number(n) => match n.as_i64() {
+            Some(i) => Reply::Int(i),
+            None => Reply::Double(n.as_f64().unwrap_or(f64::NAN)),
+        },
+        Value::String(s) => Reply::Bulk(Bytes::from(s)),
+        Value::Array(a) => Reply::Array(a.into_iter().map(json_reply).collect()),
+        Value::Object(o) => Reply::Map(
+            o.into_iter()
+                .map(|(k, v)| (Reply::Bulk(Bytes::from(k)), json_reply(v)))
+                .collect(),
+        ),
+    }
+}
+
+/// How a read returns values: `TYPE text` (bulk strings, the default) or `TYPE json`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ValueType {
+    Text,
+    Json,
+}
+
+fn parse_type(args: &mut Args) -> Result<Result<ValueType, KvError>, Reply> {
+    let mut t = Ok(ValueType::Text);
+    while let Some(opt) = args.next_opt() {
+        if is(&opt, "type") && !args.is_empty() {
+            let v = args.next()?;
+            t = if is(&v, "text") {
+                Ok(ValueType::Text)
+            } else if is(&v, "json") {
+                Ok(ValueType::Json)
+            } else {
+                Err(KvError::InvalidType(text(&v)))
+            };
+        } else {
+            return Err(errors::err(errors::SYNTAX));
+        }
+    }
+    Ok(t)
+}
+
+fn value_reply(value: Bytes, t: ValueType) -> Result<Reply, KvError> {
+    match t {
+        ValueType::Text => Ok(Reply::Bulk(value)),
+        ValueType::Json => serde_json::from_slice(&value)
+            .map(json_reply)
+            .map_err(|e| KvError::ValueNotJson(e.to_string())),
+    }
+}
+
+/// A value and its metadata: a map `{value, metadata}` in RESP3, a two-element array in RESP2.
+fn with_metadata(proto: Protocol, value: Reply, meta: Option<Bytes>) -> Reply {
+    let meta = Reply::bulk_or_nil(meta);
+    if proto == Protocol::Resp3 {
+        Reply::Map(vec![
+            (Reply::bulk_str("value"), value),
+            (Reply::bulk_str("metadata"), meta),
+        ])
+    } else {
+        Reply::Array(vec![value, meta])
+    }
+}
+
+fn read_with_meta(ctx: &Ctx, key: &[u8]) -> Option<(Bytes, Option<Bytes>)> {
+    ctx.db().counted().read(key, |r: &Rec| {
+        (Bytes::copy_from_slice(r.value()), r.meta().map(Bytes::copy_from_slice))
+    })
+}
+
+/// `KV.PUT key value [EXPIRATION unix-seconds | EXPIRATIONTTL seconds] [METADATA json]`
+///
+/// Replaces value, metadata and expiration together, as Workers KV's put does.
+pub struct KvPut {
+    key: Bytes,
+    value: Bytes,
+    expiration: Option<String>,
+    ttl: Option<String>,
+    metadata: Option<Bytes>,
+}
+
+impl Command for KvPut {
+    fn parse(args: &mut Args) -> Result<Self, Reply> {
+        let key = args.next()?;
+        let value = args.next()?;
+        let mut p = KvPut {
+            key,
+            value,
+            expiration: None,
+            ttl: None,
+            metadata: None,
+        };
+        while let Some(opt) = args.next_opt() {
+            if args.is_empty() {
+                return Err(errors::err(errors::SYNTAX));
+            }
+            let v = args.next()?;
+            if is(&opt, "expiration") {
+                p.expiration = Some(text(&v));
+            } else if is(&opt, "expirationttl") {
+                p.ttl = Some(text(&v));
+            } else if is(&opt, "metadata") {
+                p.metadata = Some(v);
+            } else {
+                return Err(errors::err(errors::SYNTAX));
+            }
+        }
+        Ok(p)
+    }
+
+    fn execute(self, ctx: &mut Ctx) -> Reply {
+        let run = || -> Result<(), KvError> {
+            // Workers KV's order of checks: key, expiration, metadata, value.
+            limits::check_key(&self.key)?;
+            let exp = expiry(ctx, self.expiration.as_deref(), self.ttl.as_deref())?;
+            if let Some(m) = &self.metadata {
+                limits::check_metadata(m)?;
+            }
+            limits::check_value(self.value.len())?;
+            let size = self.key.len() + self.value.len() + self.metadata.as_ref().map_or(0, |m| m.len());
+            check_storage(ctx, size)?;
+            charge(ctx, KvOp::Write, 1)?;
+            ctx.db()
+                .put(&self.key, &self.value, exp.deadline(ctx.now), self.metadata.as_deref());
+            Ok(())
+        };
+        match run() {
+            Ok(()) => Reply::Ok,
+            Err(e) => e.reply(),
+        }
+    }
+}
+
+/// `KV.GET key [TYPE text|json]`: the value, or null.
+pub struct KvGet {
+    key: Bytes,
+    kind: Result<ValueType, KvError>,
+}
+
+impl Command for KvGet {
+    fn parse(args: &mut Args) -> Result<Self, Reply> {
+        let key = args.next()?;
+        let kind = parse_type(args)?;
+        Ok(KvGet { key, kind })
+    }
+
+    fn execute(self, ctx: &mut Ctx) -> Reply {
+        let run = || -> Result<Reply, KvError> {
+            let kind = self.kind?;
+            limits::check_key(&self.key)?;
+            charge(ctx, KvOp::Read, 1)?;
+            match ctx.db().get(&self.key) {
+                Some(v) => value_reply(v, kind),
+                None => Ok(Reply::Nil),
+            }
+        };
+        run().unwrap_or_else(|e| e.reply())
+    }
+}
+
+/// `KV.GETWITHMETADATA key [TYPE text|json]`: value and metadata (JSON text), both null when
+/// the key does not exist.
+pub struct KvGetWithMetadata {
+    key: Bytes,
+    kind: Result<ValueType, KvError>,
+}
+
+impl Command for KvGetWithMetadata {
+    fn parse(args: &mut Args) -> Result<Self, Reply> {
+        let key = args.next()?;
+        let kind = parse_type(args)?;
+        Ok(KvGetWithMetadata { key, kind })
+    }
+
+    fn execute(self, ctx: &mut Ctx) -> Reply {
+        let run = || -> Result<Reply, KvError> {
+            let kind = self.kind?;
+            limits::check_key(&self.key)?;
+            charge(ctx, KvOp::Read, 1)?;
+            let proto = ctx.session.proto;
+            Ok(match read_with_meta(ctx, &self.key) {
+                Some((v, m)) => with_metadata(proto, value_reply(v, kind)?, m),
+                None => with_metadata(proto, Reply::Nil, None),
+            })
+        };
+        run().unwrap_or_else(|e| e.reply())
+    }
+}
+
+/// `KV.MGET key [key ...] [WITHMETADATA]`: 1..100 keys; per key the value (or value and
+/// metadata) or null. Billed as one read per key, as Workers KV bills bulk reads.
+pub struct KvMget {
+    keys: Vec<Bytes>,
+    with_metadata: bool,
+}
+
+impl Command for KvMget {
+    fn parse(args: &mut Args) -> Result<Self, Reply> {
+        let mut keys = args.rest().to_vec();
+        let with_metadata = keys.last().is_some_and(|k| is(k, "withmetadata"));
+        if with_metadata {
+            keys.pop();
+        }
+        Ok(KvMget { keys, with_metadata })
+    }
+
+    fn execute(self, ctx: &mut Ctx) -> Reply {
+        let run = || -> Result<Reply, KvError> {
+            if self.keys.len() > limits::MAX_BULK_GET {
+                return Err(KvError::BulkGetTooMany);
+            }
+            if self.keys.is_empty() {
+                return Err(KvError::BulkGetTooFew);
+            }
+            for k in &self.keys {
+                limits::check_key(k)?;
+            }
+            charge(ctx, KvOp::Read, self.keys.len() as u64)?;
+            let proto = ctx.session.proto;
+            let out = self
+                .keys
+                .iter()
+                .map(|k| match read_with_meta(ctx, k) {
+                    None => Reply::Nil,
+                    Some((v, _)) if !self.with_metadata => Reply::Bulk(v),
+                    Some((v, m)) => with_metadata(proto, Reply::Bulk(v), m),
+                })
+                .collect();
+            Ok(Reply::Array(out))
+        };
+        run().unwrap_or_else(|e| e.reply())
+    }
+}
+
+/// `KV.DELETE key [key ...]`: the number of keys that existed. Deleting a missing key is not
+/// an error (Workers KV's delete always succeeds); each key is one billed delete.
+pub struct KvDelete {
+    keys: Vec<Bytes>,
+}
+
+impl Command for KvDelete {
+    fn parse(args: &mut Args) -> Result<Self, Reply> {
+        Ok(KvDelete {
+            keys: args.rest().to_vec(),
+        })
+    }
+
+    fn execute(self, ctx: &mut Ctx) -> Reply {
+        let run = || -> Result<Reply, KvError> {
+            for k in &self.keys {
+                limits::check_key(k)?;
+            }
+            charge(ctx, KvOp::Delete, self.keys.len() as u64)?;
+            let db = ctx.db();
+            Ok(Reply::Int(self.keys.iter().filter(|k| db.remove(k)).count() as i64))
+        };
+        run().unwrap_or_else(|e| e.reply())
+    }
+}
+
+/// `KV.LIST [PREFIX p] [LIMIT n] [CURSOR c]`: keys in byte order, at most `n` (1..1000,
+/// default 1000) per page, as `{keys: [{name, expiration?, metadata?}], list_complete,
+/// cursor?}`.
+///
+/// The cursor names the last key returned; the next page starts strictly after it. So no key
+/// appears on two pages, and a key present for the whole listing is returned exactly once,
+/// whatever is written meanwhile. Expired keys are never listed.
+pub struct KvList {
+    prefix: Bytes,
+    limit: Option<String>,
+    cursor: Option<Bytes>,
+}
+
+impl Command for KvList {
+    fn parse(args: &mut Args) -> Result<Self, Reply> {
+        let mut l = KvList {
+            prefix: Bytes::new(),
+            limit: None,
+            cursor: None,
+        };
+        while let Some(opt) = args.next_opt() {
+            if args.is_empty() {
+                return Err(errors::err(errors::SYNTAX));
+            }
+            let v = args.next()?;
+            if is(&opt, "prefix") {
+                l.prefix = v;
+            } else if is(&opt, "limit") {
+                l.limit = Some(text(&v));
+            } else if is(&opt, "cursor") {
+                l.cursor = Some(v);
+            } else {
+                return Err(errors::err(errors::SYNTAX));
+            }
+        }
+        Ok(l)
+    }
+
+    fn execute(self, ctx: &mut Ctx) -> Reply {
+        let run = || -> Result<Reply, KvError> {
+            limits::check_prefix(&self.prefix)?;
+            let limit = match &self.limit {
+                Some(l) => limits::parse_list_limit(l)?,
+                None => limits::MAX_LIST_LIMIT,
+            };
+            // An empty cursor is the first page, as in Workers KV.
+            let after = match &self.cursor {
+                Some(c) if !c.is_empty() => Some(limits::decode_cursor(c)?),
+                _ => None,
+            };
+            charge(ctx, KvOp::List, 1)?;
+            let prefix = &self.prefix[..];
+            let from = match &after {
+                Some(a) if a.as_slice() >= prefix => Bound::Excluded(a.as_slice()),
+                _ => Bound::Included(prefix),
+            };
+            let mut keys = Vec::new();
+            let mut last: Option<Bytes> = None;
+            let mut more = false;
+            ctx.db().walk_ordered(from, |r| {
+                if !r.key().starts_with(prefix) {
+                    return false; // past the prefix's range
+                }
+                if keys.len() == limit {
+                    more = true;
+                    return false;
+                }
+                let name = Bytes::copy_from_slice(r.key());
+                let mut entry = vec![(Reply::bulk_str("name"), Reply::Bulk(name.clone()))];
+                if let Some(d) = r.deadline() {
+                    entry.push((Reply::bulk_str("expiration"), Reply::Int(d.div_euclid(1000))));
+                }
+                if let Some(m) = r.meta() {
+                    entry.push((Reply::bulk_str("metadata"), Reply::Bulk(Bytes::copy_from_slice(m))));
+                }
+                keys.push(Reply::Map(entry));
+                last = Some(name);
+                true
+            });
+            let mut out = vec![
+                (Reply::bulk_str("keys"), Reply::Array(keys)),
+                (Reply::bulk_str("list_complete"), Reply::Bool(!more)),
+            ];
+            if more {
+                let c = limits::encode_cursor(&last.expect("a full page has a last key"));
+                out.push((Reply::bulk_str("cursor"), Reply::Bulk(Bytes::from(c))));
+            }
+            Ok(Reply::Map(out))
+        };
+        run().unwrap_or_else(|e| e.reply())
+    }
+}
+
+/// The reply of the bulk commands: `{successful_key_count, unsuccessful_keys}`.
+fn bulk_reply(ok: usize, failed: Vec<Bytes>) -> Reply {
+    Reply::Map(vec![
+        (Reply::bulk_str("successful_key_count"), Reply::Int(ok as i64)),
+        (
+            Reply::bulk_str("unsuccessful_keys"),
+            Reply::Array(failed.into_iter().map(Reply::Bulk).collect()),
+        ),
+    ])
+}
+
+/// One checked item of a bulk write.
+struct BulkItem {
+    key: Bytes,
+    value: Vec<u8>,
+    expiry: Expiry,
+    metadata: Option<Vec<u8>>,
+}
+
+/// `expiration` or `expiration_ttl` of a bulk item as text for the limit checks: a JSON number
+/// (a fraction is cut off, as Workers KV's `parseInt` does) or a string holding one.
+fn json_num_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Number(n) if n.as_i64().is_none() && n.as_f64().is_some_and(f64::is_finite) => {
+            format!("{}", n.as_f64().unwrap_or(0.0).trunc())
+        }
+        other => other.to_string(),
+    }
+}
+
+/// Checks one item of a bulk write against the limits (the same as KV.PUT's).
+fn bulk_item(ctx: &Ctx, item: &serde_json::Map<String, Value>) -> Result<BulkItem, KvError> {
+    let key = item.get("key").and_then(Value::as_str).unwrap_or_default();
+    let value = item.get("value").and_then(Value::as_str).unwrap_or_default();
+    limits::check_key(key.as_bytes())?;
+    let field = |name: &str| item.get(name).filter(|v| !v.is_null()).map(json_num_text);
+    let exp = expiry(ctx, field("expiration").as_deref(), field("expiration_ttl").as_deref())?;
+    let metadata = match item.get("metadata") {
+        None => None,
+        Some(m) => {
+            let text = m.to_string().into_bytes();
+            limits::check_metadata(&text)?;
+            Some(text)
+        }
+    };
+    let value = if item.get("base64").and_then(Value::as_bool) == Some(true) {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD
+            .decode(value)
+            .map_err(|e| KvError::BulkFormat(format!("The value of key \"{key}\" is not valid base64: {e}")))?
+    } else {
+        value.as_bytes().to_vec()
+    };
+    limits::check_value(value.len())?;
+    Ok(BulkItem {
+        key: Bytes::copy_from_slice(key.as_bytes()),
+        value,
+        expiry: exp,
+        metadata,
+    })
+}
+
+/// `KV.BULKPUT json`: writes a JSON array of `{key, value, expiration?, expiration_ttl?,
+/// metadata?, base64?}` (wrangler's bulk format), at most 10,000 items and 100 MB.
+///
+/// Every item is checked first; one bad item refuses the whole request with the Workers KV
+/// text and its index, and nothing is written. Items that pass are written in order; an item
+/// refused by a quota is reported in `unsuccessful_keys` (and not written).
+pub struct KvBulkPut {
+    body: Bytes,
+}
+
+impl Command for KvBulkPut {
+    fn parse(args: &mut Args) -> Result<Self, Reply> {
+        Ok(KvBulkPut { body: args.next()? })
+    }
+
+    fn execute(self, ctx: &mut Ctx) -> Reply {
+        let run = || -> Result<Reply, KvError> {
+            if self.body.len() > limits::MAX_BULK_BYTES {
+                return Err(KvError::BulkTooLarge(self.body.len()));
+            }
+            let parsed: Value = serde_json::from_slice(&self.body)
+                .map_err(|e| KvError::BulkFormat(format!("The request body is not valid JSON: {e}")))?;
+            let Value::Array(items) = parsed else {
+                return Err(KvError::BulkFormat(format!(
+                    "Expected an array of key-value objects but got type \"{}\".",
+                    js_type(&parsed)
+                )));
+            };
+            if items.len() > limits::MAX_BULK_ITEMS {
+                return Err(KvError::BulkTooMany(items.len()));
+            }
+            let mut bad = Vec::new();
+            for (i, item) in items.iter().enumerate() {
+                let ok = item.as_object().is_some_and(|o| {
+                    o.get("key").is_some_and(Value::is_string) && o.get("value").is_some_and(Value::is_string)
+                });
+                if !ok && bad.len() < 12 {
+                    bad.push(format!("The item at index {i} is {item}"));
+                }
+            }
+            if !bad.is_empty() {
+                return Err(KvError::BulkFormat(format!(
+                    "Each item should be an object with string \"key\" and \"value\" fields. {}",
+                    bad.join("; ")
+                )));
+            }
+            let mut checked = Vec::with_capacity(items.len());
+            for (i, item) in items.iter().enumerate() {
+                let o = item.as_object().expect("checked above");
+                checked
+                    .push(bulk_item(ctx, o).map_err(|e| KvError::BulkFormat(format!("{} (item {i})", e.message())))?);
+            }
+            let db = ctx.db();
+            let mut ok = 0;
+            let mut failed = Vec::new();
+            for it in checked {
+                let size = it.key.len() + it.value.len() + it.metadata.as_ref().map_or(0, Vec::len);
+                if check_storage(ctx, size)
+                    .and_then(|_| charge(ctx, KvOp::Write, 1))
+                    .is_err()
+                {
+                    failed.push(it.key);
+                    continue;
+                }
+                db.put(&it.key, &it.value, it.expiry.deadline(ctx.now), it.metadata.as_deref());
+                ok += 1;
+            }
+            Ok(bulk_reply(ok, failed))
+        };
+        run().unwrap_or_else(|e| e.reply())
+    }
+}
+
+/// JavaScript's `typeof` of a JSON value, as wrangler words its format errors.
+fn js_type(v: &Value) -> &'static str {
+    match v {
+        Value::Null | Value::Object(_) | Value::Array(_) => "object",
+        Value::Bool(_) => "boolean",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+    }
+}
+
+/// `KV.BULKDELETE key [key ...]`: at most 10,000 keys; each one billed delete. A key refused
+/// by the delete quota is reported in `unsuccessful_keys`.
+pub struct KvBulkDelete {
+    keys: Vec<Bytes>,
+}
+
+impl Command for KvBulkDelete {
+    fn parse(args: &mut Args) -> Result<Self, Reply> {
+        Ok(KvBulkDelete {
+            keys: args.rest().to_vec(),
+        })
+    }
+
+    fn execute(self, ctx: &mut Ctx) -> Reply {
+        let run = || -> Result<Reply, KvError> {
+            if self.keys.len() > limits::MAX_BULK_ITEMS {
+                return Err(KvError::BulkTooMany(self.keys.len()));
+            }
+            for k in &self.keys {
+                limits::check_key(k)?;
+            }
+            let db = ctx.db();
+            let mut ok = 0;
+            let mut failed = Vec::new();
+            for k in self.keys {
+                if charge(ctx, KvOp::Delete, 1).is_err() {
+                    failed.push(k);
+                    continue;
+                }
+                db.remove(&k);
+                ok += 1;
+            }
+            Ok(bulk_reply(ok, failed))
+        };
+        run().unwrap_or_else(|e| e.reply())
+    }
+}
