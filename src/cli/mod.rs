@@ -1,7 +1,10 @@
-//! The command line: `edgekv [serve] [--name value ...]` starts the server. (The `edgekv kv
-//! ...` client subcommands, talking RESP to a running server, arrive with the KV issue.)
+//! The command line: `edgekv [serve] [--name value ...]` starts the server; `edgekv kv ...`
+//! is wrangler's `kv` commands against a running server (cli/kv.rs).
 //!
-//! It never reaches into server internals: `serve` hands a `Config` to `server::run`.
+//! It never reaches into server internals: `serve` hands a `Config` to `server::run`, and
+//! `kv` speaks RESP like any client.
+
+pub mod kv;
 
 use crate::config::Config;
 use clap::{Parser, Subcommand};
@@ -19,6 +22,8 @@ enum Cmd {
     /// Start the server (the default). Every configuration key is also a flag:
     /// `--port 6380 --dir ./data --maxclients 100`.
     Serve(ServeArgs),
+    /// Workers KV namespaces and keys on a running server, as `wrangler kv` does.
+    Kv(kv::KvArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -78,12 +83,13 @@ fn build_config(args: &ServeArgs) -> Result<(Config, Option<PathBuf>), String> {
 /// Entry point of the binary. Returns the process exit code.
 pub fn main() -> i32 {
     let mut argv: Vec<String> = std::env::args().collect();
-    let known = ["serve", "help", "--help", "-h", "--version", "-V"];
+    let known = ["serve", "kv", "help", "--help", "-h", "--version", "-V"];
     if argv.len() < 2 || !known.contains(&argv[1].as_str()) {
         argv.insert(1, "serve".into());
     }
     let cli = Cli::parse_from(argv);
     match cli.cmd {
+        Cmd::Kv(args) => kv::run(args),
         Cmd::Serve(args) => {
             let (config, file) = match build_config(&args) {
                 Ok(c) => c,
