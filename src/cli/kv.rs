@@ -212,6 +212,14 @@ impl Client {
         })
     }
 
+    /// The server's `kv-min-ttl` (60 when it cannot be read).
+    fn min_ttl(&mut self) -> i64 {
+        match self.call(&[b"CONFIG", b"GET", b"kv-min-ttl"]) {
+            Ok(v) => fields(v).first().and_then(|(_, v)| text(v).parse().ok()).unwrap_or(60),
+            Err(_) => 60,
+        }
+    }
+
     /// Selects the namespace named by `--binding` or `--namespace-id`; returns its id.
     fn select(&mut self, t: &Target) -> Res<String> {
         let id = match (&t.binding, &t.namespace_id) {
@@ -343,14 +351,16 @@ fn namespace(c: &mut Client, cmd: NsCmd, out: &mut impl Write) -> Res<()> {
                 Value::Array(a) => a,
                 _ => Vec::new(),
             };
+            // By title, as wrangler lists them.
+            let mut list: Vec<_> = list.into_iter().map(fields).collect();
+            list.sort_by_key(|f| text_field(f, "title"));
             let items: Vec<Json> = list
-                .into_iter()
-                .map(|n| {
-                    let f = fields(n);
+                .iter()
+                .map(|f| {
                     json!({
-                        "id": text_field(&f, "id"),
-                        "title": text_field(&f, "title"),
-                        "index": int_field(&f, "index"),
+                        "id": text_field(f, "id"),
+                        "title": text_field(f, "title"),
+                        "index": int_field(f, "index"),
                     })
                 })
                 .collect();
@@ -620,12 +630,22 @@ fn bulk(c: &mut Client, cmd: BulkCmd, out: &mut impl Write) -> Res<()> {
             };
             check_items(&filename, &items)?;
             c.select(&target)?;
+            // Every item passes the server's limits before the first batch goes out, so a bad
+            // item in the last batch does not leave the earlier ones written.
+            let min_ttl = c.min_ttl();
+            check_limits(&items, min_ttl)?;
             let progress = Progress::new("Uploaded", items.len());
             let mut failed = Vec::new();
             for (n, chunk) in items.chunks(BATCH).enumerate() {
                 progress.at(n * BATCH, out)?;
                 let body = serde_json::to_vec(chunk).map_err(|e| e.to_string())?;
-                let (_, f) = bulk_result(c.call(&[b"KV.BULKPUT", &body])?);
+                let reply = c.call(&[b"KV.BULKPUT", &body]).map_err(|e| {
+                    format!(
+                        "{e} (in the batch from item {}; earlier batches were written)",
+                        n * BATCH
+                    )
+                })?;
+                let (_, f) = bulk_result(reply);
                 failed.extend(f);
             }
             progress.at(items.len(), out)?;
@@ -710,6 +730,7 @@ fn check_items(file: &Path, items: &[Json]) -> Res<()> {
                 && o.get("expiration").is_none_or(Json::is_number)
                 && o.get("expiration_ttl").is_none_or(Json::is_number)
                 && o.get("base64").is_none_or(Json::is_boolean)
+                && o.get("metadata").is_none_or(|m| js_type(m) == "object")
         });
         if !ok {
             if bad.len() == 12 {
@@ -739,14 +760,64 @@ fn check_items(file: &Path, items: &[Json]) -> Res<()> {
     }
 }
 
+/// The server's limits on every item of a bulk put (kv/limits.rs, the code the server runs).
+fn check_limits(items: &[Json], min_ttl: i64) -> Res<()> {
+    use crate::kv::limits;
+    let now = crate::store::now_ms();
+    let num = |v: Option<&Json>| -> Option<String> {
+        v.filter(|v| !v.is_null()).map(|v| match v.as_f64() {
+            Some(f) if v.as_i64().is_none() => format!("{}", f.trunc()),
+            _ => v.to_string(),
+        })
+    };
+    for (i, item) in items.iter().enumerate() {
+        let o = item.as_object().expect("check_items passed");
+        let check = || -> Result<(), crate::errors::KvError> {
+            let key = o["key"].as_str().unwrap_or_default();
+            limits::check_key(key.as_bytes())?;
+            let (at, ttl) = (num(o.get("expiration")), num(o.get("expiration_ttl")));
+            if at.is_some() && ttl.is_some() {
+                return Err(crate::errors::KvError::MixedExpiration);
+            }
+            if let Some(t) = ttl {
+                limits::parse_ttl(&t, min_ttl)?;
+            }
+            if let Some(a) = at {
+                limits::parse_expiration(&a, min_ttl, now)?;
+            }
+            if let Some(m) = o.get("metadata") {
+                limits::check_metadata(m.to_string().as_bytes())?;
+            }
+            let value = o["value"].as_str().unwrap_or_default();
+            let len = if o.get("base64").and_then(Json::as_bool) == Some(true) {
+                use base64::Engine;
+                base64::engine::general_purpose::STANDARD
+                    .decode(value)
+                    .map_err(|e| {
+                        crate::errors::KvError::BulkFormat(format!(
+                            "The value of key \"{key}\" is not valid base64: {e}"
+                        ))
+                    })?
+                    .len()
+            } else {
+                value.len()
+            };
+            limits::check_value(len)
+        };
+        check().map_err(|e| format!("{} (item {i})", e.message()))?;
+    }
+    Ok(())
+}
+
 fn unsuccessful(failed: &[String], what: &str) -> Res<()> {
     if failed.is_empty() {
         return Ok(());
     }
     let shown: Vec<&str> = failed.iter().take(10).map(String::as_str).collect();
     Err(format!(
-        "{} keys were not {what} (a daily quota or the storage quota refused them): {}{}",
+        "{} {} not {what} (a daily quota or the storage quota refused them): {}{}",
         failed.len(),
+        if failed.len() == 1 { "key was" } else { "keys were" },
         shown.join(", "),
         if failed.len() > 10 { ", ..." } else { "" }
     ))

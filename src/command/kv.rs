@@ -9,9 +9,9 @@ use super::args::is;
 use super::{Args, Command, Ctx};
 use crate::errors::{self, KvError, KvOp};
 use crate::kv::limits::{self, Expiry};
-use crate::protocol::{Protocol, Reply};
+use crate::protocol::{encode, Protocol, Reply};
 use crate::store::entry::Rec;
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use serde_json::Value;
 use std::ops::Bound;
 use std::sync::atomic::Ordering;
@@ -383,38 +383,56 @@ impl Command for KvList {
                 Some(a) if a.as_slice() >= prefix => Bound::Excluded(a.as_slice()),
                 _ => Bound::Included(prefix),
             };
-            let mut keys = Vec::new();
-            let mut last: Option<Bytes> = None;
+            // The page is encoded as it is walked, straight into one buffer: a page is up to
+            // 1000 entries, and building a `Reply` per entry (and dropping them) was the
+            // largest cost of a page after the walk itself.
+            let proto = ctx.session.proto;
+            let mut body = BytesMut::new();
+            let mut n = 0;
+            let mut last: Vec<u8> = Vec::new();
             let mut more = false;
             ctx.db().walk_ordered(from, |r| {
-                if !r.key().starts_with(prefix) {
+                let key = r.key();
+                if !key.starts_with(prefix) {
                     return false; // past the prefix's range
                 }
-                if keys.len() == limit {
+                if n == limit {
                     more = true;
                     return false;
                 }
-                let name = Bytes::copy_from_slice(r.key());
-                let mut entry = vec![(Reply::bulk_str("name"), Reply::Bulk(name.clone()))];
-                if let Some(d) = r.deadline() {
-                    entry.push((Reply::bulk_str("expiration"), Reply::Int(d.div_euclid(1000))));
+                let (deadline, meta) = (r.deadline(), r.meta());
+                encode::put_map_header(
+                    &mut body,
+                    1 + deadline.is_some() as usize + meta.is_some() as usize,
+                    proto,
+                );
+                encode::put_bulk(&mut body, b"name");
+                encode::put_bulk(&mut body, key);
+                last.clear();
+                last.extend_from_slice(key);
+                if let Some(d) = deadline {
+                    encode::put_bulk(&mut body, b"expiration");
+                    encode::put_int(&mut body, d.div_euclid(1000));
                 }
-                if let Some(m) = r.meta() {
-                    entry.push((Reply::bulk_str("metadata"), Reply::Bulk(Bytes::copy_from_slice(m))));
+                if let Some(m) = meta {
+                    encode::put_bulk(&mut body, b"metadata");
+                    encode::put_bulk(&mut body, m);
                 }
-                keys.push(Reply::Map(entry));
-                last = Some(name);
+                n += 1;
                 true
             });
-            let mut out = vec![
-                (Reply::bulk_str("keys"), Reply::Array(keys)),
-                (Reply::bulk_str("list_complete"), Reply::Bool(!more)),
-            ];
+            let mut out = BytesMut::with_capacity(body.len() + 96);
+            encode::put_map_header(&mut out, 2 + more as usize, proto);
+            encode::put_bulk(&mut out, b"keys");
+            encode::put_array_header(&mut out, n);
+            out.extend_from_slice(&body);
+            encode::put_bulk(&mut out, b"list_complete");
+            encode::encode(&mut out, &Reply::Bool(!more), proto);
             if more {
-                let c = limits::encode_cursor(&last.expect("a full page has a last key"));
-                out.push((Reply::bulk_str("cursor"), Reply::Bulk(Bytes::from(c))));
+                encode::put_bulk(&mut out, b"cursor");
+                encode::put_bulk(&mut out, limits::encode_cursor(&last).as_bytes());
             }
-            Ok(Reply::Map(out))
+            Ok(Reply::Encoded(out.freeze()))
         };
         run().unwrap_or_else(|e| e.reply())
     }

@@ -128,8 +128,30 @@ pub fn format_double(v: f64) -> String {
 }
 
 /// Appends the encoding of `reply` for `proto` to `out`.
+/// `*n`: an array of `n` items follows.
+#[inline]
+pub fn put_array_header(out: &mut BytesMut, n: usize) {
+    put_len_line(out, b'*', n);
+}
+
+/// A map of `pairs` entries follows: `%n` in RESP3, a flat array `*2n` in RESP2.
+#[inline]
+pub fn put_map_header(out: &mut BytesMut, pairs: usize, proto: Protocol) {
+    match proto {
+        Protocol::Resp2 => put_len_line(out, b'*', pairs * 2),
+        Protocol::Resp3 => put_len_line(out, b'%', pairs),
+    }
+}
+
+/// `:n`
+#[inline]
+pub fn put_int(out: &mut BytesMut, n: i64) {
+    put_int_line(out, b':', n);
+}
+
 pub fn encode(out: &mut BytesMut, reply: &Reply, proto: Protocol) {
     match reply {
+        Reply::Encoded(bytes) => out.extend_from_slice(bytes),
         Reply::Ok => out.extend_from_slice(b"+OK\r\n"),
         Reply::Queued => out.extend_from_slice(b"+QUEUED\r\n"),
         Reply::Status(s) => {

@@ -36,6 +36,9 @@ pub enum Reply {
     Verbatim(Bytes),
     /// Nothing is written (CLIENT REPLY OFF/SKIP, QUIT's close).
     None,
+    /// A reply already encoded for the connection's protocol, by a command whose reply is
+    /// large and regular (a KV.LIST page): one buffer instead of thousands of small values.
+    Encoded(Bytes),
 }
 
 impl Reply {

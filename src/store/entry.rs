@@ -362,6 +362,14 @@ impl<'a> RecRef<'a> {
             _shard: std::marker::PhantomData,
         }
     }
+
+    /// The key, borrowed for as long as the record is (the shard's lock), not just for as
+    /// long as this handle: ordered merges keep keys while they advance the handles.
+    pub fn key_for_lock(&self) -> &'a [u8] {
+        let k = self.rec.key();
+        // Safety: the record stays alive and unchanged for 'a (see `new`).
+        unsafe { std::slice::from_raw_parts(k.as_ptr(), k.len()) }
+    }
 }
 
 impl std::ops::Deref for RecRef<'_> {
