@@ -10,7 +10,7 @@ use super::{Args, Command, Ctx};
 use crate::errors::{self, KvError, KvOp};
 use crate::kv::limits::{self, Expiry};
 use crate::protocol::{encode, Protocol, Reply};
-use crate::store::entry::Rec;
+use crate::store::entry::{Entry, Rec};
 use bytes::{Bytes, BytesMut};
 use serde_json::Value;
 use std::ops::Bound;
@@ -32,12 +32,16 @@ fn charge(ctx: &Ctx, op: KvOp, n: u64) -> Result<(), KvError> {
         .charge(op, n, quota, ctx.now)
 }
 
-/// Refuses a write of `adding` bytes that would take the namespace past `kv-quota-storage`.
-fn check_storage(ctx: &Ctx, adding: usize) -> Result<(), KvError> {
+/// Refuses a write that would leave the namespace storing more than `kv-quota-storage`
+/// bytes: what it stores now, less the record this write replaces, plus the new record (sizes
+/// as INFO and KV.NAMESPACE STATS count them: whole records).
+fn check_storage(ctx: &Ctx, key: &[u8], vlen: usize, deadline: bool, mlen: Option<usize>) -> Result<(), KvError> {
     let quota = ctx.shared.config.kv.quota_storage.load(Ordering::Relaxed);
     if quota > 0 {
         let used = ctx.shared.store.info(ctx.session.db, ctx.now).bytes;
-        if (used + adding) as u64 > quota as u64 {
+        let old = ctx.db().read(key, |r| r.alloc_size()).unwrap_or(0);
+        let new = Entry::size_for(key.len(), vlen, deadline, mlen);
+        if (used - old.min(used) + new) as u64 > quota as u64 {
             return Err(KvError::StorageQuotaExceeded);
         }
     }
@@ -186,11 +190,11 @@ impl Command for KvPut {
                 limits::check_metadata(m)?;
             }
             limits::check_value(self.value.len())?;
-            let size = self.key.len() + self.value.len() + self.metadata.as_ref().map_or(0, |m| m.len());
-            check_storage(ctx, size)?;
+            let deadline = exp.deadline(ctx.now);
+            let mlen = self.metadata.as_ref().map(|m| m.len());
+            check_storage(ctx, &self.key, self.value.len(), deadline.is_some(), mlen)?;
             charge(ctx, KvOp::Write, 1)?;
-            ctx.db()
-                .put(&self.key, &self.value, exp.deadline(ctx.now), self.metadata.as_deref());
+            ctx.db().put(&self.key, &self.value, deadline, self.metadata.as_deref());
             Ok(())
         };
         match run() {
@@ -557,15 +561,16 @@ impl Command for KvBulkPut {
             let mut ok = 0;
             let mut failed = Vec::new();
             for it in checked {
-                let size = it.key.len() + it.value.len() + it.metadata.as_ref().map_or(0, Vec::len);
-                if check_storage(ctx, size)
+                let deadline = it.expiry.deadline(ctx.now);
+                let mlen = it.metadata.as_ref().map(Vec::len);
+                if check_storage(ctx, &it.key, it.value.len(), deadline.is_some(), mlen)
                     .and_then(|_| charge(ctx, KvOp::Write, 1))
                     .is_err()
                 {
                     failed.push(it.key);
                     continue;
                 }
-                db.put(&it.key, &it.value, it.expiry.deadline(ctx.now), it.metadata.as_deref());
+                db.put(&it.key, &it.value, deadline, it.metadata.as_deref());
                 ok += 1;
             }
             Ok(bulk_reply(ok, failed))

@@ -182,7 +182,7 @@ impl Entry {
         }
     }
 
-    fn size_for(klen: usize, vlen: usize, deadline: bool, mlen: Option<usize>) -> usize {
+    pub fn size_for(klen: usize, vlen: usize, deadline: bool, mlen: Option<usize>) -> usize {
         HEADER
             + if deadline { 8 } else { 0 }
             + varint_len(klen)

@@ -5,6 +5,7 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -22,9 +23,27 @@ impl Server {
     /// Starts the server with extra `--name value` arguments.
     pub fn start_with(args: &[&str]) -> Server {
         let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().to_path_buf();
+        Self::spawn(&path, dir, args)
+    }
+
+    /// Starts the server on an existing data folder (another server's, stopped with `stop`),
+    /// with extra `--name value` arguments. The folder stays the caller's: the handle's own
+    /// `dir` is an empty temp dir the server does not use.
+    pub fn start_in(data: &Path, args: &[&str]) -> Server {
+        Self::spawn(data, tempfile::tempdir().expect("temp dir"), args)
+    }
+
+    /// Kills the process and waits for it; the data folder (`dir`) stays until the handle drops.
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    fn spawn(data: &Path, dir: tempfile::TempDir, args: &[&str]) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_edgekv"))
             .args(["--bind", "127.0.0.1", "--port", "0", "--dir"])
-            .arg(dir.path())
+            .arg(data)
             .args(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
