@@ -62,11 +62,24 @@ const SPECS: &[Spec] = &[
         kind: Kind::Enum(&["everysec", "always", "no"]),
         access: Access::Mutable,
     },
-    // Logging to disk arrives with the durability issue; until then only "no" is accepted.
+    // The append-only log (persist/). Switching it on at run time writes the live data to a
+    // new log first; switching it off stops logging (the files stay).
     Spec {
         name: "appendonly",
-        default: "no",
-        kind: Kind::Enum(&["no"]),
+        default: "yes",
+        kind: Kind::Bool,
+        access: Access::Mutable,
+    },
+    Spec {
+        name: "auto-aof-rewrite-min-size",
+        default: "67108864",
+        kind: Kind::Mem { min: 0, max: I },
+        access: Access::Mutable,
+    },
+    Spec {
+        name: "auto-aof-rewrite-percentage",
+        default: "100",
+        kind: Kind::Int { min: 0, max: INT_MAX },
         access: Access::Mutable,
     },
     // edgekv's own: microseconds a worker keeps polling after the last request before it
@@ -682,10 +695,8 @@ mod tests {
     fn set_validates() {
         let c = Config::new();
         assert_eq!(
-            c.set("appendonly", "yes", true),
-            Err(ConfigError::Invalid(
-                "argument(s) must be one of the following: no".into()
-            ))
+            c.set("appendonly", "maybe", true),
+            Err(ConfigError::Invalid("argument must be 'yes' or 'no'".into()))
         );
         assert_eq!(c.set("databases", "3", true), Err(ConfigError::Immutable));
         assert!(c.set("MAXCLIENTS", "5", true).is_ok());

@@ -153,6 +153,11 @@ pub fn custom(text: String) -> Reply {
     Reply::Error(text.into())
 }
 
+/// `MISCONF Errors writing to the AOF file: <reason>` (Redis's text for a failing log).
+pub fn misconf(reason: &str) -> Reply {
+    Reply::Error(format!("MISCONF Errors writing to the AOF file: {reason}").into())
+}
+
 /// `ERR the selected namespace was deleted` (a connection whose namespace was dropped by
 /// `KV.NAMESPACE DELETE` must SELECT again: its slot may be reused by a new namespace).
 pub const NAMESPACE_DELETED: &str = "ERR the selected namespace was deleted; SELECT another one";

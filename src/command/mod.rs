@@ -45,6 +45,9 @@ pub struct Session {
     /// Close the connection once the current reply is written (QUIT).
     pub close: bool,
     pub authenticated: bool,
+    /// A write command ran since the replies were last sent: they wait for the log
+    /// (`Aof::make_durable`) before they leave.
+    pub wrote: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,6 +73,7 @@ impl Session {
             reply_mode: ReplyMode::On,
             close: false,
             authenticated: true,
+            wrote: false,
         }
     }
 }
@@ -178,6 +182,34 @@ pub fn dispatch(shared: &Shared, session: &mut Session, argv: &[Bytes], now: i64
         // The password was cleared since this client connected: nothing to authenticate.
         session.authenticated = true;
     }
+    // While the log is replayed, only commands flagged `loading` run (INFO, PING's peers...).
+    if spec.flags & flags::LOADING == 0 && shared.loading.load(Ordering::Acquire) {
+        let reply = errors::err(errors::LOADING);
+        return reject(
+            shared,
+            session,
+            argv,
+            Rejected {
+                command: Some(idx),
+                reply,
+            },
+        );
+    }
+    // A log that cannot be written refuses writes (reads go on), as Redis's MISCONF.
+    if spec.flags & flags::WRITE != 0 && spec.flags & flags::NO_GATE == 0 {
+        if let Some(e) = shared.aof.error() {
+            let reply = errors::misconf(&e);
+            return reject(
+                shared,
+                session,
+                argv,
+                Rejected {
+                    command: Some(idx),
+                    reply,
+                },
+            );
+        }
+    }
     // Inside MULTI, everything but the transaction-control commands is queued.
     if let Some(q) = &mut session.multi {
         if spec.flags & flags::TX_CONTROL == 0 {
@@ -272,6 +304,9 @@ pub fn execute(
             (spec.run)(&mut ctx, argv)
         }
     };
+    if spec.flags & flags::WRITE != 0 || argv[0].eq_ignore_ascii_case(b"exec") {
+        session.wrote = true;
+    }
     let st = &shared.cmdstats[idx];
     st.calls.fetch_add(1, Ordering::Relaxed);
     st.usec

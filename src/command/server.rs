@@ -333,8 +333,11 @@ fn section_text(ctx: &Ctx, section: &str, out: &mut String) {
         }
         "persistence" => {
             out.push_str("# Persistence\r\n");
+            let aof = &sh.aof;
+            let st = &aof.stats;
+            let loading = sh.loading.load(Ordering::Acquire);
+            line(out, "loading", loading as u8);
             for k in [
-                "loading",
                 "async_loading",
                 "current_cow_peak",
                 "current_cow_size",
@@ -343,15 +346,11 @@ fn section_text(ctx: &Ctx, section: &str, out: &mut String) {
                 line(out, k, 0);
             }
             line(out, "current_fork_perc", "0.00");
-            for k in [
-                "current_save_keys_processed",
-                "current_save_keys_total",
-                "rdb_changes_since_last_save",
-                "rdb_bgsave_in_progress",
-            ] {
-                line(out, k, 0);
-            }
-            line(out, "rdb_last_save_time", sh.lastsave.load(Ordering::Relaxed));
+            line(out, "current_save_keys_processed", 0);
+            line(out, "current_save_keys_total", 0);
+            line(out, "rdb_changes_since_last_save", st.changes.load(Ordering::Relaxed));
+            line(out, "rdb_bgsave_in_progress", 0);
+            line(out, "rdb_last_save_time", lastsave(sh));
             line(out, "rdb_last_bgsave_status", "ok");
             line(out, "rdb_last_bgsave_time_sec", -1);
             line(out, "rdb_current_bgsave_time_sec", -1);
@@ -360,24 +359,50 @@ fn section_text(ctx: &Ctx, section: &str, out: &mut String) {
                 "rdb_last_cow_size",
                 "rdb_last_load_keys_expired",
                 "rdb_last_load_keys_loaded",
-                "aof_enabled",
-                "aof_rewrite_in_progress",
-                "aof_rewrite_scheduled",
             ] {
                 line(out, k, 0);
             }
-            line(out, "aof_last_rewrite_time_sec", -1);
-            line(out, "aof_current_rewrite_time_sec", -1);
-            line(out, "aof_last_bgrewrite_status", "ok");
-            line(out, "aof_rewrites", 0);
+            let in_progress = st.rewrite_in_progress.load(Ordering::Acquire);
+            line(out, "aof_enabled", aof.enabled() as u8);
+            line(out, "aof_rewrite_in_progress", in_progress as u8);
+            line(out, "aof_rewrite_scheduled", 0);
+            let last_ms = st.last_rewrite_ms.load(Ordering::Relaxed);
+            line(
+                out,
+                "aof_last_rewrite_time_sec",
+                if last_ms < 0 { -1 } else { last_ms / 1000 },
+            );
+            let current = if in_progress {
+                (crate::store::now_ms() - st.rewrite_started.load(Ordering::Relaxed)) / 1000
+            } else {
+                -1
+            };
+            line(out, "aof_current_rewrite_time_sec", current);
+            let ok = |b: bool| if b { "ok" } else { "err" };
+            line(
+                out,
+                "aof_last_bgrewrite_status",
+                ok(st.last_rewrite_ok.load(Ordering::Relaxed)),
+            );
+            line(out, "aof_rewrites", st.rewrites.load(Ordering::Relaxed));
             line(out, "aof_rewrites_consecutive_failures", 0);
-            line(out, "aof_last_write_status", "ok");
-            for k in [
-                "aof_last_cow_size",
-                "module_fork_in_progress",
-                "module_fork_last_cow_size",
-            ] {
-                line(out, k, 0);
+            let error = aof.error();
+            line(out, "aof_last_write_status", ok(error.is_none()));
+            // edgekv's own: why writes are refused, while they are.
+            if let Some(e) = &error {
+                line(out, "aof_last_write_error", e.replace(['\r', '\n'], " "));
+            }
+            line(out, "aof_last_cow_size", 0);
+            line(out, "module_fork_in_progress", 0);
+            line(out, "module_fork_last_cow_size", 0);
+            if aof.enabled() {
+                let (size, base) = aof.sizes();
+                line(out, "aof_current_size", size);
+                line(out, "aof_base_size", base);
+                line(out, "aof_pending_rewrite", 0);
+                line(out, "aof_buffer_length", 0);
+                line(out, "aof_pending_bio_fsync", 0);
+                line(out, "aof_delayed_fsync", 0);
             }
         }
         "stats" => {
@@ -644,8 +669,24 @@ impl Command for ConfigSet {
     }
     fn execute(self, ctx: &mut Ctx) -> Reply {
         // Values are validated together and applied only if all are valid (Redis rolls back).
-        match ctx.shared.config.set_many(&self.pairs) {
-            Ok(()) => Reply::Ok,
+        let sh = ctx.shared;
+        let before = (sh.config.get("appendonly"), sh.config.get("appendfsync"));
+        match sh.config.set_many(&self.pairs) {
+            Ok(()) => {
+                let after = (sh.config.get("appendonly"), sh.config.get("appendfsync"));
+                if after.1 != before.1 {
+                    sh.aof
+                        .set_policy(crate::persist::log::Fsync::parse(&after.1.unwrap_or_default()));
+                }
+                if after.0 != before.0 {
+                    let on = after.0.as_deref() == Some("yes");
+                    if let Err(e) = crate::server::durability::set_appendonly(sh, on) {
+                        let _ = sh.config.set("appendonly", before.0.as_deref().unwrap_or("no"), false);
+                        return errors::config_set_failed("appendonly", &e);
+                    }
+                }
+                Reply::Ok
+            }
             Err((name, ConfigError::Unknown)) => errors::config_set_unknown(name.as_bytes()),
             Err((name, ConfigError::Immutable)) => errors::config_set_failed(&name, "can't set immutable config"),
             Err((name, ConfigError::Invalid(why))) => errors::config_set_failed(&name, &why),
@@ -1088,13 +1129,84 @@ impl Command for Lastsave {
         Ok(Lastsave)
     }
     fn execute(self, ctx: &mut Ctx) -> Reply {
-        Reply::Int(ctx.shared.lastsave.load(Ordering::Relaxed))
+        Reply::Int(lastsave(ctx.shared))
+    }
+}
+
+/// The last successful save: the last compaction of the log, or the start.
+fn lastsave(sh: &crate::server::shared::Shared) -> i64 {
+    sh.aof
+        .stats
+        .last_save
+        .load(Ordering::Relaxed)
+        .max(sh.lastsave.load(Ordering::Relaxed))
+}
+
+/// `BGREWRITEAOF`: compacts the log on a background thread.
+pub struct Bgrewriteaof;
+
+impl Command for Bgrewriteaof {
+    fn parse(_: &mut Args) -> Result<Self, Reply> {
+        Ok(Bgrewriteaof)
+    }
+    fn execute(self, ctx: &mut Ctx) -> Reply {
+        if !ctx.shared.aof.enabled() {
+            // Redis writes a log from the data even with appendonly no; edgekv's log lives
+            // only while logging is on.
+            return err("ERR the append-only log is off (CONFIG SET appendonly yes starts it)");
+        }
+        if crate::server::durability::rewrite_in_background(ctx.shared) {
+            Reply::status("Background append only file rewriting started")
+        } else {
+            err("ERR Background append only file rewriting already in progress")
+        }
+    }
+}
+
+/// `BGSAVE [SCHEDULE]`: edgekv's snapshot is the compacted log, so this is BGREWRITEAOF.
+pub struct Bgsave;
+
+impl Command for Bgsave {
+    fn parse(args: &mut Args) -> Result<Self, Reply> {
+        match args.next_opt() {
+            Some(a) if !is(&a, "schedule") => Err(err(errors::SYNTAX)),
+            _ => Ok(Bgsave),
+        }
+    }
+    fn execute(self, ctx: &mut Ctx) -> Reply {
+        if !ctx.shared.aof.enabled() {
+            return err("ERR the append-only log is off (CONFIG SET appendonly yes starts it)");
+        }
+        if crate::server::durability::rewrite_in_background(ctx.shared) {
+            Reply::status("Background saving started")
+        } else {
+            Reply::status("Background saving scheduled")
+        }
+    }
+}
+
+/// `SAVE`: compacts the log now; the reply leaves when the new log is on disk.
+pub struct Save;
+
+impl Command for Save {
+    fn parse(_: &mut Args) -> Result<Self, Reply> {
+        Ok(Save)
+    }
+    fn execute(self, ctx: &mut Ctx) -> Reply {
+        if !ctx.shared.aof.enabled() {
+            return err("ERR the append-only log is off (CONFIG SET appendonly yes starts it)");
+        }
+        match crate::server::durability::rewrite(ctx.shared) {
+            Ok(()) => Reply::Ok,
+            Err(e) => Reply::error(format!("ERR {e}")),
+        }
     }
 }
 
 /// `SHUTDOWN [NOSAVE | SAVE] [NOW] [FORCE] [ABORT]`
 pub struct Shutdown {
     abort: bool,
+    save: bool,
 }
 
 impl Command for Shutdown {
@@ -1116,14 +1228,20 @@ impl Command for Shutdown {
         if (nosave && save) || (abort && (nosave || save || other)) {
             return Err(err(errors::SYNTAX));
         }
-        Ok(Shutdown { abort })
+        Ok(Shutdown { abort, save })
     }
     fn execute(self, ctx: &mut Ctx) -> Reply {
         if self.abort {
             return err("ERR No shutdown in progress.");
         }
-        // Nothing is held only in memory yet (the log arrives with the durability issue), so
-        // SAVE and NOSAVE stop the same way. The client gets no reply: its connection closes.
+        // The log is written and fsynced on the way out either way (every write is in it);
+        // SAVE also compacts it first. The client gets no reply: its connection closes.
+        if self.save && ctx.shared.aof.enabled() {
+            if let Err(e) = crate::server::durability::rewrite(ctx.shared) {
+                tracing::warn!(error = %e, "SHUTDOWN SAVE: the rewrite failed");
+                return err(errors::SHUTDOWN_FAILED);
+            }
+        }
         ctx.shared.request_shutdown();
         ctx.session.close = true;
         Reply::None

@@ -9,6 +9,8 @@ pub mod limits;
 pub mod usage;
 
 use crate::errors::KvError;
+use crate::persist::format::Op;
+use crate::persist::log::Aof;
 use crate::persist::registry::{self, Record};
 use parking_lot::RwLock;
 use std::path::PathBuf;
@@ -37,6 +39,9 @@ pub struct Namespaces {
     usage: Box<[Usage]>,
     /// `None`: not persisted (tests of the module).
     file: Option<PathBuf>,
+    /// The append-only log: registry changes are logged under the registry's lock, so their
+    /// order in the log is the order they happened.
+    pub aof: std::sync::OnceLock<std::sync::Arc<Aof>>,
 }
 
 impl Namespaces {
@@ -81,6 +86,7 @@ impl Namespaces {
             generations: (0..slots).map(|_| AtomicU32::new(0)).collect(),
             usage: (0..slots).map(|_| Usage::default()).collect(),
             file,
+            aof: std::sync::OnceLock::new(),
         })
     }
 
@@ -156,6 +162,7 @@ impl Namespaces {
             t[free] = None;
             return Err(e);
         }
+        self.log_put(&ns);
         // A new namespace starts with fresh counters.
         self.usage[ns.index].reset();
         Ok(ns)
@@ -179,6 +186,7 @@ impl Namespaces {
             t[pos].as_mut().expect("found").title = old;
             return Err(e);
         }
+        self.log_put(&out);
         Ok(out)
     }
 
@@ -196,7 +204,79 @@ impl Namespaces {
             return Err(e);
         }
         self.generations[ns.index].fetch_add(1, Ordering::AcqRel);
+        if let Some(aof) = self.journal() {
+            aof.log(&Op::NsDel { index: ns.index as u32 });
+        }
         Ok(ns)
+    }
+
+    fn journal(&self) -> Option<&Aof> {
+        self.aof.get().map(|a| &**a).filter(|a| a.enabled())
+    }
+
+    fn log_put(&self, ns: &Namespace) {
+        if let Some(aof) = self.journal() {
+            aof.log(&Op::NsPut {
+                index: ns.index as u32,
+                id: ns.id.as_bytes(),
+                title: ns.title.as_bytes(),
+            });
+        }
+    }
+
+    /// The registry as log records (compaction's dump).
+    pub fn dump(&self, out: &mut Vec<u8>) {
+        for ns in self.table.read().iter().flatten() {
+            crate::persist::format::encode(
+                out,
+                &Op::NsPut {
+                    index: ns.index as u32,
+                    id: ns.id.as_bytes(),
+                    title: ns.title.as_bytes(),
+                },
+            );
+        }
+    }
+
+    /// Replay: the log's registry replaces the file's, entry by entry.
+    pub fn clear_for_replay(&self) {
+        for n in self.table.write().iter_mut() {
+            *n = None;
+        }
+    }
+
+    /// Replay of a registry record: namespace `index` has this id and title.
+    pub fn restore(&self, index: usize, id: &[u8], title: &[u8]) -> Result<(), String> {
+        let mut t = self.table.write();
+        let i = index
+            .checked_sub(self.numbered)
+            .filter(|&i| i < t.len())
+            .ok_or_else(|| {
+                format!(
+                    "the log has a namespace at index {index}, beyond the {} slots (raise kv-max-namespaces)",
+                    t.len()
+                )
+            })?;
+        t[i] = Some(Namespace {
+            id: String::from_utf8_lossy(id).into_owned(),
+            title: String::from_utf8_lossy(title).into_owned(),
+            index,
+        });
+        Ok(())
+    }
+
+    /// Replay of a namespace deletion.
+    pub fn forget(&self, index: usize) {
+        let mut t = self.table.write();
+        if let Some(n) = index.checked_sub(self.numbered).and_then(|i| t.get_mut(i)) {
+            *n = None;
+        }
+    }
+
+    /// Writes the registry file from the table (after replay).
+    pub fn save_file(&self) -> Result<(), KvError> {
+        let t = self.table.read();
+        self.save(&t)
     }
 
     fn save(&self, t: &[Option<Namespace>]) -> Result<(), KvError> {

@@ -3,4 +3,7 @@
 //!
 //! It owns file formats and file I/O; it never touches the store or the protocol.
 
+pub mod format;
+pub mod log;
 pub mod registry;
+pub mod replay;

@@ -55,6 +55,8 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, handle: Arc<Clien
     let mut decoder = Decoder::new();
     // Requests decoded from one read, reused across reads.
     let mut batch: Vec<Vec<bytes::Bytes>> = Vec::new();
+    // Replies in `wbuf`: if the log fails them, each is replaced by the log's error.
+    let mut replies = 0usize;
 
     let end = 'conn: loop {
         if handle.killed.load(Ordering::Relaxed) || shared.shutting_down.load(Ordering::Relaxed) {
@@ -160,6 +162,7 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, handle: Arc<Clien
                 }
                 if !suppress {
                     encode(&mut wbuf, &reply, session.proto);
+                    replies += 1;
                 }
                 if session.close {
                     end = Some(End::Close);
@@ -171,8 +174,11 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, handle: Arc<Clien
                     end = Some(End::Close);
                     break;
                 }
-                if wbuf.len() >= FLUSH_AT && !flush(&shared, &mut stream, &mut wbuf).await {
-                    break 'conn End::Closed;
+                if wbuf.len() >= FLUSH_AT {
+                    durable(&shared, &mut session, &mut wbuf, &mut replies).await;
+                    if !flush(&shared, &mut stream, &mut wbuf).await {
+                        break 'conn End::Closed;
+                    }
                 }
             }
             batch.clear();
@@ -189,6 +195,7 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, handle: Arc<Clien
                 // intends.
                 if !matches!(session.reply_mode, ReplyMode::Off | ReplyMode::SkipNext) {
                     put_error(&mut wbuf, &text);
+                    replies += 1;
                 }
                 tracing::debug!(client = handle.id, error = %e.text(), "protocol error");
                 end = Some(End::ProtocolError);
@@ -206,6 +213,7 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, handle: Arc<Clien
             // it saves.)
             tokio::task::yield_now().await;
         }
+        durable(&shared, &mut session, &mut wbuf, &mut replies).await;
         if !flush(&shared, &mut stream, &mut wbuf).await {
             break End::Closed;
         }
@@ -233,6 +241,26 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, handle: Arc<Clien
 }
 
 /// `POST` or `Host:` as a command name: an HTTP request sent to the server.
+/// Holds the replies of a batch that wrote until the log has what they acknowledge (persist/
+/// log.rs: written, or fsynced under `appendfsync always`). If the log fails, none of them
+/// leaves: each becomes the log's `-MISCONF` error, so no write is acknowledged that the log
+/// does not hold.
+async fn durable(shared: &Shared, session: &mut Session, wbuf: &mut BytesMut, replies: &mut usize) {
+    if !session.wrote {
+        *replies = 0;
+        return;
+    }
+    session.wrote = false;
+    if let Err(e) = shared.aof.make_durable().await {
+        wbuf.clear();
+        let text = format!("MISCONF Errors writing to the AOF file: {e}");
+        for _ in 0..*replies {
+            put_error(wbuf, text.as_bytes());
+        }
+    }
+    *replies = 0;
+}
+
 fn is_http_probe(name: &[u8]) -> bool {
     name.eq_ignore_ascii_case(b"post") || name.eq_ignore_ascii_case(b"host:")
 }

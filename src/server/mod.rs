@@ -5,6 +5,7 @@
 //! `command::dispatch`.
 
 pub mod connection;
+pub mod durability;
 pub mod shared;
 
 use crate::config::Config;
@@ -50,6 +51,11 @@ pub async fn run(config: Config, config_file: Option<std::path::PathBuf>) -> any
         .await
         .map_err(|e| anyhow_lite::Error(format!("cannot listen on {} port {}: {}", bind, port, e)))?;
     let shared = Arc::new(Shared::new(config, config_file).map_err(anyhow_lite::Error)?);
+    shared.this.set(Arc::downgrade(&shared)).ok();
+    // A file size limit (RLIMIT_FSIZE) must turn into a write error the log handles, not a
+    // signal that kills the process.
+    unsafe { libc::signal(libc::SIGXFSZ, libc::SIG_IGN) };
+    durability::start(&shared).map_err(anyhow_lite::Error)?;
     let addrs: Vec<SocketAddr> = listeners.iter().filter_map(|l| l.local_addr().ok()).collect();
     shared.tcp_port.store(addrs[0].port() as u64, Ordering::Relaxed);
 
@@ -121,6 +127,7 @@ fn spawn_reclaimer(shared: Arc<Shared>) {
         .name("edgekv-reclaim".into())
         .spawn(move || {
             let mut pause = IDLE_PAUSE;
+            let mut last_log_check = std::time::Instant::now();
             loop {
                 std::thread::sleep(pause);
                 let Some(shared) = weak.upgrade() else { return };
@@ -131,6 +138,10 @@ fn spawn_reclaimer(shared: Arc<Shared>) {
                 // holds anything (a later deadline is still reclaimed well within a second).
                 let pass = shared.store.reclaim(crate::store::now_ms());
                 pause = if pass.waiting { TICK } else { IDLE_PAUSE };
+                if last_log_check.elapsed() >= Duration::from_secs(1) {
+                    last_log_check = std::time::Instant::now();
+                    durability::tick(&shared);
+                }
             }
         })
         .expect("spawn reclaimer thread");

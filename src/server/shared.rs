@@ -4,6 +4,7 @@
 
 use crate::config::Config;
 use crate::kv::Namespaces;
+use crate::persist::log::{Aof, Fsync};
 use crate::protocol::Protocol;
 use crate::store::watch::DirtyFlag;
 use crate::store::Store;
@@ -168,6 +169,12 @@ pub struct Shared {
     pub store: Store,
     /// Workers KV namespaces: ids, titles, slots, usage.
     pub namespaces: Namespaces,
+    /// The append-only log.
+    pub aof: Arc<Aof>,
+    /// The log is being replayed: commands without the `loading` flag get `-LOADING`.
+    pub loading: AtomicBool,
+    /// This value's own `Arc`, for commands that start background work (BGREWRITEAOF).
+    pub this: std::sync::OnceLock<std::sync::Weak<Shared>>,
     pub config: Config,
     pub clients: Mutex<BTreeMap<u64, Arc<ClientHandle>>>,
     pub next_client_id: AtomicU64,
@@ -205,9 +212,13 @@ impl Shared {
         let now = crate::store::now_ms();
         let mut rng = rand::thread_rng();
         let run_id: String = (0..40).map(|_| format!("{:x}", rng.gen_range(0..16u8))).collect();
+        let aof = Aof::new(&dir, Fsync::parse(&config.get("appendfsync").unwrap_or_default()));
         Ok(Shared {
             store,
             namespaces,
+            aof,
+            loading: AtomicBool::new(false),
+            this: std::sync::OnceLock::new(),
             config,
             clients: Mutex::new(BTreeMap::new()),
             next_client_id: AtomicU64::new(1),
@@ -225,8 +236,14 @@ impl Shared {
         })
     }
 
-    /// Asks the server to stop (SHUTDOWN, signals).
+    /// The `Arc` this value lives in (set at start).
+    pub fn arc(&self) -> Option<Arc<Shared>> {
+        self.this.get()?.upgrade()
+    }
+
+    /// Asks the server to stop (SHUTDOWN, signals). The log is written and fsynced first.
     pub fn request_shutdown(&self) {
+        self.aof.close();
         self.shutting_down.store(true, Ordering::SeqCst);
         self.shutdown.notify_waiters();
         // A waiter that registers just after still sees the flag.

@@ -17,6 +17,8 @@ pub mod shard;
 pub mod watch;
 pub mod wheel;
 
+use crate::persist::format::Op;
+use crate::persist::log::Aof;
 use bytes::Bytes;
 use entry::{Entry, Rec};
 use parking_lot::{Mutex, MutexGuard, RwLock};
@@ -27,6 +29,7 @@ use std::collections::BinaryHeap;
 use std::hash::RandomState;
 use std::ops::Bound;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::sync::OnceLock;
 use std::time::{SystemTime, UNIX_EPOCH};
 use watch::Watches;
@@ -85,6 +88,9 @@ pub struct Store {
     pub gate: RwLock<()>,
     pub watches: Watches,
     pub stats: StoreStats,
+    /// The append-only log every change is recorded in, with its shard still locked (set once
+    /// at start; it records only while logging is on).
+    pub aof: OnceLock<Arc<Aof>>,
 }
 
 /// What one reclaimer pass did.
@@ -128,7 +134,41 @@ impl Store {
             gate: RwLock::new(()),
             watches: Watches::default(),
             stats: StoreStats::default(),
+            aof: OnceLock::new(),
         }
+    }
+
+    /// The log, when logging is on.
+    #[inline]
+    pub fn journal(&self) -> Option<&Aof> {
+        self.aof.get().map(|a| &**a).filter(|a| a.enabled())
+    }
+
+    /// Compaction's dump, one shard per step (steps run over every created slot's shards):
+    /// a PUT record per live key into `out`. Holds the shard's lock (and the gate, shared)
+    /// for the step only. Returns whether steps remain.
+    pub fn dump_step(&self, step: usize, out: &mut Vec<u8>, now: i64) -> bool {
+        let slots: Vec<usize> = self.created().collect();
+        let total = slots.len() * SHARDS;
+        if step >= total {
+            return false;
+        }
+        let db = slots[step / SHARDS];
+        let _g = self.gate.read();
+        let s = self.slot(db).shards[step % SHARDS].0.lock();
+        s.for_each(now, |r| {
+            crate::persist::format::encode(
+                out,
+                &Op::Put {
+                    db: db as u32,
+                    key: r.key(),
+                    value: r.value(),
+                    deadline: r.deadline(),
+                    meta: r.meta(),
+                },
+            )
+        });
+        step + 1 < total
     }
 
     /// The numbered databases (Redis's `databases`); namespace slots follow them.
@@ -194,6 +234,14 @@ impl Store {
             let mut x = self.slot(a).shards[i].0.lock();
             let mut y = self.slot(b).shards[i].0.lock();
             std::mem::swap(&mut *x, &mut *y);
+        }
+        // Under the exclusive gate: nothing else is logged meanwhile.
+        if let Some(aof) = self.journal() {
+            aof.log(&Op::Swap {
+                a: a as u32,
+                b: b as u32,
+            });
+            aof.note_swap();
         }
         for (d, (key, flags)) in watched {
             let other = if d == a { b } else { a };
@@ -356,6 +404,34 @@ impl<'a> DbRef<'a> {
         (h, self.store.slot(self.db).shards[shard].0.lock())
     }
 
+    /// Records the state `key` has now (its shard locked by the caller): the whole record, or
+    /// its absence.
+    #[inline]
+    fn log_state(&self, h: u64, s: &mut Shard, key: &[u8]) {
+        if let Some(aof) = self.store.journal() {
+            let db = self.db as u32;
+            let logged = s.read(h, key, self.now, |r| {
+                aof.log(&Op::Put {
+                    db,
+                    key: r.key(),
+                    value: r.value(),
+                    deadline: r.deadline(),
+                    meta: r.meta(),
+                })
+            });
+            if logged.is_none() {
+                aof.log(&Op::Del { db, key });
+            }
+        }
+    }
+
+    #[inline]
+    fn log(&self, op: Op) {
+        if let Some(aof) = self.store.journal() {
+            aof.log(&op);
+        }
+    }
+
     #[inline]
     fn touch(&self, key: &[u8]) {
         self.store.watches.touch(self.db, key);
@@ -415,7 +491,14 @@ impl<'a> DbRef<'a> {
 
     /// Writes a whole record.
     pub fn put(&self, key: &[u8], value: &[u8], deadline: Option<i64>, meta: Option<&[u8]>) {
-        self.op(key, |h, s| s.put(h, key, value, deadline, meta, self.now), |_| true)
+        self.op(
+            key,
+            |h, s| {
+                s.put(h, key, value, deadline, meta, self.now);
+                self.log_state(h, s, key);
+            },
+            |_| true,
+        )
     }
 
     /// Reads and changes one key atomically (see `Shard::modify`).
@@ -430,6 +513,9 @@ impl<'a> DbRef<'a> {
                     f(old)
                 });
                 self.tally(s, found);
+                if r.1 {
+                    self.log_state(h, s, key);
+                }
                 r
             },
             |r| r.1,
@@ -441,14 +527,41 @@ impl<'a> DbRef<'a> {
     pub fn append(&self, key: &[u8], extra: &[u8], max: usize) -> Appended {
         self.op(
             key,
-            |h, s| s.append(h, key, extra, max, self.now),
+            |h, s| {
+                let r = s.append(h, key, extra, max, self.now);
+                if let Appended::Done(new_len) = r {
+                    self.log(Op::Append {
+                        db: self.db as u32,
+                        key,
+                        new_len: new_len as u64,
+                        extra,
+                    });
+                }
+                r
+            },
             |r| matches!(r, Appended::Done(_)),
         )
     }
 
     /// Sets or clears a live key's deadline. False when the key does not exist.
     pub fn set_deadline(&self, key: &[u8], deadline: Option<i64>) -> bool {
-        self.op(key, |h, s| s.set_deadline(h, key, deadline, self.now), |ok| *ok)
+        self.op(
+            key,
+            |h, s| {
+                let ok = s.set_deadline(h, key, deadline, self.now);
+                if ok && self.store.journal().is_some() {
+                    // A deadline already past removed the key.
+                    let db = self.db as u32;
+                    if s.contains(h, key, self.now) {
+                        self.log(Op::Deadline { db, key, deadline });
+                    } else {
+                        self.log(Op::Del { db, key });
+                    }
+                }
+                ok
+            },
+            |ok| *ok,
+        )
     }
 
     /// Removes a live key and returns its record.
@@ -458,6 +571,12 @@ impl<'a> DbRef<'a> {
             |h, s| {
                 let e = s.take(h, key, self.now);
                 self.tally(s, e.is_some());
+                if e.is_some() {
+                    self.log(Op::Del {
+                        db: self.db as u32,
+                        key,
+                    });
+                }
                 e
             },
             |e| e.is_some(),
@@ -471,7 +590,14 @@ impl<'a> DbRef<'a> {
     /// Stores an owned record under its own key, replacing any old one.
     pub fn put_entry(&self, entry: Entry) {
         let key = Bytes::copy_from_slice(entry.key());
-        self.op(&key, |h, s| s.put_entry(h, entry, self.now), |_| true)
+        self.op(
+            &key,
+            |h, s| {
+                s.put_entry(h, entry, self.now);
+                self.log_state(h, s, &key);
+            },
+            |_| true,
+        )
     }
 
     /// Keys held in memory (expired ones not yet reclaimed included, as in Redis).
@@ -493,6 +619,9 @@ impl<'a> DbRef<'a> {
             n += s.len();
             s.clear();
         }
+        // Callers hold the gate exclusively (FLUSHDB, FLUSHALL, KV.NAMESPACE DELETE), so no
+        // write of this namespace can fall between the shards' clearing and this record.
+        self.log(Op::Clear { db: self.db as u32 });
         for (_, flags) in watched {
             for f in flags {
                 f.store(true, Ordering::Relaxed);

@@ -30,8 +30,11 @@ impl Server {
     /// Starts the server on an existing data folder (another server's, stopped with `stop`),
     /// with extra `--name value` arguments. The folder stays the caller's: the handle's own
     /// `dir` is an empty temp dir the server does not use.
+    /// A server on an existing data folder, once it has replayed the log found there.
     pub fn start_in(data: &Path, args: &[&str]) -> Server {
-        Self::spawn(data, tempfile::tempdir().expect("temp dir"), args)
+        let s = Self::spawn(data, tempfile::tempdir().expect("temp dir"), args);
+        s.wait_loaded();
+        s
     }
 
     /// Kills the process and waits for it; the data folder (`dir`) stays until the handle drops.
@@ -68,6 +71,22 @@ impl Server {
             .and_then(|p| p.trim().parse().ok())
             .expect("port in ready line");
         Server { child, port, dir }
+    }
+
+    /// Waits until the server has replayed its log (it answers `-LOADING` until then).
+    pub fn wait_loaded(&self) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let mut c = TcpStream::connect(self.addr()).expect("connect");
+            c.write_all(b"PING\r\n").unwrap();
+            let mut buf = [0u8; 64];
+            let n = c.read(&mut buf).unwrap_or(0);
+            if !buf[..n].starts_with(b"-LOADING") {
+                return;
+            }
+            assert!(Instant::now() < deadline, "the server is still loading after 60 s");
+            std::thread::sleep(Duration::from_millis(5));
+        }
     }
 
     pub fn addr(&self) -> String {
