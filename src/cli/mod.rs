@@ -24,6 +24,83 @@ enum Cmd {
     Serve(ServeArgs),
     /// Workers KV namespaces and keys on a running server, as `wrangler kv` does.
     Kv(kv::KvArgs),
+    /// Check a log file (appendonlydir/log.N.base or .incr); --repair cuts it at the first
+    /// damaged record.
+    CheckLog(CheckLogArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct CheckLogArgs {
+    file: PathBuf,
+    /// Truncate the file to the end of its last good record.
+    #[arg(long)]
+    repair: bool,
+    /// Do not ask before repairing.
+    #[arg(long, short)]
+    yes: bool,
+}
+
+/// `edgekv check-log [--repair] [--yes] FILE`: 0 when the file is whole (or was repaired), 1
+/// otherwise.
+fn check_log(args: CheckLogArgs) -> i32 {
+    use crate::persist::replay;
+    let path = &args.file;
+    let scan = match replay::scan(path, |_| Ok(())) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("edgekv: error: {e}");
+            return 1;
+        }
+    };
+    let Some((at, what)) = scan.problem else {
+        println!("{}: {} records, {} bytes: ok", path.display(), scan.records, scan.file_len);
+        return 0;
+    };
+    let kind = if scan.torn_tail { "a torn tail (a crash mid-write)" } else { "damage" };
+    println!(
+        "{}: {} good records up to offset {}; {what} at offset {at}: {kind}; {} bytes after it",
+        path.display(),
+        scan.records,
+        scan.valid_len,
+        scan.file_len - scan.valid_len
+    );
+    if !args.repair {
+        return 1;
+    }
+    if !args.yes {
+        use std::io::{BufRead, IsTerminal, Write};
+        if !std::io::stdin().is_terminal() {
+            eprintln!("edgekv: error: not repairing without confirmation: run on a terminal or pass --yes");
+            return 1;
+        }
+        print!(
+            "Truncate {} to {} bytes, dropping {} bytes? [y/N] ",
+            path.display(),
+            scan.valid_len,
+            scan.file_len - scan.valid_len
+        );
+        let _ = std::io::stdout().flush();
+        let mut answer = String::new();
+        let _ = std::io::stdin().lock().read_line(&mut answer);
+        if !matches!(answer.trim(), "y" | "Y" | "yes") {
+            println!("Not repaired.");
+            return 1;
+        }
+    }
+    let done = std::fs::OpenOptions::new()
+        .write(true)
+        .open(path)
+        .and_then(|f| f.set_len(scan.valid_len).and_then(|_| f.sync_all()));
+    match done {
+        Ok(()) => {
+            println!("Truncated {} to {} bytes.", path.display(), scan.valid_len);
+            0
+        }
+        Err(e) => {
+            eprintln!("edgekv: error: cannot truncate {}: {e}", path.display());
+            1
+        }
+    }
 }
 
 #[derive(clap::Args, Debug)]
@@ -83,13 +160,14 @@ fn build_config(args: &ServeArgs) -> Result<(Config, Option<PathBuf>), String> {
 /// Entry point of the binary. Returns the process exit code.
 pub fn main() -> i32 {
     let mut argv: Vec<String> = std::env::args().collect();
-    let known = ["serve", "kv", "help", "--help", "-h", "--version", "-V"];
+    let known = ["serve", "kv", "check-log", "help", "--help", "-h", "--version", "-V"];
     if argv.len() < 2 || !known.contains(&argv[1].as_str()) {
         argv.insert(1, "serve".into());
     }
     let cli = Cli::parse_from(argv);
     match cli.cmd {
         Cmd::Kv(args) => kv::run(args),
+        Cmd::CheckLog(args) => check_log(args),
         Cmd::Serve(args) => {
             let (config, file) = match build_config(&args) {
                 Ok(c) => c,
