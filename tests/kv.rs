@@ -1901,3 +1901,77 @@ fn expired_keys_are_hidden_before_the_reclaimer_runs() {
     }
     assert!(expired_pairs > 0, "no read happened after the deadline in 50 rounds");
 }
+
+/// Writers that had the namespace selected race KV.NAMESPACE DELETE: none of their writes may
+/// land in the slot after the deletion, where the next namespace created would find them.
+#[test]
+fn namespace_delete_races_writers_without_leaking_keys() {
+    let s = Server::start();
+    let mut admin = s.raw();
+    for round in 0..10 {
+        let id = create(&mut admin, &format!("ns{round}"), 16);
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let writers: Vec<_> = (0..4)
+            .map(|w| {
+                let mut c = s.raw();
+                let stop = stop.clone();
+                c.expect(&["SELECT", "16"], OK);
+                std::thread::spawn(move || {
+                    let mut i = 0;
+                    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        let r = c.cmd(&["KV.PUT", &format!("w{w}-{i}"), "v"]);
+                        assert!(
+                            r == b"+OK\r\n" || r == b"-ERR the selected namespace was deleted; SELECT another one\r\n",
+                            "{}",
+                            String::from_utf8_lossy(&r)
+                        );
+                        i += 1;
+                    }
+                })
+            })
+            .collect();
+        std::thread::sleep(Duration::from_millis(20));
+        admin.expect(&["KV.NAMESPACE", "DELETE", &id], OK);
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        for w in writers {
+            w.join().unwrap();
+        }
+        // The next namespace takes slot 16 and must be empty.
+        let next = create(&mut admin, &format!("next{round}"), 16);
+        admin.expect(&["SELECT", "16"], OK);
+        admin.expect(&["DBSIZE"], ":0\r\n");
+        admin.expect(&["SELECT", "0"], OK);
+        admin.expect(&["KV.NAMESPACE", "DELETE", &next], OK);
+    }
+}
+
+/// Keys that plain SET can write but KV.PUT cannot (empty, longer than 512 bytes) are listed
+/// like any other, and paging over them ends.
+#[test]
+fn list_pages_over_keys_only_redis_commands_can_write() {
+    let s = Server::start();
+    let mut c = s.raw();
+    let long = "x".repeat(600);
+    for k in ["", long.as_str(), "a", "y"] {
+        c.expect(&["SET", k, "v"], OK);
+    }
+    let mut cursor = String::new();
+    let mut seen = Vec::new();
+    for _ in 0..10 {
+        let mut args = vec!["KV.LIST", "LIMIT", "1"];
+        if !cursor.is_empty() {
+            args.extend(["CURSOR", cursor.as_str()]);
+        }
+        let r = c.cmd(&args);
+        let t = String::from_utf8_lossy(&r).into_owned();
+        // RESP2: *4 or *6: keys, [names], list_complete, n, [cursor, c]
+        let lines: Vec<&str> = t.split("\r\n").collect();
+        let name_at = lines.iter().position(|l| *l == "name").expect("a key per page") + 2;
+        seen.push(lines[name_at].to_string());
+        match lines.iter().position(|l| *l == "cursor") {
+            Some(p) => cursor = lines[p + 2].to_string(),
+            None => break,
+        }
+    }
+    assert_eq!(seen, ["", "a", long.as_str(), "y"]);
+}

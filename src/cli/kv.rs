@@ -13,11 +13,13 @@
 use clap::{Args, Subcommand};
 use redis::Value;
 use serde_json::{json, Map, Value as Json};
-use std::io::{IsTerminal, Read, Write};
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 /// Items per KV.BULKPUT / KV.BULKDELETE request (wrangler's batch size).
 const BATCH: usize = 1000;
+/// Most bytes of JSON per KV.BULKPUT request (the server's limit is 100 MB).
+const BATCH_BYTES: usize = 64 * 1024 * 1024;
 /// Keys per KV.MGET request (Workers KV's bulk get limit).
 const GET_BATCH: usize = 100;
 
@@ -636,17 +638,34 @@ fn bulk(c: &mut Client, cmd: BulkCmd, out: &mut impl Write) -> Res<()> {
             check_limits(&items, min_ttl)?;
             let progress = Progress::new("Uploaded", items.len());
             let mut failed = Vec::new();
-            for (n, chunk) in items.chunks(BATCH).enumerate() {
-                progress.at(n * BATCH, out)?;
-                let body = serde_json::to_vec(chunk).map_err(|e| e.to_string())?;
+            // Batches of at most 1000 items and at most BATCH_BYTES of JSON (the server takes
+            // 100 MB per request; values may be up to 25 MiB each).
+            let mut start = 0;
+            while start < items.len() {
+                progress.at(start, out)?;
+                let mut body = b"[".to_vec();
+                let mut end = start;
+                while end < items.len() && end - start < BATCH {
+                    let item = serde_json::to_vec(&items[end]).map_err(|e| e.to_string())?;
+                    if end > start && body.len() + item.len() + 2 > BATCH_BYTES {
+                        break;
+                    }
+                    if end > start {
+                        body.push(b',');
+                    }
+                    body.extend_from_slice(&item);
+                    end += 1;
+                }
+                body.push(b']');
                 let reply = c.call(&[b"KV.BULKPUT", &body]).map_err(|e| {
                     format!(
-                        "{e} (in the batch from item {}; earlier batches were written)",
-                        n * BATCH
+                        "{e} (in the batch of items {start} to {}; the items before it were written)",
+                        end - 1
                     )
                 })?;
                 let (_, f) = bulk_result(reply);
                 failed.extend(f);
+                start = end;
             }
             progress.at(items.len(), out)?;
             progress.finish();
@@ -672,7 +691,7 @@ fn bulk(c: &mut Client, cmd: BulkCmd, out: &mut impl Write) -> Res<()> {
                     filename.display()
                 );
                 let mut answer = String::new();
-                let _ = std::io::stdin().lock().take(64).read_to_string(&mut answer);
+                let _ = std::io::BufRead::read_line(&mut std::io::stdin().lock(), &mut answer);
                 if !matches!(answer.trim(), "y" | "Y" | "yes") {
                     writeln!(out, "Not deleting keys read from \"{}\".", filename.display()).map_err(io)?;
                     return Ok(());
@@ -699,10 +718,25 @@ fn bulk(c: &mut Client, cmd: BulkCmd, out: &mut impl Write) -> Res<()> {
             c.select(&target)?;
             let mut values = Map::new();
             for chunk in keys.chunks(GET_BATCH) {
-                let mut args: Vec<&[u8]> = vec![b"KV.MGET"];
-                args.extend(chunk.iter().map(|k| k.as_bytes()));
-                let Value::Array(got) = c.call(&args)? else {
-                    return Err("unexpected reply to KV.MGET".into());
+                // A last argument WITHMETADATA is KV.MGET's flag: put a key of that name
+                // anywhere else in the list (a one-key chunk asks KV.GET).
+                let got = if chunk.len() == 1 {
+                    vec![c.call(&[b"KV.GET", chunk[0].as_bytes()])?]
+                } else {
+                    let mut order: Vec<usize> = (0..chunk.len()).collect();
+                    if chunk[chunk.len() - 1].eq_ignore_ascii_case("withmetadata") {
+                        order.swap(0, chunk.len() - 1);
+                    }
+                    let mut args: Vec<&[u8]> = vec![b"KV.MGET"];
+                    args.extend(order.iter().map(|&i| chunk[i].as_bytes()));
+                    let Value::Array(got) = c.call(&args)? else {
+                        return Err("unexpected reply to KV.MGET".into());
+                    };
+                    let mut back = vec![Value::Nil; chunk.len()];
+                    for (v, &i) in got.into_iter().zip(&order) {
+                        back[i] = v;
+                    }
+                    back
                 };
                 for (k, v) in chunk.iter().zip(got) {
                     let v = match bytes(&v) {

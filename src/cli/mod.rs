@@ -53,10 +53,19 @@ fn check_log(args: CheckLogArgs) -> i32 {
         }
     };
     let Some((at, what)) = scan.problem else {
-        println!("{}: {} records, {} bytes: ok", path.display(), scan.records, scan.file_len);
+        println!(
+            "{}: {} records, {} bytes: ok",
+            path.display(),
+            scan.records,
+            scan.file_len
+        );
         return 0;
     };
-    let kind = if scan.torn_tail { "a torn tail (a crash mid-write)" } else { "damage" };
+    let kind = if scan.torn_tail {
+        "a torn tail (a crash mid-write)"
+    } else {
+        "damage"
+    };
     println!(
         "{}: {} good records up to offset {}; {what} at offset {at}: {kind}; {} bytes after it",
         path.display(),

@@ -477,7 +477,16 @@ impl Command for Select {
             Ok(n) if n >= 0 && (n as u64) < ctx.shared.store.slots() as u64 => n as usize,
             Ok(_) => return err(errors::DB_INDEX),
             Err((name, e)) => match ns.find(&name) {
-                Some(found) => found.index,
+                Some(found) => {
+                    // Deleted (and its slot reused) between the lookup and here: the
+                    // generation read below would belong to another namespace.
+                    let generation = ns.generation(found.index);
+                    if ns.at(found.index).map(|n| n.id) != Some(found.id) {
+                        return e;
+                    }
+                    ctx.select(found.index, generation);
+                    return Reply::Ok;
+                }
                 None => return e,
             },
         };

@@ -525,24 +525,27 @@ impl Command for KvBulkPut {
             if self.body.len() > limits::MAX_BULK_BYTES {
                 return Err(KvError::BulkTooLarge(self.body.len()));
             }
-            let parsed: Value = serde_json::from_slice(&self.body)
-                .map_err(|e| KvError::BulkFormat(format!("The request body is not valid JSON: {e}")))?;
-            let Value::Array(items) = parsed else {
-                return Err(KvError::BulkFormat(format!(
-                    "Expected an array of key-value objects but got type \"{}\".",
-                    js_type(&parsed)
-                )));
-            };
-            if items.len() > limits::MAX_BULK_ITEMS {
-                return Err(KvError::BulkTooMany(items.len()));
-            }
+            let items = bulk_items(&self.body)?;
             let mut bad = Vec::new();
-            for (i, item) in items.iter().enumerate() {
+            let mut checked = Vec::with_capacity(items.len());
+            for (i, raw) in items.iter().enumerate() {
+                // One item at a time becomes a JSON value: the body is held once, not as a
+                // tree of every item (a 100 MB body of small items would be gigabytes).
+                let item: Value = serde_json::from_str(raw.get()).unwrap_or(Value::Null);
                 let ok = item.as_object().is_some_and(|o| {
                     o.get("key").is_some_and(Value::is_string) && o.get("value").is_some_and(Value::is_string)
                 });
-                if !ok && bad.len() < 12 {
-                    bad.push(format!("The item at index {i} is {item}"));
+                if !ok {
+                    if bad.len() < 12 {
+                        bad.push(format!("The item at index {i} is {item}"));
+                    }
+                    continue;
+                }
+                if bad.is_empty() {
+                    let o = item.as_object().expect("checked above");
+                    checked.push(
+                        bulk_item(ctx, o).map_err(|e| KvError::BulkFormat(format!("{} (item {i})", e.message())))?,
+                    );
                 }
             }
             if !bad.is_empty() {
@@ -550,12 +553,6 @@ impl Command for KvBulkPut {
                     "Each item should be an object with string \"key\" and \"value\" fields. {}",
                     bad.join("; ")
                 )));
-            }
-            let mut checked = Vec::with_capacity(items.len());
-            for (i, item) in items.iter().enumerate() {
-                let o = item.as_object().expect("checked above");
-                checked
-                    .push(bulk_item(ctx, o).map_err(|e| KvError::BulkFormat(format!("{} (item {i})", e.message())))?);
             }
             let db = ctx.db();
             let mut ok = 0;
@@ -579,14 +576,63 @@ impl Command for KvBulkPut {
     }
 }
 
-/// JavaScript's `typeof` of a JSON value, as wrangler words its format errors.
-fn js_type(v: &Value) -> &'static str {
-    match v {
-        Value::Null | Value::Object(_) | Value::Array(_) => "object",
-        Value::Bool(_) => "boolean",
-        Value::Number(_) => "number",
-        Value::String(_) => "string",
+/// The top-level items of a bulk body, each still its raw JSON text, refusing more than
+/// 10,000 before keeping any more of them.
+fn bulk_items(body: &[u8]) -> Result<Vec<&serde_json::value::RawValue>, KvError> {
+    use serde::de::{Deserializer as _, Error as _, IgnoredAny, SeqAccess, Visitor};
+    struct Items;
+    impl<'de> Visitor<'de> for Items {
+        type Value = Vec<&'de serde_json::value::RawValue>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("an array of key-value objects")
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            let mut out = Vec::new();
+            while let Some(item) = seq.next_element::<&'de serde_json::value::RawValue>()? {
+                if out.len() == limits::MAX_BULK_ITEMS {
+                    // Count the rest without keeping it, for the error text.
+                    let mut n = out.len() + 1;
+                    while seq.next_element::<IgnoredAny>()?.is_some() {
+                        n += 1;
+                    }
+                    return Err(A::Error::custom(format!("too many items: {n}")));
+                }
+                out.push(item);
+            }
+            Ok(out)
+        }
     }
+    let first = body.iter().find(|b| !b.is_ascii_whitespace()).copied();
+    let kind = match first {
+        Some(b'[') => None,
+        Some(b'{') | Some(b'n') => Some("object"),
+        Some(b'"') => Some("string"),
+        Some(b't') | Some(b'f') => Some("boolean"),
+        Some(b'-' | b'0'..=b'9') => Some("number"),
+        _ => Some("undefined"),
+    };
+    if let Some(kind) = kind {
+        // Not an array: say so if it is JSON at all (checked without building it).
+        serde_json::from_slice::<IgnoredAny>(body)
+            .map_err(|e| KvError::BulkFormat(format!("The request body is not valid JSON: {e}")))?;
+        return Err(KvError::BulkFormat(format!(
+            "Expected an array of key-value objects but got type \"{kind}\"."
+        )));
+    }
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let items = de.deserialize_seq(Items).map_err(|e| {
+        let text = e.to_string();
+        match text
+            .strip_prefix("too many items: ")
+            .and_then(|n| n.split_whitespace().next()?.parse().ok())
+        {
+            Some(n) => KvError::BulkTooMany(n),
+            None => KvError::BulkFormat(format!("The request body is not valid JSON: {text}")),
+        }
+    })?;
+    de.end()
+        .map_err(|e| KvError::BulkFormat(format!("The request body is not valid JSON: {e}")))?;
+    Ok(items)
 }
 
 /// `KV.BULKDELETE key [key ...]`: at most 10,000 keys; each one billed delete. A key refused

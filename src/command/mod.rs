@@ -286,23 +286,29 @@ pub fn execute(
     h.last_active
         .store(started.duration_since(h.created).as_millis() as u64, Ordering::Relaxed);
     // A namespace deleted under this connection: its slot may already hold another one.
-    if session.db >= shared.store.databases()
-        && spec.flags & flags::NO_GATE == 0
-        && shared.namespaces.generation(session.db) != session.db_gen
-    {
-        return errors::err(errors::NAMESPACE_DELETED);
-    }
-    let reply = {
-        let mut ctx = Ctx { shared, session, now };
-        if gate_held || spec.flags & flags::NO_GATE != 0 {
-            (spec.run)(&mut ctx, argv)
-        } else if spec.flags & flags::EXCLUSIVE != 0 {
-            let _g = shared.store.gate.write();
-            (spec.run)(&mut ctx, argv)
-        } else {
-            let _g = shared.store.gate.read();
-            (spec.run)(&mut ctx, argv)
+    // Checked with the gate held: KV.NAMESPACE DELETE holds it exclusively, so a command
+    // that passes the check cannot run in the slot after the deletion.
+    let deleted = |session: &Session| {
+        session.db >= shared.store.databases() && shared.namespaces.generation(session.db) != session.db_gen
+    };
+    let run = |session: &mut Session| {
+        if deleted(session) {
+            return errors::err(errors::NAMESPACE_DELETED);
         }
+        let mut ctx = Ctx { shared, session, now };
+        (spec.run)(&mut ctx, argv)
+    };
+    let reply = if gate_held {
+        run(session)
+    } else if spec.flags & flags::NO_GATE != 0 {
+        let mut ctx = Ctx { shared, session, now };
+        (spec.run)(&mut ctx, argv)
+    } else if spec.flags & flags::EXCLUSIVE != 0 {
+        let _g = shared.store.gate.write();
+        run(session)
+    } else {
+        let _g = shared.store.gate.read();
+        run(session)
     };
     if spec.flags & flags::WRITE != 0 || argv[0].eq_ignore_ascii_case(b"exec") {
         session.wrote = true;

@@ -117,21 +117,31 @@ pub fn parse_list_limit(raw: &str) -> Result<usize, KvError> {
     }
 }
 
-/// A list cursor: the last key a page returned, opaque to clients (base64url). The next page
-/// starts strictly after that key, so a page never repeats a key of an earlier page and a
-/// key present for the whole listing is never skipped, whatever is written meanwhile.
+/// A list cursor: the last key a page returned, opaque to clients (base64url of a version
+/// byte and the key, so even an empty key, which plain SET can write, gives a non-empty
+/// cursor). The next page starts strictly after that key, so a page never repeats a key of an
+/// earlier page and a key present for the whole listing is never skipped, whatever is written
+/// meanwhile.
+const CURSOR_V1: u8 = 1;
+
 pub fn encode_cursor(last_key: &[u8]) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(last_key)
+    let mut raw = Vec::with_capacity(1 + last_key.len());
+    raw.push(CURSOR_V1);
+    raw.extend_from_slice(last_key);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw)
 }
 
 pub fn decode_cursor(cursor: &[u8]) -> Result<Vec<u8>, KvError> {
-    let key = base64::engine::general_purpose::URL_SAFE_NO_PAD
+    let mut raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(cursor)
         .map_err(|_| KvError::InvalidCursor)?;
-    if key.is_empty() || key.len() > KV_MAX_KEY {
+    // Keys written with plain SET may be longer than Workers KV's 512 bytes: a cursor may
+    // name one. Its size is bounded by the request that carried it.
+    if raw.first() != Some(&CURSOR_V1) {
         return Err(KvError::InvalidCursor);
     }
-    Ok(key)
+    raw.remove(0);
+    Ok(raw)
 }
 
 #[cfg(test)]
@@ -168,8 +178,10 @@ mod tests {
 
     #[test]
     fn cursors_round_trip() {
-        for k in [&b"a"[..], b"\x00\xff/+", &[0xfe; 512]] {
-            assert_eq!(decode_cursor(encode_cursor(k).as_bytes()).unwrap(), k);
+        for k in [&b""[..], b"a", b"\x00\xff/+", &[0xfe; 512], &[b'k'; 2000]] {
+            let c = encode_cursor(k);
+            assert!(!c.is_empty());
+            assert_eq!(decode_cursor(c.as_bytes()).unwrap(), k);
         }
         assert_eq!(decode_cursor(b"!!"), Err(KvError::InvalidCursor));
     }
