@@ -153,11 +153,15 @@ fn load(shared: &Arc<Shared>, manifest: Manifest) -> Result<(), String> {
 /// One compaction, on the calling thread.
 pub fn rewrite(shared: &Shared) -> Result<(), String> {
     let now = crate::store::now_ms();
+    let mut slots = None;
     shared.aof.rewrite(|out, step| {
         if step == 0 {
+            // Taken after the cut (the first step runs after it): every slot with data from
+            // before the cut is in the list.
+            slots = Some(shared.store.created().collect::<Vec<_>>());
             shared.namespaces.dump(out);
         }
-        shared.store.dump_step(step, out, now)
+        shared.store.dump_step(slots.as_deref().unwrap_or(&[]), step, out, now)
     })
 }
 

@@ -147,8 +147,9 @@ impl Store {
     /// Compaction's dump, one shard per step (steps run over every created slot's shards):
     /// a PUT record per live key into `out`. Holds the shard's lock (and the gate, shared)
     /// for the step only. Returns whether steps remain.
-    pub fn dump_step(&self, step: usize, out: &mut Vec<u8>, now: i64) -> bool {
-        let slots: Vec<usize> = self.created().collect();
+    /// `slots` is the list of created slots taken when the dump began (a slot created later
+    /// holds only writes after the cut, which the new incremental file has).
+    pub fn dump_step(&self, slots: &[usize], step: usize, out: &mut Vec<u8>, now: i64) -> bool {
         let total = slots.len() * SHARDS;
         if step >= total {
             return false;
