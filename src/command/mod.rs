@@ -196,7 +196,7 @@ pub fn dispatch(shared: &Shared, session: &mut Session, argv: &[Bytes], now: i64
         );
     }
     // A log that cannot be written refuses writes (reads go on), as Redis's MISCONF.
-    if spec.flags & flags::WRITE != 0 && spec.flags & flags::NO_GATE == 0 {
+    if spec.flags & flags::WRITE != 0 {
         if let Some(e) = shared.aof.error() {
             let reply = errors::misconf(&e);
             return reject(

@@ -456,6 +456,27 @@ impl Aof {
         Ok(())
     }
 
+    /// Removes files of the log folder that the manifest does not name: what a crashed
+    /// compaction left (a partial base, a base never named, files already replaced).
+    pub fn remove_unlisted(&self) {
+        let io = self.io.lock();
+        let keep: Vec<&str> = io
+            .manifest
+            .base
+            .iter()
+            .chain(io.manifest.incrs.iter())
+            .map(String::as_str)
+            .collect();
+        let Ok(entries) = fs::read_dir(&self.dir) else { return };
+        for e in entries.flatten() {
+            let name = e.file_name();
+            let Some(name) = name.to_str() else { continue };
+            if name.starts_with("log.") && !keep.contains(&name) {
+                let _ = fs::remove_file(e.path());
+            }
+        }
+    }
+
     /// Stops logging (CONFIG SET appendonly no): what is buffered is written and fsynced.
     pub fn stop(&self) {
         let mut io = self.io.lock();
@@ -588,12 +609,13 @@ impl Aof {
                 for name in old {
                     let _ = fs::remove_file(self.dir.join(name));
                 }
-                // A fresh, complete log: the error state (if any) is over.
+                self.remove_unlisted();
+                // A fresh, complete log: the error state (if any) is over. (Writes that went
+                // to the new incremental file meanwhile are written, not yet fsynced: their
+                // waiters fsync as usual.)
                 if self.failed.swap(false, Ordering::AcqRel) {
                     tracing::info!("the log was rewritten: writes are accepted again");
                 }
-                self.synced
-                    .fetch_max(self.written.load(Ordering::Acquire), Ordering::AcqRel);
                 return Ok(());
             }
             Err("SWAPDB kept interrupting the rewrite".into())

@@ -74,10 +74,13 @@ pub fn scan(path: &Path, mut f: impl FnMut(Op) -> Result<(), String>) -> Result<
             return Ok(problem(format!("an impossible record length {len}"), zeros));
         }
         if len > left - format::FRAME_LEN as u64 {
-            // Checked against the file's size before any memory is reserved for it.
+            // Checked against the file's size before any memory is reserved for it. A torn
+            // write leaves nothing after its partial record; a damaged length with good
+            // records after it is corruption, not a tail to cut.
+            let torn = !record_follows(path, at + 1)?;
             return Ok(problem(
                 format!("a record of {len} bytes with {} bytes left in the file", left - 8),
-                true,
+                torn,
             ));
         }
         payload.resize(len as usize, 0);
@@ -85,7 +88,8 @@ pub fn scan(path: &Path, mut f: impl FnMut(Op) -> Result<(), String>) -> Result<
             .map_err(|e| format!("reading {}: {e}", path.display()))?;
         let end = at + format::FRAME_LEN as u64 + len;
         if crc32c::crc32c(&payload) != crc {
-            return Ok(problem("a bad checksum".into(), end == file_len));
+            let torn = end == file_len || !record_follows(path, at + 1)?;
+            return Ok(problem("a bad checksum".into(), torn));
         }
         let Some(op) = format::decode(&payload) else {
             return Ok(problem("a record that does not parse".into(), false));
@@ -94,6 +98,38 @@ pub fn scan(path: &Path, mut f: impl FnMut(Op) -> Result<(), String>) -> Result<
         records += 1;
         at = end;
     }
+}
+
+/// True when a whole record with a good checksum starts anywhere after `from`: then what
+/// precedes it is damage, not a torn tail. A tail longer than 64 MiB is never taken for torn.
+fn record_follows(path: &Path, from: u64) -> Result<bool, String> {
+    const MAX_TAIL: u64 = 64 << 20;
+    const MAX_CANDIDATE: usize = 1 << 20;
+    let data = std::fs::read(path).map_err(|e| format!("reading {}: {e}", path.display()))?;
+    let from = from as usize;
+    if from >= data.len() {
+        return Ok(false);
+    }
+    if (data.len() - from) as u64 > MAX_TAIL {
+        return Ok(true);
+    }
+    let mut budget: usize = 256 << 20;
+    for at in from..data.len().saturating_sub(format::FRAME_LEN) {
+        let len = u32::from_le_bytes(data[at..at + 4].try_into().expect("4")) as usize;
+        if len == 0 || len > MAX_CANDIDATE || at + format::FRAME_LEN + len > data.len() {
+            continue;
+        }
+        if budget < len {
+            return Ok(true);
+        }
+        budget -= len;
+        let payload = &data[at + format::FRAME_LEN..at + format::FRAME_LEN + len];
+        let crc = u32::from_le_bytes(data[at + 4..at + 8].try_into().expect("4"));
+        if crc32c::crc32c(payload) == crc && format::decode(payload).is_some() {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 /// True when the frame header and everything after it are zero bytes.
@@ -242,6 +278,12 @@ mod tests {
         std::fs::write(&p, &bad).unwrap();
         let s = scan(&p, |_| Ok(())).unwrap();
         assert!(!s.torn_tail && s.problem.is_some(), "{s:?}");
+        // A damaged length pointing past the end, with good records after it: corruption.
+        let mut long = full.clone();
+        long[format::HEADER_LEN + 30 + 2] = 0x7f;
+        std::fs::write(&p, &long).unwrap();
+        let s = scan(&p, |_| Ok(())).unwrap();
+        assert_eq!((s.records, s.torn_tail), (1, false), "{s:?}");
         // Zeros after the last record (a file extended but not written): a torn tail.
         let mut z = full.clone();
         z.extend_from_slice(&[0u8; 100]);

@@ -96,6 +96,10 @@ pub fn start(shared: &Arc<Shared>) -> Result<(), String> {
     match Manifest::read(&dir)? {
         None => {
             rewrite(shared).map_err(|e| format!("cannot start the log in {}: {e}", dir.display()))?;
+            // Creating the first log is not a compaction (INFO aof_rewrites counts those).
+            let st = &shared.aof.stats;
+            st.rewrites.store(0, Ordering::Relaxed);
+            st.last_rewrite_ms.store(-1, Ordering::Relaxed);
             Ok(())
         }
         Some(manifest) => {
@@ -138,6 +142,7 @@ fn load(shared: &Arc<Shared>, manifest: Manifest) -> Result<(), String> {
         .aof
         .resume(r.manifest, r.last_valid_len, r.base_len, r.older_len)
         .map_err(|e| format!("cannot reopen the log for writing: {e}"))?;
+    shared.aof.remove_unlisted();
     let _ = shared.namespaces.save_file();
     let keys: usize = shared.store.created().map(|d| shared.store.info(d, now).keys).sum();
     tracing::info!(
