@@ -591,7 +591,7 @@ impl Aof {
                         .map_err(|e| format!("writing {}: {e}", tmp.display()))?;
                     base_len += chunk.len() as u64;
                     step += 1;
-                    if step == 8 {
+                    if step == 1 {
                         crash_point("during-dump");
                     }
                     if !more {

@@ -158,17 +158,40 @@ fn load(shared: &Arc<Shared>, manifest: Manifest) -> Result<(), String> {
 /// One compaction, on the calling thread.
 pub fn rewrite(shared: &Shared) -> Result<(), String> {
     let now = crate::store::now_ms();
-    let mut slots = None;
+    // Where the dump is: the slots that existed when it began (taken after the cut: every
+    // slot with data from before the cut is in the list; a slot created later holds only
+    // writes the new incremental file has), and a shard and SCAN cursor in them.
+    let mut slots: Vec<usize> = Vec::new();
+    let (mut slot, mut shard, mut cursor) = (0usize, 0usize, 0u64);
     shared.aof.rewrite(|out, step| {
         if step == 0 {
-            // Taken after the cut (the first step runs after it): every slot with data from
-            // before the cut is in the list.
-            slots = Some(shared.store.created().collect::<Vec<_>>());
+            slots = shared.store.created().collect();
+            (slot, shard, cursor) = (0, 0, 0);
             shared.namespaces.dump(out);
         }
-        shared.store.dump_step(slots.as_deref().unwrap_or(&[]), step, out, now)
+        while slot < slots.len() {
+            cursor = shared
+                .store
+                .dump_chunk(slots[slot], shard, cursor, DUMP_CHUNK, out, now);
+            if cursor == 0 {
+                shard += 1;
+                if shard == crate::store::SHARDS {
+                    (slot, shard) = (slot + 1, 0);
+                }
+            }
+            if out.len() >= DUMP_BYTES {
+                break;
+            }
+        }
+        slot < slots.len()
     })
 }
+
+/// Keys per dump chunk: the longest a writer waits for its shard during a compaction is
+/// the time to encode this many records (about half a millisecond).
+const DUMP_CHUNK: usize = 4096;
+/// Bytes gathered before they are written to the new base.
+const DUMP_BYTES: usize = 4 << 20;
 
 /// A compaction on its own thread (BGREWRITEAOF, BGSAVE, the automatic trigger). False when
 /// one is already running.

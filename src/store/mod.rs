@@ -144,32 +144,45 @@ impl Store {
         self.aof.get().map(|a| &**a).filter(|a| a.enabled())
     }
 
-    /// Compaction's dump, one shard per step (steps run over every created slot's shards):
-    /// a PUT record per live key into `out`. Holds the shard's lock (and the gate, shared)
-    /// for the step only. Returns whether steps remain.
-    /// `slots` is the list of created slots taken when the dump began (a slot created later
-    /// holds only writes after the cut, which the new incremental file has).
-    pub fn dump_step(&self, slots: &[usize], step: usize, out: &mut Vec<u8>, now: i64) -> bool {
-        let total = slots.len() * SHARDS;
-        if step >= total {
-            return false;
-        }
-        let db = slots[step / SHARDS];
+    /// Compaction's dump, a chunk at a time: from SCAN cursor `cursor` of shard `shard` of
+    /// `db`, a PUT record per live key into `out`, until about `max_keys` keys or the end of
+    /// the shard; returns the next cursor (0: the shard is done). The shard is locked (and
+    /// the gate held shared) for the chunk only, so no writer waits long.
+    ///
+    /// A dump taken chunk by chunk is not a snapshot, and need not be: SCAN's cursor visits
+    /// every key present for the whole dump at least once, and every write made meanwhile is
+    /// in the incremental file replayed over the dump (persist/format.rs).
+    pub fn dump_chunk(
+        &self,
+        db: usize,
+        shard: usize,
+        cursor: u64,
+        max_keys: usize,
+        out: &mut Vec<u8>,
+        now: i64,
+    ) -> u64 {
         let _g = self.gate.read();
-        let s = self.slot(db).shards[step % SHARDS].0.lock();
-        s.for_each(now, |r| {
-            crate::persist::format::encode(
-                out,
-                &Op::Put {
-                    db: db as u32,
-                    key: r.key(),
-                    value: r.value(),
-                    deadline: r.deadline(),
-                    meta: r.meta(),
-                },
-            )
-        });
-        step + 1 < total
+        let s = self.slot(db).shards[shard].0.lock();
+        let mut cursor = cursor;
+        let mut n = 0;
+        loop {
+            cursor = s.scan_step(cursor, now, |r| {
+                n += 1;
+                crate::persist::format::encode(
+                    out,
+                    &Op::Put {
+                        db: db as u32,
+                        key: r.key(),
+                        value: r.value(),
+                        deadline: r.deadline(),
+                        meta: r.meta(),
+                    },
+                )
+            });
+            if cursor == 0 || n >= max_keys {
+                return cursor;
+            }
+        }
     }
 
     /// The numbered databases (Redis's `databases`); namespace slots follow them.
