@@ -50,6 +50,13 @@ const I: i64 = i64::MAX;
 const INT_MAX: i64 = i32::MAX as i64;
 
 const SPECS: &[Spec] = &[
+    // Users, loaded at start and written by ACL SAVE (Redis's aclfile format).
+    Spec {
+        name: "aclfile",
+        default: "",
+        kind: Kind::Str,
+        access: Access::Immutable,
+    },
     Spec {
         name: "appendfilename",
         default: "appendonly.aof",

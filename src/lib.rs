@@ -13,6 +13,7 @@
 //! Beside them: `config` (parameters and their validation), `errors` (every client-visible
 //! error text), `num` (Redis's number parsing), `cli` (the binary's command line).
 
+pub mod acl;
 pub mod cli;
 pub mod command;
 pub mod config;

@@ -66,7 +66,9 @@ impl Command for Reset {
     }
     fn execute(self, ctx: &mut Ctx) -> Reply {
         multi::discard_state(ctx);
-        let authenticated = requirepass(ctx).is_none();
+        let authenticated = !ctx.shared.auth_required();
+        // RESET returns the connection to the default user.
+        ctx.session.user = ctx.shared.acl.default_user();
         let s = &mut *ctx.session;
         s.db = 0;
         s.db_gen = 0;
@@ -82,21 +84,36 @@ impl Command for Reset {
     }
 }
 
-fn requirepass(ctx: &Ctx) -> Option<String> {
-    ctx.shared.config.get("requirepass").filter(|p| !p.is_empty())
-}
-
-/// Checks a username/password pair against the default user.
+/// Checks a username/password pair (no name: the default user) against the ACL users; a
+/// failure is logged (ACL LOG, reason `auth`).
 fn check_auth(ctx: &mut Ctx, user: Option<&[u8]>, pass: &[u8]) -> Result<(), Reply> {
-    if user.is_some_and(|u| u != b"default") {
-        return Err(err(errors::WRONGPASS));
+    let name = String::from_utf8_lossy(user.unwrap_or(b"default")).into_owned();
+    match ctx.shared.acl.get(&name) {
+        Some(u) if u.enabled && u.check_password(pass) => {
+            ctx.session.user = u;
+            ctx.session.acl_gen = ctx.shared.acl.generation.load(Ordering::Acquire);
+            ctx.session.authenticated = true;
+            Ok(())
+        }
+        _ => {
+            let now = crate::store::now_ms();
+            ctx.shared.acl.log(crate::acl::LogEntry {
+                count: 1,
+                reason: "auth",
+                context: if ctx.session.multi.is_some() {
+                    "multi"
+                } else {
+                    "toplevel"
+                },
+                object: "AUTH".into(),
+                username: name,
+                created_ms: now,
+                updated_ms: now,
+                client_info: ctx.session.handle.info_line(""),
+            });
+            Err(err(errors::WRONGPASS))
+        }
     }
-    match requirepass(ctx) {
-        None => Ok(()),
-        Some(p) if p.as_bytes() == pass => Ok(()),
-        Some(_) => Err(err(errors::WRONGPASS)),
-    }
-    .map(|()| ctx.session.authenticated = true)
 }
 
 /// `AUTH [username] password`
@@ -120,7 +137,7 @@ impl Command for Auth {
         }
     }
     fn execute(self, ctx: &mut Ctx) -> Reply {
-        if self.user.is_none() && requirepass(ctx).is_none() {
+        if self.user.is_none() && !ctx.shared.auth_required() {
             return err(errors::AUTH_NO_PASSWORD);
         }
         match check_auth(ctx, self.user.as_deref(), &self.pass) {

@@ -45,6 +45,9 @@ pub struct Session {
     /// Close the connection once the current reply is written (QUIT).
     pub close: bool,
     pub authenticated: bool,
+    /// The user this connection runs as, and the ACL generation it was read at.
+    pub user: std::sync::Arc<crate::acl::User>,
+    pub acl_gen: u64,
     /// A write command ran since the replies were last sent: they wait for the log
     /// (`Aof::make_durable`) before they leave.
     pub wrote: bool,
@@ -73,6 +76,8 @@ impl Session {
             reply_mode: ReplyMode::On,
             close: false,
             authenticated: true,
+            user: std::sync::Arc::new(crate::acl::User::default_user()),
+            acl_gen: 0,
             wrote: false,
         }
     }
@@ -167,7 +172,7 @@ pub fn dispatch(shared: &Shared, session: &mut Session, argv: &[Bytes], now: i64
         Err(rej) => return reject(shared, session, argv, rej),
     };
     if !session.authenticated && spec.flags & flags::NO_AUTH == 0 {
-        if shared.config.auth_required() {
+        if shared.auth_required() {
             let reply = errors::err("NOAUTH Authentication required.");
             return reject(
                 shared,
@@ -181,6 +186,33 @@ pub fn dispatch(shared: &Shared, session: &mut Session, argv: &[Bytes], now: i64
         }
         // The password was cleared since this client connected: nothing to authenticate.
         session.authenticated = true;
+    }
+    // ACL: the user's current rules (they change under live connections), then the command,
+    // its keys and the namespace (processCommand's ACLCheckAllPerm).
+    let gen = shared.acl.generation.load(Ordering::Acquire);
+    if session.acl_gen != gen {
+        session.acl_gen = gen;
+        match shared.acl.get(&session.user.name) {
+            Some(u) => session.user = u,
+            None => {
+                // Redis disconnects the clients of a deleted user.
+                session.close = true;
+                return Reply::None;
+            }
+        }
+    }
+    if !session.user.unrestricted() {
+        if let Err(reply) = acl_check(shared, session, idx, spec, argv) {
+            return reject(
+                shared,
+                session,
+                argv,
+                Rejected {
+                    command: Some(idx),
+                    reply,
+                },
+            );
+        }
     }
     // While the log is replayed, only commands flagged `loading` run (INFO, PING's peers...).
     if spec.flags & flags::LOADING == 0 && shared.loading.load(Ordering::Acquire) {
@@ -232,6 +264,75 @@ pub fn dispatch(shared: &Shared, session: &mut Session, argv: &[Bytes], now: i64
         }
     }
     execute(shared, session, idx, spec, argv, now, false)
+}
+
+/// The ACL check of a request; a denial is logged (ACL LOG) and answered with Redis's
+/// `-NOPERM` text.
+fn acl_check(shared: &Shared, session: &Session, idx: usize, spec: &CommandSpec, argv: &[Bytes]) -> Result<(), Reply> {
+    use crate::acl::Denied;
+    let user = &session.user;
+    let mut denied = user.check(idx, spec, argv).err();
+    // A user scoped to some namespaces touches no other database's keys.
+    if denied.is_none() && user.namespaces.is_some() && touches_keyspace(spec) && !may_use_db(shared, user, session.db)
+    {
+        denied = Some(Denied::Namespace(session.db));
+    }
+    let Some(d) = denied else { return Ok(()) };
+    let (reason, object, text) = match &d {
+        Denied::Command => (
+            "command",
+            spec.fullname.to_string(),
+            format!(
+                "NOPERM this user has no permissions to run the '{}' command",
+                spec.fullname
+            ),
+        ),
+        Denied::Key(k) => (
+            "key",
+            String::from_utf8_lossy(k).into_owned(),
+            "NOPERM this user has no permissions to access one of the keys used as arguments".to_string(),
+        ),
+        Denied::Namespace(i) => (
+            "namespace",
+            i.to_string(),
+            format!("NOPERM this user has no permissions to access namespace {i}"),
+        ),
+    };
+    log_denial(shared, session, reason, object);
+    Err(Reply::Error(text.into()))
+}
+
+/// Adds an ACL LOG entry for this connection.
+pub fn log_denial(shared: &Shared, session: &Session, reason: &'static str, object: String) {
+    let now = crate::store::now_ms();
+    shared.acl.log(crate::acl::LogEntry {
+        count: 1,
+        reason,
+        context: if session.multi.is_some() { "multi" } else { "toplevel" },
+        object,
+        username: session.user.name.clone(),
+        created_ms: now,
+        updated_ms: now,
+        client_info: session.handle.info_line(""),
+    });
+}
+
+/// Commands that read or write keys of the selected database.
+fn touches_keyspace(spec: &CommandSpec) -> bool {
+    spec.keys.0 != 0
+        || spec
+            .categories
+            .iter()
+            .any(|c| matches!(*c, "@keyspace" | "@read" | "@write" | "@kv"))
+}
+
+/// May `user` use database (or namespace slot) `db`? Entries are indexes, ids or titles.
+pub fn may_use_db(shared: &Shared, user: &crate::acl::User, db: usize) -> bool {
+    let Some(list) = &user.namespaces else { return true };
+    list.iter().any(|n| match n.parse::<usize>() {
+        Ok(i) => i == db,
+        Err(_) => shared.namespaces.find(n.as_bytes()).is_some_and(|ns| ns.index == db),
+    })
 }
 
 /// Forgets a closing connection's transaction and watched keys.

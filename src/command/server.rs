@@ -671,9 +671,19 @@ impl Command for ConfigSet {
         // Values are validated together and applied only if all are valid (Redis rolls back).
         let sh = ctx.shared;
         let before = (sh.config.get("appendonly"), sh.config.get("appendfsync"));
+        let pass_before = sh.config.get("requirepass");
         match sh.config.set_many(&self.pairs) {
             Ok(()) => {
                 let after = (sh.config.get("appendonly"), sh.config.get("appendfsync"));
+                let pass = sh.config.get("requirepass");
+                if pass != pass_before {
+                    // requirepass is the default user's password, as in Redis.
+                    let rules = match pass.as_deref() {
+                        Some(p) if !p.is_empty() => vec!["resetpass".to_string(), format!(">{p}")],
+                        _ => vec!["nopass".to_string()],
+                    };
+                    let _ = sh.acl.set_user("default", &rules);
+                }
                 if after.1 != before.1 {
                     sh.aof
                         .set_policy(crate::persist::log::Fsync::parse(&after.1.unwrap_or_default()));

@@ -403,11 +403,11 @@ static CONFIG_SUBS: [CommandSpec; 5] = [
 ];
 
 /// Workers KV's namespaces (edgekv's own commands).
-const KVR: &[&str] = &["@keyspace", "@read", "@fast"];
-const KVRS: &[&str] = &["@keyspace", "@read", "@slow"];
-const KVW: &[&str] = &["@keyspace", "@write", "@fast"];
-const KVWS: &[&str] = &["@keyspace", "@write", "@slow"];
-const KVA: &[&str] = &["@admin", "@slow"];
+const KVR: &[&str] = &["@keyspace", "@read", "@fast", "@kv"];
+const KVRS: &[&str] = &["@keyspace", "@read", "@slow", "@kv"];
+const KVW: &[&str] = &["@keyspace", "@write", "@fast", "@kv"];
+const KVWS: &[&str] = &["@keyspace", "@write", "@slow", "@kv"];
+const KVA: &[&str] = &["@admin", "@slow", "@kv"];
 
 static KV_NAMESPACE_SUBS: [CommandSpec; 7] = [
     sub(

@@ -49,7 +49,9 @@ enum End {
 /// Serves one connection until it closes, is killed, or the server stops.
 pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, handle: Arc<ClientHandle>) {
     let mut session = Session::new(handle.clone());
-    session.authenticated = !shared.config.auth_required();
+    session.user = shared.acl.default_user();
+    session.acl_gen = shared.acl.generation.load(Ordering::Acquire);
+    session.authenticated = !shared.auth_required();
     let mut rbuf = BytesMut::with_capacity(READ_CHUNK);
     let mut wbuf = BytesMut::with_capacity(READ_CHUNK);
     let mut decoder = Decoder::new();
@@ -116,7 +118,7 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, handle: Arc<Clien
                 let limits = Limits {
                     max_bulk_len: shared.config.proto_max_bulk_len.load(Ordering::Relaxed),
                     // A password cleared since this client connected lifts its limits too.
-                    authenticated: session.authenticated || !shared.config.auth_required(),
+                    authenticated: session.authenticated || !shared.auth_required(),
                 };
                 match decoder.decode(&mut rbuf, limits) {
                     Ok(Some(argv)) => batch.push(argv),
@@ -126,7 +128,7 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, handle: Arc<Clien
                         break;
                     }
                 }
-                if !session.authenticated && shared.config.auth_required() {
+                if !session.authenticated && shared.auth_required() {
                     break;
                 }
             }

@@ -171,6 +171,8 @@ pub struct Shared {
     pub namespaces: Namespaces,
     /// The append-only log.
     pub aof: Arc<Aof>,
+    /// Users and their permissions.
+    pub acl: crate::acl::Acl,
     /// The log is being replayed: commands without the `loading` flag get `-LOADING`.
     pub loading: AtomicBool,
     /// This value's own `Arc`, for commands that start background work (BGREWRITEAOF).
@@ -213,10 +215,21 @@ impl Shared {
         let mut rng = rand::thread_rng();
         let run_id: String = (0..40).map(|_| format!("{:x}", rng.gen_range(0..16u8))).collect();
         let aof = Aof::new(&dir, Fsync::parse(&config.get("appendfsync").unwrap_or_default()));
+        let acl = crate::acl::Acl::new();
+        if let Some(file) = config.get("aclfile").filter(|f| !f.is_empty()) {
+            let text = std::fs::read_to_string(&file).map_err(|e| format!("cannot read the aclfile {file}: {e}"))?;
+            let users = crate::acl::Acl::parse_file(&text).map_err(|e| format!("{file}{e}"))?;
+            acl.replace(users);
+        }
+        if let Some(p) = config.get("requirepass").filter(|p| !p.is_empty()) {
+            acl.set_user("default", &["resetpass".into(), format!(">{p}")])
+                .map_err(|(_, e)| e)?;
+        }
         Ok(Shared {
             store,
             namespaces,
             aof,
+            acl,
             loading: AtomicBool::new(false),
             this: std::sync::OnceLock::new(),
             config,
@@ -234,6 +247,11 @@ impl Shared {
             run_id,
             config_file,
         })
+    }
+
+    /// Clients must authenticate (the default user has a password or is off).
+    pub fn auth_required(&self) -> bool {
+        self.acl.auth_required.load(Ordering::Acquire)
     }
 
     /// The `Arc` this value lives in (set at start).

@@ -1,0 +1,616 @@
+//! Users and what they may do: Redis 7.0's ACL model (users on/off, SHA-256 passwords, command
+//! and category rules, key patterns with read/write permissions) plus edgekv's namespace scope
+//! (`namespace:<id|title|index>`: a user limited to some namespaces cannot select or touch
+//! others).
+//!
+//! It owns the rules, their parsing and rendering, and the checks; it never does I/O (the
+//! aclfile is read and written by the ACL commands) and never speaks a protocol.
+
+use crate::command::table::{self, CommandSpec};
+use parking_lot::RwLock;
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+/// A key pattern and what it allows: `~p` both, `%R~p` reads, `%W~p` writes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyPattern {
+    pub pattern: Vec<u8>,
+    pub read: bool,
+    pub write: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct User {
+    pub name: String,
+    pub enabled: bool,
+    pub nopass: bool,
+    /// SHA-256 digests, in the order they were added.
+    pub passwords: Vec<[u8; 32]>,
+    /// Allowed, by command-table index (commands and subcommands).
+    allowed: Vec<bool>,
+    /// The command rules as given since the last `+@all`/`-@all`, for ACL LIST.
+    rules: Vec<String>,
+    pub all_keys: bool,
+    pub keys: Vec<KeyPattern>,
+    pub all_channels: bool,
+    pub channels: Vec<Vec<u8>>,
+    /// `None`: every database and namespace. Otherwise ids, titles or indexes as given.
+    pub namespaces: Option<Vec<String>>,
+}
+
+/// Why a command was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Denied {
+    Command,
+    Key(Vec<u8>),
+    Namespace(usize),
+}
+
+pub fn sha256(pass: &[u8]) -> [u8; 32] {
+    Sha256::digest(pass).into()
+}
+
+fn hex(d: &[u8; 32]) -> String {
+    d.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl User {
+    /// A new user: off, no passwords, no commands, no keys, no channels (Redis 7.0's defaults).
+    pub fn new(name: &str) -> User {
+        User {
+            name: name.to_string(),
+            enabled: false,
+            nopass: false,
+            passwords: Vec::new(),
+            allowed: vec![false; table::len()],
+            rules: vec!["-@all".into()],
+            all_keys: false,
+            keys: Vec::new(),
+            all_channels: false,
+            channels: Vec::new(),
+            namespaces: None,
+        }
+    }
+
+    /// The default user: on, nopass, every command, key and channel.
+    pub fn default_user() -> User {
+        let mut u = User::new("default");
+        for r in ["on", "nopass", "~*", "&*", "+@all"] {
+            u.apply(r).expect("valid default rules");
+        }
+        u
+    }
+
+    fn set_commands(&mut self, f: impl Fn(&CommandSpec) -> bool, allow: bool) {
+        for (i, spec) in table::all().iter().enumerate() {
+            if f(spec) {
+                self.allowed[i] = allow;
+            }
+        }
+    }
+
+    /// Applies one rule (ACL SETUSER's modifiers). The error is Redis's reason text.
+    pub fn apply(&mut self, rule: &str) -> Result<(), String> {
+        let lower = rule.to_ascii_lowercase();
+        match lower.as_str() {
+            "on" => self.enabled = true,
+            "off" => self.enabled = false,
+            "nopass" => {
+                self.nopass = true;
+                self.passwords.clear();
+            }
+            "resetpass" => {
+                self.nopass = false;
+                self.passwords.clear();
+            }
+            "allkeys" => {
+                self.all_keys = true;
+                self.keys.clear();
+            }
+            "resetkeys" => {
+                self.all_keys = false;
+                self.keys.clear();
+            }
+            "allchannels" => {
+                self.all_channels = true;
+                self.channels.clear();
+            }
+            "resetchannels" => {
+                self.all_channels = false;
+                self.channels.clear();
+            }
+            "allcommands" | "+@all" => {
+                self.allowed.iter_mut().for_each(|a| *a = true);
+                self.rules = vec!["+@all".into()];
+            }
+            "nocommands" | "-@all" => {
+                self.allowed.iter_mut().for_each(|a| *a = false);
+                self.rules = vec!["-@all".into()];
+            }
+            "allnamespaces" => self.namespaces = None,
+            "resetnamespaces" => self.namespaces = Some(Vec::new()),
+            "reset" => {
+                let name = std::mem::take(&mut self.name);
+                *self = User::new(&name);
+                self.apply("resetchannels")?;
+            }
+            _ => return self.apply_valued(rule),
+        }
+        Ok(())
+    }
+
+    fn apply_valued(&mut self, rule: &str) -> Result<(), String> {
+        if let Some(p) = rule.strip_prefix('>') {
+            let d = sha256(p.as_bytes());
+            if !self.passwords.contains(&d) {
+                self.passwords.push(d);
+            }
+            self.nopass = false;
+        } else if let Some(p) = rule.strip_prefix('<') {
+            let d = sha256(p.as_bytes());
+            let before = self.passwords.len();
+            self.passwords.retain(|x| *x != d);
+            if self.passwords.len() == before {
+                return Err("no such password".into());
+            }
+        } else if let Some(h) = rule.strip_prefix('#') {
+            self.passwords_hash(h, true)?;
+        } else if let Some(h) = rule.strip_prefix('!') {
+            self.passwords_hash(h, false)?;
+        } else if let Some(p) = rule.strip_prefix('~') {
+            self.add_keys(p, true, true)?;
+        } else if let Some(rest) = rule.strip_prefix('%') {
+            let (perm, pat) = rest.split_once('~').ok_or("Syntax error")?;
+            let (mut r, mut w) = (false, false);
+            for c in perm.chars() {
+                match c.to_ascii_uppercase() {
+                    'R' => r = true,
+                    'W' => w = true,
+                    _ => return Err("Syntax error".into()),
+                }
+            }
+            if !r && !w {
+                return Err("Syntax error".into());
+            }
+            self.add_keys(pat, r, w)?;
+        } else if let Some(p) = rule.strip_prefix('&') {
+            if p == "*" {
+                self.all_channels = true;
+                self.channels.clear();
+            } else if !self.all_channels {
+                self.channels.push(p.as_bytes().to_vec());
+            } else {
+                return Err("Adding a pattern after the * pattern (or the 'allchannels' flag) is not valid and does not have any effect. Try 'resetchannels' to start with an empty list of channels".into());
+            }
+        } else if let Some(ns) = rule.strip_prefix("namespace:") {
+            if ns.is_empty() {
+                return Err("Syntax error".into());
+            }
+            self.namespaces.get_or_insert_with(Vec::new).push(ns.to_string());
+        } else if let Some(c) = rule.strip_prefix('+') {
+            self.command_rule(c, true)?;
+            self.rules.push(format!("+{}", c.to_ascii_lowercase()));
+        } else if let Some(c) = rule.strip_prefix('-') {
+            self.command_rule(c, false)?;
+            self.rules.push(format!("-{}", c.to_ascii_lowercase()));
+        } else {
+            return Err("Syntax error".into());
+        }
+        Ok(())
+    }
+
+    fn passwords_hash(&mut self, h: &str, add: bool) -> Result<(), String> {
+        if h.len() != 64 || !h.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(
+                "The password hash must be exactly 64 characters and contain only lowercase hexadecimal characters"
+                    .into(),
+            );
+        }
+        let mut d = [0u8; 32];
+        for (i, b) in d.iter_mut().enumerate() {
+            *b = u8::from_str_radix(&h[2 * i..2 * i + 2], 16).map_err(|e| e.to_string())?;
+        }
+        if add {
+            if !self.passwords.contains(&d) {
+                self.passwords.push(d);
+            }
+            self.nopass = false;
+        } else {
+            let before = self.passwords.len();
+            self.passwords.retain(|x| *x != d);
+            if self.passwords.len() == before {
+                return Err("no such password".into());
+            }
+        }
+        Ok(())
+    }
+
+    fn add_keys(&mut self, pattern: &str, read: bool, write: bool) -> Result<(), String> {
+        if pattern == "*" && read && write {
+            self.all_keys = true;
+            self.keys.clear();
+            return Ok(());
+        }
+        if self.all_keys {
+            return Err("Adding a pattern after the * pattern (or the 'allkeys' flag) is not valid and does not have any effect. Try 'resetkeys' to start with an empty list of patterns".into());
+        }
+        self.keys.push(KeyPattern {
+            pattern: pattern.as_bytes().to_vec(),
+            read,
+            write,
+        });
+        Ok(())
+    }
+
+    fn command_rule(&mut self, what: &str, allow: bool) -> Result<(), String> {
+        if let Some(cat) = what.strip_prefix('@') {
+            let cat = format!("@{}", cat.to_ascii_lowercase());
+            if !CATEGORIES.contains(&&cat[1..]) {
+                return Err("Unknown command or category name in ACL".into());
+            }
+            self.set_commands(|s| s.categories.contains(&cat.as_str()), allow);
+            return Ok(());
+        }
+        let (name, sub) = match what.split_once('|') {
+            Some((n, s)) => (n, Some(s)),
+            None => (what, None),
+        };
+        let Some((idx, spec)) = table::lookup(name.as_bytes()) else {
+            return Err("Unknown command or category name in ACL".into());
+        };
+        match sub {
+            None => {
+                self.allowed[idx] = allow;
+                for s in spec.subcommands {
+                    if let Some((j, _)) = table::lookup_sub(spec, s.name.as_bytes()) {
+                        self.allowed[j] = allow;
+                    }
+                }
+            }
+            Some(sub) => {
+                if spec.subcommands.is_empty() {
+                    return Err("Unknown command or category name in ACL".into());
+                }
+                let (j, _) = table::lookup_sub(spec, sub.as_bytes())
+                    .ok_or_else(|| "Unknown command or category name in ACL".to_string())?;
+                self.allowed[j] = allow;
+            }
+        }
+        Ok(())
+    }
+
+    pub fn check_password(&self, pass: &[u8]) -> bool {
+        self.nopass || self.passwords.contains(&sha256(pass))
+    }
+
+    pub fn may_run(&self, idx: usize) -> bool {
+        self.allowed.get(idx).copied().unwrap_or(false)
+    }
+
+    /// May this user touch `key` for reading (`write` false) or writing?
+    pub fn may_access(&self, key: &[u8], write: bool) -> bool {
+        self.all_keys
+            || self
+                .keys
+                .iter()
+                .any(|k| (if write { k.write } else { k.read }) && crate::store::glob::matches(&k.pattern, key, false))
+    }
+
+    /// Everything allowed (the default user): checks can be skipped.
+    pub fn unrestricted(&self) -> bool {
+        self.all_keys && self.namespaces.is_none() && self.allowed.iter().all(|&a| a)
+    }
+
+    /// The check every command makes: the command, then its keys (`write`: the command
+    /// writes). Namespaces are checked by the caller, which knows the database.
+    pub fn check(&self, idx: usize, spec: &CommandSpec, argv: &[bytes::Bytes]) -> Result<(), Denied> {
+        if !self.may_run(idx) {
+            return Err(Denied::Command);
+        }
+        if !self.all_keys {
+            let write = spec.flags & crate::command::table::flags::WRITE != 0;
+            for k in command_keys(spec, argv) {
+                if !self.may_access(k, write) {
+                    return Err(Denied::Key(k.to_vec()));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The rule line ACL LIST and ACL SAVE write (without the leading `user name`).
+    pub fn describe(&self) -> String {
+        let mut out = vec![if self.enabled { "on" } else { "off" }.to_string()];
+        if self.nopass {
+            out.push("nopass".into());
+        }
+        for p in &self.passwords {
+            out.push(format!("#{}", hex(p)));
+        }
+        out.push(self.describe_keys());
+        out.push(self.describe_channels());
+        if let Some(ns) = &self.namespaces {
+            out.push("resetnamespaces".into());
+            out.extend(ns.iter().map(|n| format!("namespace:{n}")));
+        }
+        out.push(self.describe_commands());
+        out.retain(|s| !s.is_empty());
+        out.join(" ")
+    }
+
+    pub fn describe_keys(&self) -> String {
+        if self.all_keys {
+            return "~*".into();
+        }
+        self.keys
+            .iter()
+            .map(|k| {
+                let p = String::from_utf8_lossy(&k.pattern);
+                match (k.read, k.write) {
+                    (true, true) => format!("~{p}"),
+                    (true, false) => format!("%R~{p}"),
+                    _ => format!("%W~{p}"),
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    pub fn describe_channels(&self) -> String {
+        if self.all_channels {
+            return "&*".into();
+        }
+        let mut s = "resetchannels".to_string();
+        for c in &self.channels {
+            s.push_str(&format!(" &{}", String::from_utf8_lossy(c)));
+        }
+        s
+    }
+
+    pub fn describe_commands(&self) -> String {
+        self.rules.join(" ")
+    }
+}
+
+/// The keys of a request, by its command's first/last/step key positions.
+pub fn command_keys<'a>(spec: &CommandSpec, argv: &'a [bytes::Bytes]) -> impl Iterator<Item = &'a [u8]> + 'a {
+    let (first, last, step) = spec.keys;
+    let n = argv.len() as i32;
+    let last = if last < 0 { n + last } else { last };
+    let (first, step) = (first.max(0), step.max(1));
+    let range = if first == 0 { 0..0 } else { first..last.min(n - 1) + 1 };
+    range
+        .step_by(step as usize)
+        .filter_map(move |i| argv.get(i as usize).map(|a| &a[..]))
+}
+
+/// Redis 7.0's ACL categories, in ACL CAT's order, plus edgekv's `kv`.
+pub const CATEGORIES: &[&str] = &[
+    "keyspace",
+    "read",
+    "write",
+    "set",
+    "sortedset",
+    "list",
+    "hash",
+    "string",
+    "bitmap",
+    "hyperloglog",
+    "geo",
+    "stream",
+    "pubsub",
+    "admin",
+    "fast",
+    "slow",
+    "blocking",
+    "dangerous",
+    "connection",
+    "transaction",
+    "scripting",
+    "kv",
+];
+
+/// One ACL LOG entry.
+#[derive(Debug, Clone)]
+pub struct LogEntry {
+    pub count: u64,
+    pub reason: &'static str,
+    pub context: &'static str,
+    pub object: String,
+    pub username: String,
+    pub created_ms: i64,
+    pub updated_ms: i64,
+    pub client_info: String,
+}
+
+/// The users, the ACL log, and a generation that moves with every change (connections
+/// refresh their user when it moves).
+pub struct Acl {
+    users: RwLock<BTreeMap<String, Arc<User>>>,
+    /// The default user needs a password (clients start unauthenticated).
+    pub auth_required: std::sync::atomic::AtomicBool,
+    pub generation: AtomicU64,
+    log: parking_lot::Mutex<Vec<LogEntry>>,
+}
+
+impl Default for Acl {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// ACL LOG keeps this many entries (Redis's acllog-max-len default).
+pub const LOG_MAX: usize = 128;
+
+impl Acl {
+    pub fn new() -> Acl {
+        let mut users = BTreeMap::new();
+        users.insert("default".to_string(), Arc::new(User::default_user()));
+        Acl {
+            users: RwLock::new(users),
+            auth_required: std::sync::atomic::AtomicBool::new(false),
+            generation: AtomicU64::new(1),
+            log: parking_lot::Mutex::new(Vec::new()),
+        }
+    }
+
+    pub fn get(&self, name: &str) -> Option<Arc<User>> {
+        self.users.read().get(name).cloned()
+    }
+
+    pub fn default_user(&self) -> Arc<User> {
+        self.get("default").expect("the default user always exists")
+    }
+
+    pub fn names(&self) -> Vec<String> {
+        self.users.read().keys().cloned().collect()
+    }
+
+    pub fn all(&self) -> Vec<Arc<User>> {
+        self.users.read().values().cloned().collect()
+    }
+
+    /// Applies rules to a user (created when missing); all or nothing.
+    pub fn set_user(&self, name: &str, rules: &[String]) -> Result<(), (String, String)> {
+        let mut users = self.users.write();
+        let mut u = users.get(name).map(|u| (**u).clone()).unwrap_or_else(|| {
+            let mut u = User::new(name);
+            let _ = u.apply("resetchannels");
+            u
+        });
+        for r in rules {
+            u.apply(r).map_err(|e| (r.clone(), e))?;
+        }
+        users.insert(name.to_string(), Arc::new(u));
+        self.changed(&users);
+        Ok(())
+    }
+
+    fn changed(&self, users: &BTreeMap<String, Arc<User>>) {
+        let d = users.get("default");
+        let needs = d.is_none_or(|d| !d.nopass || !d.enabled);
+        self.auth_required.store(needs, Ordering::Release);
+        self.generation.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Deletes users; returns how many existed.
+    pub fn delete(&self, names: &[String]) -> usize {
+        let mut users = self.users.write();
+        let n = names.iter().filter(|n| users.remove(n.as_str()).is_some()).count();
+        self.changed(&users);
+        n
+    }
+
+    /// Replaces every user (ACL LOAD); the default user is kept when the list lacks it.
+    pub fn replace(&self, list: Vec<User>) {
+        let mut users = self.users.write();
+        let default = users.get("default").cloned();
+        users.clear();
+        for u in list {
+            users.insert(u.name.clone(), Arc::new(u));
+        }
+        if !users.contains_key("default") {
+            users.insert(
+                "default".into(),
+                default.unwrap_or_else(|| Arc::new(User::default_user())),
+            );
+        }
+        self.changed(&users);
+    }
+
+    /// Records a denial or a failed AUTH; repeated ones within 60 s update one entry.
+    pub fn log(&self, e: LogEntry) {
+        let mut log = self.log.lock();
+        if let Some(old) = log.iter_mut().find(|o| {
+            o.reason == e.reason
+                && o.context == e.context
+                && o.object == e.object
+                && o.username == e.username
+                && e.created_ms - o.updated_ms < 60_000
+        }) {
+            old.count += 1;
+            old.updated_ms = e.created_ms;
+            old.client_info = e.client_info;
+            return;
+        }
+        log.insert(0, e);
+        log.truncate(LOG_MAX);
+    }
+
+    pub fn log_entries(&self) -> Vec<LogEntry> {
+        self.log.lock().clone()
+    }
+
+    pub fn log_reset(&self) {
+        self.log.lock().clear();
+    }
+
+    /// Parses an aclfile: `user <name> <rules...>` lines.
+    pub fn parse_file(text: &str) -> Result<Vec<User>, String> {
+        let mut out = Vec::new();
+        for (n, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let mut words = line.split_whitespace();
+            if words.next() != Some("user") {
+                return Err(format!("/line {}: should start with user keyword", n + 1));
+            }
+            let name = words.next().ok_or(format!("/line {}: missing user name", n + 1))?;
+            let mut u = User::new(name);
+            let _ = u.apply("resetchannels");
+            for w in words {
+                u.apply(w).map_err(|e| format!("/line {}: {e}", n + 1))?;
+            }
+            out.push(u);
+        }
+        Ok(out)
+    }
+
+    /// The aclfile text for the current users.
+    pub fn render_file(&self) -> String {
+        self.all()
+            .iter()
+            .map(|u| format!("user {} {}\n", u.name, u.describe()))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rules_and_checks() {
+        let mut u = User::new("alice");
+        for r in ["on", ">secret", "~session:*", "%R~cfg:*", "+@read", "-strlen", "+set"] {
+            u.apply(r).unwrap();
+        }
+        assert!(u.check_password(b"secret") && !u.check_password(b"nope"));
+        let get = table::lookup(b"get").unwrap().0;
+        let strlen = table::lookup(b"strlen").unwrap().0;
+        let del = table::lookup(b"del").unwrap().0;
+        let set = table::lookup(b"set").unwrap().0;
+        assert!(u.may_run(get) && !u.may_run(strlen) && !u.may_run(del) && u.may_run(set));
+        assert!(u.may_access(b"session:1", true));
+        assert!(u.may_access(b"cfg:x", false) && !u.may_access(b"cfg:x", true));
+        assert!(!u.may_access(b"other", false));
+        assert_eq!(
+            u.apply("+@nosuch"),
+            Err("Unknown command or category name in ACL".into())
+        );
+        assert_eq!(
+            u.describe(),
+            format!(
+                "on #{} ~session:* %R~cfg:* resetchannels -@all +@read -strlen +set",
+                hex(&sha256(b"secret"))
+            )
+        );
+        let d = User::default_user();
+        assert!(d.unrestricted());
+        assert_eq!(d.describe(), "on nopass ~* &* +@all");
+    }
+}
