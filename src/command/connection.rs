@@ -69,6 +69,7 @@ impl Command for Reset {
         let authenticated = !ctx.shared.auth_required();
         // RESET returns the connection to the default user.
         ctx.session.user = ctx.shared.acl.default_user();
+        *ctx.session.handle.user.lock() = "default".into();
         let s = &mut *ctx.session;
         s.db = 0;
         s.db_gen = 0;
@@ -90,6 +91,7 @@ fn check_auth(ctx: &mut Ctx, user: Option<&[u8]>, pass: &[u8]) -> Result<(), Rep
     let name = String::from_utf8_lossy(user.unwrap_or(b"default")).into_owned();
     match ctx.shared.acl.get(&name) {
         Some(u) if u.enabled && u.check_password(pass) => {
+            *ctx.session.handle.user.lock() = u.name.clone();
             ctx.session.user = u;
             ctx.session.acl_gen = ctx.shared.acl.generation.load(Ordering::Acquire);
             ctx.session.authenticated = true;

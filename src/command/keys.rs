@@ -251,6 +251,9 @@ impl Command for Copy {
         if let Some(e) = self.error {
             return e;
         }
+        if let Err(denied) = ctx.may_use_db(target) {
+            return denied;
+        }
         if target == ctx.session.db && self.src == self.dst {
             return err(errors::SAME_OBJECT);
         }
@@ -285,6 +288,9 @@ impl Command for Move {
         };
         if target == ctx.session.db {
             return err(errors::SAME_OBJECT);
+        }
+        if let Err(denied) = ctx.may_use_db(target) {
+            return denied;
         }
         let src = ctx.db();
         if !src.exists(&self.key) {
@@ -447,7 +453,11 @@ impl Command for Flushall {
         Ok(Flushall)
     }
     fn execute(self, ctx: &mut Ctx) -> Reply {
-        // Every database, namespaces included (their registry entries stay).
+        // Every database, namespaces included (their registry entries stay): a user scoped
+        // to some namespaces may not.
+        if ctx.session.user.namespaces.is_some() {
+            return Reply::Error("NOPERM this user has no permissions to access every namespace".into());
+        }
         for d in ctx.shared.store.created() {
             ctx.db_at(d).clear();
         }
@@ -484,6 +494,9 @@ impl Command for Select {
                     if ns.at(found.index).map(|n| n.id) != Some(found.id) {
                         return e;
                     }
+                    if let Err(denied) = ctx.may_use_db(found.index) {
+                        return denied;
+                    }
                     ctx.select(found.index, generation);
                     return Reply::Ok;
                 }
@@ -495,6 +508,9 @@ impl Command for Select {
         let generation = ns.generation(index);
         if !ns.is_live(index) {
             return err(errors::DB_INDEX);
+        }
+        if let Err(denied) = ctx.may_use_db(index) {
+            return denied;
         }
         ctx.select(index, generation);
         Reply::Ok
@@ -518,6 +534,9 @@ impl Command for Swapdb {
             (Ok(a), Ok(b)) => (a, b),
             _ => return err(errors::DB_INDEX),
         };
+        if let Err(denied) = ctx.may_use_db(a).and_then(|_| ctx.may_use_db(b)) {
+            return denied;
+        }
         ctx.shared.store.swap(a, b, ctx.now);
         Reply::Ok
     }

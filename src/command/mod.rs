@@ -4,6 +4,7 @@
 //! It never does I/O and never `.await`s. `dispatch` is the single entry point: name lookup,
 //! arity, MULTI queueing, the store gate, statistics.
 
+pub mod acl;
 pub mod args;
 pub mod connection;
 pub mod expire;
@@ -100,6 +101,18 @@ impl<'a> Ctx<'a> {
 
     pub fn db_at(&self, index: usize) -> DbRef<'a> {
         self.shared.store.db(index, self.now)
+    }
+
+    /// May this connection's user use database or namespace slot `index`? (edgekv's
+    /// namespace scope; the denial is logged and answered with NOPERM.)
+    pub fn may_use_db(&self, index: usize) -> Result<(), Reply> {
+        if may_use_db(self.shared, &self.session.user, index) {
+            return Ok(());
+        }
+        log_denial(self.shared, self.session, "namespace", index.to_string());
+        Err(Reply::Error(
+            format!("NOPERM this user has no permissions to access namespace {index}").into(),
+        ))
     }
 
     /// Makes `index` (a numbered database or a live namespace, at `generation`) the selected one.
@@ -201,7 +214,8 @@ pub fn dispatch(shared: &Shared, session: &mut Session, argv: &[Bytes], now: i64
             }
         }
     }
-    if !session.user.unrestricted() {
+    // AUTH, HELLO and the like are never refused by ACL rules (Redis: no_auth commands).
+    if spec.flags & flags::NO_AUTH == 0 && !session.user.unrestricted() {
         if let Err(reply) = acl_check(shared, session, idx, spec, argv) {
             return reject(
                 shared,

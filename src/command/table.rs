@@ -2,7 +2,9 @@
 //! argument count including the name, negative = at least), flags, key positions, ACL
 //! categories and its entry point. COMMAND INFO/DOCS/COUNT/LIST read it; `dispatch` uses it.
 
-use super::{connection as conn, expire, keys, kv, multi, namespace as ns, run, server as srv, strings as st, Ctx};
+use super::{
+    acl, connection as conn, expire, keys, kv, multi, namespace as ns, run, server as srv, strings as st, Ctx,
+};
 use crate::protocol::Reply;
 use bytes::Bytes;
 use std::collections::HashMap;
@@ -162,6 +164,142 @@ const CS: &[&str] = &["@slow", "@connection"];
 const AD: &[&str] = &["@admin", "@slow", "@dangerous"];
 const TX: &[&str] = &["@fast", "@transaction"];
 const TXS: &[&str] = &["@slow", "@transaction"];
+
+const ACLF: u32 = ADMIN | NOSCRIPT | LOADING | STALE | NO_GATE;
+const ACLD: &[&str] = &["@admin", "@slow", "@dangerous"];
+
+static ACL_SUBS: [CommandSpec; 13] = [
+    sub(
+        "acl|cat",
+        "cat",
+        -2,
+        NOSCRIPT | LOADING | STALE | NO_GATE,
+        &["@slow"],
+        "6.0.0",
+        "Lists the ACL categories, or the commands inside a category.",
+        run::<acl::AclCat>,
+    ),
+    sub(
+        "acl|deluser",
+        "deluser",
+        -3,
+        ACLF,
+        ACLD,
+        "6.0.0",
+        "Deletes ACL users, and terminates their connections.",
+        run::<acl::AclDeluser>,
+    ),
+    sub(
+        "acl|dryrun",
+        "dryrun",
+        -4,
+        ACLF,
+        ACLD,
+        "7.0.0",
+        "Simulates the execution of a command by a user, without executing the command.",
+        run::<acl::AclDryrun>,
+    ),
+    sub(
+        "acl|genpass",
+        "genpass",
+        -2,
+        NOSCRIPT | LOADING | STALE | NO_GATE,
+        &["@slow"],
+        "6.0.0",
+        "Generates a pseudorandom, secure password that can be used to identify ACL users.",
+        run::<acl::AclGenpass>,
+    ),
+    sub(
+        "acl|getuser",
+        "getuser",
+        3,
+        ACLF,
+        ACLD,
+        "6.0.0",
+        "Lists the ACL rules of a user.",
+        run::<acl::AclGetuser>,
+    ),
+    sub(
+        "acl|help",
+        "help",
+        2,
+        LOADING | STALE | NO_GATE,
+        &["@slow"],
+        "6.0.0",
+        "Returns helpful text about the different subcommands.",
+        run::<acl::AclHelp>,
+    ),
+    sub(
+        "acl|list",
+        "list",
+        2,
+        ACLF,
+        ACLD,
+        "6.0.0",
+        "Dumps the effective rules in ACL file format.",
+        run::<acl::AclList>,
+    ),
+    sub(
+        "acl|load",
+        "load",
+        2,
+        ACLF,
+        ACLD,
+        "6.0.0",
+        "Reloads the rules from the configured ACL file.",
+        run::<acl::AclLoad>,
+    ),
+    sub(
+        "acl|log",
+        "log",
+        -2,
+        ACLF,
+        ACLD,
+        "6.0.0",
+        "Lists recent security events generated due to ACL rules.",
+        run::<acl::AclLog>,
+    ),
+    sub(
+        "acl|save",
+        "save",
+        2,
+        ACLF,
+        ACLD,
+        "6.0.0",
+        "Saves the effective ACL rules in the configured ACL file.",
+        run::<acl::AclSave>,
+    ),
+    sub(
+        "acl|setuser",
+        "setuser",
+        -3,
+        ACLF,
+        ACLD,
+        "6.0.0",
+        "Creates and modifies an ACL user and its rules.",
+        run::<acl::AclSetuser>,
+    ),
+    sub(
+        "acl|users",
+        "users",
+        2,
+        ACLF,
+        ACLD,
+        "6.0.0",
+        "Lists all ACL users.",
+        run::<acl::AclUsers>,
+    ),
+    sub(
+        "acl|whoami",
+        "whoami",
+        2,
+        NOSCRIPT | LOADING | STALE | NO_GATE,
+        &["@slow"],
+        "6.0.0",
+        "Returns the authenticated username of the current connection.",
+        run::<acl::AclWhoami>,
+    ),
+];
 
 static CLIENT_SUBS: [CommandSpec; 11] = [
     sub(
@@ -1014,6 +1152,15 @@ static COMMANDS: &[CommandSpec] = &[
         "1.0.0",
         "Authenticates the connection.",
         run::<conn::Auth>,
+    ),
+    container(
+        "acl",
+        -2,
+        0,
+        &["@slow"],
+        "server",
+        "A container for Access List Control commands.",
+        &ACL_SUBS,
     ),
     container(
         "client",

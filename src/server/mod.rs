@@ -96,6 +96,15 @@ async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
             return;
         }
         shared.stats.connections_received.fetch_add(1, Ordering::Relaxed);
+        // Protected mode (Redis 7.0): with no password for the default user, only clients on
+        // the loopback interface (exactly 127.0.0.1 or ::1) are served.
+        if protected(&shared, &addr) {
+            tokio::spawn(async move {
+                let _ = stream.write_all(crate::errors::DENIED.as_bytes()).await;
+                let _ = stream.shutdown().await;
+            });
+            continue;
+        }
         let _ = stream.set_nodelay(true);
         let max = shared.config.maxclients.load(Ordering::Relaxed);
         if shared.clients.lock().len() as i64 >= max {
@@ -113,6 +122,14 @@ async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
         shared.clients.lock().insert(id, handle.clone());
         tokio::spawn(connection::serve(shared.clone(), stream, handle));
     }
+}
+
+fn protected(shared: &Shared, addr: &SocketAddr) -> bool {
+    let local = match addr.ip() {
+        std::net::IpAddr::V4(v4) => v4 == std::net::Ipv4Addr::LOCALHOST,
+        std::net::IpAddr::V6(v6) => v6 == std::net::Ipv6Addr::LOCALHOST,
+    };
+    !local && shared.config.get("protected-mode").as_deref() == Some("yes") && shared.acl.default_user().nopass
 }
 
 /// The background half of expiry: every tick, each shard's timing wheel hands out the keys

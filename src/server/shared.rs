@@ -43,6 +43,8 @@ pub struct ClientHandle {
     pub socket: Mutex<Option<std::os::fd::RawFd>>,
     /// The session's "a watched key changed" flag, once it has watched (the `d` flag).
     pub dirty: Mutex<Option<DirtyFlag>>,
+    /// The ACL user the connection runs as (CLIENT LIST's `user=`).
+    pub user: Mutex<String>,
 }
 
 impl ClientHandle {
@@ -67,6 +69,7 @@ impl ClientHandle {
             killed: AtomicBool::new(false),
             socket: Mutex::new(Some(fd as std::os::fd::RawFd)),
             dirty: Mutex::new(None),
+            user: Mutex::new("default".into()),
         }
     }
 
@@ -101,7 +104,7 @@ impl ClientHandle {
             .map_or("NULL", |s| s.fullname);
         let qbuf = self.qbuf.load(Ordering::Relaxed);
         format!(
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem=0 tot-mem={} events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem=0 tot-mem={} events=r cmd={} user={} redir=-1 resp={} lib-name={} lib-ver={}",
             self.id,
             self.addr,
             self.laddr,
@@ -116,6 +119,7 @@ impl ClientHandle {
             16384usize.saturating_sub(qbuf),
             16384 + qbuf,
             cmd,
+            self.user.lock(),
             self.resp.load(Ordering::Relaxed),
             lib_name,
             lib_ver
