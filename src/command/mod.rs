@@ -49,6 +49,8 @@ pub struct Session {
     /// The user this connection runs as, and the ACL generation it was read at.
     pub user: std::sync::Arc<crate::acl::User>,
     pub acl_gen: u64,
+    /// Running EXEC's queue (the store gate is held exclusively).
+    pub in_exec: bool,
     /// A write command ran since the replies were last sent: they wait for the log
     /// (`Aof::make_durable`) before they leave.
     pub wrote: bool,
@@ -79,6 +81,7 @@ impl Session {
             authenticated: true,
             user: std::sync::Arc::new(crate::acl::User::default_user()),
             acl_gen: 0,
+            in_exec: false,
             wrote: false,
         }
     }

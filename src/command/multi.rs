@@ -89,6 +89,7 @@ impl Command for Exec {
             return Reply::NilArray;
         }
         let mut replies = Vec::with_capacity(queue.len());
+        ctx.session.in_exec = true;
         for argv in &queue {
             let reply = match super::resolve(argv) {
                 Ok((idx, spec)) => super::execute(shared, ctx.session, idx, spec, argv, ctx.now, true),
@@ -96,6 +97,7 @@ impl Command for Exec {
             };
             replies.push(reply);
         }
+        ctx.session.in_exec = false;
         Reply::Array(replies)
     }
 }

@@ -690,7 +690,7 @@ impl Command for ConfigSet {
                 }
                 if after.0 != before.0 {
                     let on = after.0.as_deref() == Some("yes");
-                    if let Err(e) = crate::server::durability::set_appendonly(sh, on) {
+                    if let Err(e) = crate::server::durability::set_appendonly(sh, on, ctx.session.in_exec) {
                         let _ = sh.config.set("appendonly", before.0.as_deref().unwrap_or("no"), false);
                         return errors::config_set_failed("appendonly", &e);
                     }

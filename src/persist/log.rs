@@ -175,6 +175,11 @@ pub struct Aof {
     sync_waiters: std::sync::atomic::AtomicUsize,
     /// Connections inside `make_durable` under `always` (the commit delay's signal).
     committers: std::sync::atomic::AtomicUsize,
+    /// Failed writes or fsyncs so far: a compaction ends the error state only if none
+    /// happened after its cut (records dropped then are in neither its dump nor its file).
+    failures: AtomicU64,
+    /// The current incremental file failed a write or fsync: nothing more goes to it.
+    broken: AtomicBool,
     /// A SWAPDB happened during a compaction's dump: the dump is discarded.
     swapped: AtomicBool,
     rewrite_lock: Mutex<()>,
@@ -224,6 +229,8 @@ impl Aof {
             sync_leader: AtomicBool::new(false),
             sync_waiters: std::sync::atomic::AtomicUsize::new(0),
             committers: std::sync::atomic::AtomicUsize::new(0),
+            failures: AtomicU64::new(0),
+            broken: AtomicBool::new(false),
             swapped: AtomicBool::new(false),
             rewrite_lock: Mutex::new(()),
             stats: AofStats {
@@ -281,6 +288,8 @@ impl Aof {
     }
 
     fn fail(&self, what: &str, e: &std::io::Error) {
+        self.failures.fetch_add(1, Ordering::AcqRel);
+        self.broken.store(true, Ordering::Release);
         let text = format!("{what}: {e}");
         if !self.failed.swap(true, Ordering::AcqRel) {
             tracing::error!(error = %text, "the log cannot be written: writes are refused until a rewrite succeeds");
@@ -305,9 +314,9 @@ impl Aof {
             std::mem::swap(&mut *b, &mut io.spare);
         }
         let mut data = std::mem::take(&mut io.spare);
-        let result = if self.failed.load(Ordering::Acquire) {
-            // In the error state only a rewrite makes the log whole again: this data is in
-            // memory and goes into that rewrite.
+        let result = if self.broken.load(Ordering::Acquire) {
+            // The current file failed: only a rewrite makes the log whole again (this data
+            // is in memory and goes into that rewrite's dump, which starts after its cut).
             Err(self.error.lock().clone())
         } else if let Some(f) = io.file.as_mut() {
             match f.write_all(&data) {
@@ -355,7 +364,7 @@ impl Aof {
                 let notified = self.synced_notify.notified();
                 tokio::pin!(notified);
                 notified.as_mut().enable();
-                if self.synced.load(Ordering::Acquire) >= upto {
+                if self.synced.load(Ordering::Acquire) >= upto || !self.enabled() {
                     break;
                 }
                 if let Some(e) = self.error() {
@@ -511,6 +520,15 @@ impl Aof {
         self.enabled.store(false, Ordering::Release);
         io.file = None;
         self.buf.lock().clear();
+        drop(io);
+        // Nothing is waited for any more.
+        self.synced_notify.notify_waiters();
+    }
+
+    /// `appendfsync always` is on: every reply, also a read's, waits for the fsync of what
+    /// was written before it (a client never sees a value a crash could undo).
+    pub fn always(&self) -> bool {
+        self.enabled() && self.policy() == Fsync::Always
     }
 
     /// Writes and fsyncs what is buffered (shutdown).
@@ -556,6 +574,8 @@ impl Aof {
         io.file_len = format::HEADER_LEN as u64;
         io.file = Some(file);
         io.manifest = m;
+        // Records from the cut on go to the fresh file, also while the error state lasts.
+        self.broken.store(false, Ordering::Release);
         self.enabled.store(true, Ordering::Release);
         Ok(seq)
     }
@@ -575,6 +595,7 @@ impl Aof {
         let result = (|| -> Result<(), String> {
             for _attempt in 0..5 {
                 self.swapped.store(false, Ordering::Release);
+                let failures_at_cut = self.failures.load(Ordering::Acquire);
                 let seq = self.rotate().map_err(|e| format!("cannot start a new log file: {e}"))?;
                 crash_point("after-rotate");
                 let base_name = format!("log.{seq}.base");
@@ -637,6 +658,9 @@ impl Aof {
                 // A fresh, complete log: the error state (if any) is over. (Writes that went
                 // to the new incremental file meanwhile are written, not yet fsynced: their
                 // waiters fsync as usual.)
+                if self.failures.load(Ordering::Acquire) != failures_at_cut {
+                    return Err("the log failed during the rewrite; retrying".into());
+                }
                 if self.failed.swap(false, Ordering::AcqRel) {
                     tracing::info!("the log was rewritten: writes are accepted again");
                 }

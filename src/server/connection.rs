@@ -248,7 +248,7 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, handle: Arc<Clien
 /// leaves: each becomes the log's `-MISCONF` error, so no write is acknowledged that the log
 /// does not hold.
 async fn durable(shared: &Shared, session: &mut Session, wbuf: &mut BytesMut, replies: &mut usize) {
-    if !session.wrote {
+    if !session.wrote && !shared.aof.always() {
         *replies = 0;
         return;
     }

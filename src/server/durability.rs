@@ -31,13 +31,7 @@ fn apply(shared: &Shared, op: Op, now: i64) -> Result<(), String> {
             deadline,
             meta,
         } => {
-            let db = shared.store.db(slot(db)?, now);
-            match deadline {
-                Some(d) if d <= now => {
-                    db.remove(key);
-                }
-                _ => db.put(key, value, deadline, meta),
-            }
+            shared.store.db(slot(db)?, now).put(key, value, deadline, meta);
         }
         Op::Del { db, key } => {
             shared.store.db(slot(db)?, now).remove(key);
@@ -55,15 +49,7 @@ fn apply(shared: &Shared, op: Op, now: i64) -> Result<(), String> {
             }
         }
         Op::Deadline { db, key, deadline } => {
-            let db = shared.store.db(slot(db)?, now);
-            match deadline {
-                Some(d) if d <= now => {
-                    db.remove(key);
-                }
-                _ => {
-                    db.set_deadline(key, deadline);
-                }
-            }
+            shared.store.db(slot(db)?, now).set_deadline(key, deadline);
         }
         Op::Clear { db } => {
             shared.store.db(slot(db)?, now).clear();
@@ -124,13 +110,18 @@ pub fn start(shared: &Arc<Shared>) -> Result<(), String> {
 
 fn load(shared: &Arc<Shared>, manifest: Manifest) -> Result<(), String> {
     let started = Instant::now();
-    let now = crate::store::now_ms();
+    // Replay runs on a clock from before every deadline: each logged operation applied to a
+    // live key when it was logged (an expired key was missing to it, and what it wrote then
+    // is logged as a whole record), so it must find that key live again. Deadlines that have
+    // passed meanwhile take effect once loading is over, through lazy expiry and the
+    // reclaimer (paused during loading).
+    let replay_now = 0;
     let dir = shared.aof.dir().to_path_buf();
     let mut last_report = Instant::now();
     let r = replay::replay(
         &dir,
         manifest,
-        |op| apply(shared, op, now),
+        |op| apply(shared, op, replay_now),
         |done, total| {
             if last_report.elapsed() > Duration::from_secs(1) {
                 last_report = Instant::now();
@@ -144,6 +135,10 @@ fn load(shared: &Arc<Shared>, manifest: Manifest) -> Result<(), String> {
         .map_err(|e| format!("cannot reopen the log for writing: {e}"))?;
     shared.aof.remove_unlisted();
     let _ = shared.namespaces.save_file();
+    // Keys whose deadline passed while the server was down go before clients see anything
+    // (they were loaded so that later records could apply to them).
+    let now = crate::store::now_ms();
+    while shared.store.reclaim(now).removed > 0 {}
     let keys: usize = shared.store.created().map(|d| shared.store.info(d, now).keys).sum();
     tracing::info!(
         records = r.records,
@@ -234,8 +229,13 @@ pub fn tick(shared: &Arc<Shared>) {
     }
 }
 
-/// CONFIG SET appendonly yes|no at run time.
-pub fn set_appendonly(shared: &Shared, on: bool) -> Result<(), String> {
+/// CONFIG SET appendonly yes|no at run time. Switching on writes the live data to a new log
+/// before the reply, or in the background when the caller holds the store gate (inside
+/// EXEC, where the dump would wait for the gate forever).
+pub fn set_appendonly(shared: &Shared, on: bool, in_exec: bool) -> Result<(), String> {
+    if shared.loading.load(Ordering::Acquire) {
+        return Err("appendonly can't be changed while the log is loading".into());
+    }
     if on == shared.aof.enabled() {
         return Ok(());
     }
@@ -243,7 +243,14 @@ pub fn set_appendonly(shared: &Shared, on: bool) -> Result<(), String> {
         // Files of an earlier run are stale: the rewrite writes the live data to new files
         // and the manifest stops naming the old ones.
         std::fs::create_dir_all(shared.aof.dir()).map_err(|e| e.to_string())?;
-        rewrite(shared)
+        if !in_exec {
+            return rewrite(shared);
+        }
+        if rewrite_in_background(shared) {
+            Ok(())
+        } else {
+            Err("a rewrite is already in progress".into())
+        }
     } else {
         shared.aof.stop();
         Ok(())

@@ -153,6 +153,11 @@ fn spawn_reclaimer(shared: Arc<Shared>) {
                 }
                 // Every tick while deadlines are pending; ten times less often while no wheel
                 // holds anything (a later deadline is still reclaimed well within a second).
+                // Not while the log is replayed: a key expired by now may still receive logged
+                // operations (see durability::load).
+                if shared.loading.load(Ordering::Acquire) {
+                    continue;
+                }
                 let pass = shared.store.reclaim(crate::store::now_ms());
                 pause = if pass.waiting { TICK } else { IDLE_PAUSE };
                 if last_log_check.elapsed() >= Duration::from_secs(1) {
