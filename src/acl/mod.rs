@@ -38,6 +38,8 @@ pub struct User {
     pub channels: Vec<Vec<u8>>,
     /// `None`: every database and namespace. Otherwise ids, titles or indexes as given.
     pub namespaces: Option<Vec<String>>,
+    /// Everything is allowed (kept up to date by `apply`): the per-command check is skipped.
+    open: bool,
 }
 
 /// Why a command was refused.
@@ -71,6 +73,7 @@ impl User {
             all_channels: false,
             channels: Vec::new(),
             namespaces: None,
+            open: false,
         }
     }
 
@@ -93,6 +96,12 @@ impl User {
 
     /// Applies one rule (ACL SETUSER's modifiers). The error is Redis's reason text.
     pub fn apply(&mut self, rule: &str) -> Result<(), String> {
+        let r = self.apply_rule(rule);
+        self.open = self.all_keys && self.namespaces.is_none() && self.allowed.iter().all(|&a| a);
+        r
+    }
+
+    fn apply_rule(&mut self, rule: &str) -> Result<(), String> {
         let lower = rule.to_ascii_lowercase();
         match lower.as_str() {
             "on" => self.enabled = true,
@@ -299,8 +308,9 @@ impl User {
     }
 
     /// Everything allowed (the default user): checks can be skipped.
+    #[inline]
     pub fn unrestricted(&self) -> bool {
-        self.all_keys && self.namespaces.is_none() && self.allowed.iter().all(|&a| a)
+        self.open
     }
 
     /// The check every command makes: the command, then its keys (`write`: the command
