@@ -245,7 +245,14 @@ pub fn dispatch(shared: &Shared, session: &mut Session, argv: &[Bytes], now: i64
         );
     }
     // A log that cannot be written refuses writes (reads go on), as Redis's MISCONF.
-    if spec.flags & flags::WRITE != 0 {
+    // (EXEC counts as a write when its queue holds one, as in Redis's processCommand.)
+    let writes = spec.flags & flags::WRITE != 0
+        || (argv[0].eq_ignore_ascii_case(b"exec")
+            && session.multi.as_ref().is_some_and(|q| {
+                q.iter()
+                    .any(|a| table::lookup(&a[0]).is_some_and(|(_, s)| s.flags & flags::WRITE != 0))
+            }));
+    if writes {
         if let Some(e) = shared.aof.error() {
             let reply = errors::misconf(&e);
             return reject(
