@@ -409,6 +409,7 @@ pub struct ClientKill {
     laddr: Option<String>,
     type_ok: bool,
     skipme: bool,
+    user: Option<Bytes>,
 }
 
 impl Command for ClientKill {
@@ -421,6 +422,7 @@ impl Command for ClientKill {
             laddr: None,
             type_ok: true,
             skipme: true,
+            user: None,
         };
         if a.remaining() == 1 {
             k.old_addr = Some(String::from_utf8_lossy(&a.next()?).into_owned());
@@ -442,9 +444,7 @@ impl Command for ClientKill {
             } else if is(&opt, "laddr") {
                 k.laddr = Some(String::from_utf8_lossy(&v).into_owned());
             } else if is(&opt, "user") {
-                if v.as_ref() != b"default" {
-                    return Err(errors::echo("ERR No such user '", &v, "'"));
-                }
+                k.user = Some(v);
             } else if is(&opt, "skipme") {
                 if is(&v, "yes") {
                     k.skipme = true;
@@ -461,6 +461,13 @@ impl Command for ClientKill {
     }
     fn execute(self, ctx: &mut Ctx) -> Reply {
         let me = ctx.session.handle.id;
+        let user = match &self.user {
+            Some(u) => match ctx.shared.acl.get(&String::from_utf8_lossy(u)) {
+                Some(found) => Some(found.name.clone()),
+                None => return errors::echo("ERR No such user '", u, "'"),
+            },
+            None => None,
+        };
         // A client killed a moment ago may not have left the registry yet: Redis frees it at
         // once, so it is neither listed nor killed (nor counted) again.
         let clients: Vec<_> = ctx
@@ -486,6 +493,7 @@ impl Command for ClientKill {
                 || self.id.is_some_and(|id| id != c.id)
                 || self.addr.as_ref().is_some_and(|a| *a != c.addr.to_string())
                 || self.laddr.as_ref().is_some_and(|a| *a != c.laddr.to_string())
+                || user.as_ref().is_some_and(|u| *u != *c.user.lock())
                 || (self.skipme && c.id == me)
             {
                 continue;
