@@ -112,8 +112,17 @@ impl Command for AclDeluser {
         if self.names.iter().any(|n| n == "default") {
             return err("ERR The 'default' user cannot be removed");
         }
-        // Their connections close when they next send a command (command::dispatch).
-        Reply::Int(ctx.shared.acl.delete(&self.names) as i64)
+        let n = ctx.shared.acl.delete(&self.names);
+        // Their connections are closed, as Redis does (this one after its reply, when it
+        // sends its next command: command::dispatch).
+        let me = ctx.session.handle.id;
+        let clients: Vec<_> = ctx.shared.clients.lock().values().cloned().collect();
+        for c in clients {
+            if c.id != me && self.names.iter().any(|n| *n == *c.user.lock()) {
+                c.kill();
+            }
+        }
+        Reply::Int(n as i64)
     }
 }
 
