@@ -40,6 +40,8 @@ pub struct User {
     pub namespaces: Option<Vec<String>>,
     /// Everything is allowed (kept up to date by `apply`): the per-command check is skipped.
     open: bool,
+    /// First arguments allowed for commands not allowed whole (`+select|0`).
+    first_args: std::collections::HashMap<usize, Vec<Vec<u8>>>,
 }
 
 /// Why a command was refused.
@@ -49,6 +51,8 @@ pub enum Denied {
     Key(Vec<u8>),
     Namespace(usize),
 }
+
+const NO_SUCH_PASSWORD: &str = "The password you are trying to remove from the user does not exist";
 
 pub fn sha256(pass: &[u8]) -> [u8; 32] {
     Sha256::digest(pass).into()
@@ -74,6 +78,7 @@ impl User {
             channels: Vec::new(),
             namespaces: None,
             open: false,
+            first_args: std::collections::HashMap::new(),
         }
     }
 
@@ -104,6 +109,7 @@ impl User {
     fn apply_rule(&mut self, rule: &str) -> Result<(), String> {
         let lower = rule.to_ascii_lowercase();
         match lower.as_str() {
+            "" => {}
             "on" => self.enabled = true,
             "off" => self.enabled = false,
             "nopass" => {
@@ -131,10 +137,12 @@ impl User {
                 self.channels.clear();
             }
             "allcommands" | "+@all" => {
+                self.first_args.clear();
                 self.allowed.iter_mut().for_each(|a| *a = true);
                 self.rules = vec!["+@all".into()];
             }
             "nocommands" | "-@all" => {
+                self.first_args.clear();
                 self.allowed.iter_mut().for_each(|a| *a = false);
                 self.rules = vec!["-@all".into()];
             }
@@ -162,7 +170,7 @@ impl User {
             let before = self.passwords.len();
             self.passwords.retain(|x| *x != d);
             if self.passwords.len() == before {
-                return Err("no such password".into());
+                return Err(NO_SUCH_PASSWORD.into());
             }
         } else if let Some(h) = rule.strip_prefix('#') {
             self.passwords_hash(h, true)?;
@@ -211,7 +219,7 @@ impl User {
     }
 
     fn passwords_hash(&mut self, h: &str, add: bool) -> Result<(), String> {
-        if h.len() != 64 || !h.bytes().all(|b| b.is_ascii_hexdigit()) {
+        if h.len() != 64 || !h.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
             return Err(
                 "The password hash must be exactly 64 characters and contain only lowercase hexadecimal characters"
                     .into(),
@@ -230,7 +238,7 @@ impl User {
             let before = self.passwords.len();
             self.passwords.retain(|x| *x != d);
             if self.passwords.len() == before {
-                return Err("no such password".into());
+                return Err(NO_SUCH_PASSWORD.into());
             }
         }
         Ok(())
@@ -266,6 +274,13 @@ impl User {
             Some((n, s)) => (n, Some(s)),
             None => (what, None),
         };
+        if sub.is_some_and(|s| s.is_empty() || s.contains('|')) {
+            return Err(if sub.is_some_and(|s| s.contains('|')) {
+                "Allowing first-arg of a subcommand is not supported".into()
+            } else {
+                "Syntax error".into()
+            });
+        }
         let Some((idx, spec)) = table::lookup(name.as_bytes()) else {
             return Err("Unknown command or category name in ACL".into());
         };
@@ -278,10 +293,18 @@ impl User {
                     }
                 }
             }
-            Some(sub) => {
-                if spec.subcommands.is_empty() {
+            Some(first) if spec.subcommands.is_empty() => {
+                // Redis 7.0's first-arg rule (`+select|0`): the command with that first
+                // argument only. Only allowing is supported, as in Redis.
+                if !allow {
                     return Err("Unknown command or category name in ACL".into());
                 }
+                let list = self.first_args.entry(idx).or_default();
+                if !list.iter().any(|a| a.eq_ignore_ascii_case(first.as_bytes())) {
+                    list.push(first.as_bytes().to_vec());
+                }
+            }
+            Some(sub) => {
                 let (j, _) = table::lookup_sub(spec, sub.as_bytes())
                     .ok_or_else(|| "Unknown command or category name in ACL".to_string())?;
                 self.allowed[j] = allow;
@@ -316,7 +339,12 @@ impl User {
     /// The check every command makes: the command, then its keys (`write`: the command
     /// writes). Namespaces are checked by the caller, which knows the database.
     pub fn check(&self, idx: usize, spec: &CommandSpec, argv: &[bytes::Bytes]) -> Result<(), Denied> {
-        if !self.may_run(idx) {
+        let first_ok = || {
+            self.first_args
+                .get(&idx)
+                .is_some_and(|l| argv.get(1).is_some_and(|a| l.iter().any(|f| f.eq_ignore_ascii_case(a))))
+        };
+        if !self.may_run(idx) && !first_ok() {
             return Err(Denied::Command);
         }
         if !self.all_keys {
@@ -515,17 +543,15 @@ impl Acl {
 
     /// Replaces every user (ACL LOAD); the default user is kept when the list lacks it.
     pub fn replace(&self, list: Vec<User>) {
+        // A list without the default user gets a fresh one (on, nopass, everything), as in
+        // Redis.
         let mut users = self.users.write();
-        let default = users.get("default").cloned();
         users.clear();
         for u in list {
             users.insert(u.name.clone(), Arc::new(u));
         }
         if !users.contains_key("default") {
-            users.insert(
-                "default".into(),
-                default.unwrap_or_else(|| Arc::new(User::default_user())),
-            );
+            users.insert("default".into(), Arc::new(User::default_user()));
         }
         self.changed(&users);
     }
@@ -533,16 +559,19 @@ impl Acl {
     /// Records a denial or a failed AUTH; repeated ones within 60 s update one entry.
     pub fn log(&self, e: LogEntry) {
         let mut log = self.log.lock();
-        if let Some(old) = log.iter_mut().find(|o| {
+        if let Some(pos) = log.iter().position(|o| {
             o.reason == e.reason
                 && o.context == e.context
                 && o.object == e.object
                 && o.username == e.username
                 && e.created_ms - o.updated_ms < 60_000
         }) {
+            // A repeated event counts on its entry, which moves to the head (Redis).
+            let mut old = log.remove(pos);
             old.count += 1;
             old.updated_ms = e.created_ms;
             old.client_info = e.client_info;
+            log.insert(0, old);
             return;
         }
         log.insert(0, e);
@@ -557,27 +586,48 @@ impl Acl {
         self.log.lock().clear();
     }
 
-    /// Parses an aclfile: `user <name> <rules...>` lines.
-    pub fn parse_file(text: &str) -> Result<Vec<User>, String> {
-        let mut out = Vec::new();
-        for (n, line) in text.lines().enumerate() {
-            let line = line.trim();
-            if line.is_empty() || line.starts_with('#') {
+    /// Parses an aclfile (`user <name> <rules...>` lines) with Redis 7.0's error texts: every
+    /// problem is reported, each followed by ". ", then a fixed trailer (`file` names it).
+    pub fn parse_file(file: &str, text: &str) -> Result<Vec<User>, String> {
+        let mut out: Vec<User> = Vec::new();
+        let mut errors = String::new();
+        for (n, line) in text.split('\n').enumerate() {
+            let line = line.trim_matches(|c| matches!(c, ' ' | '\t' | '\r' | '\n'));
+            if line.is_empty() {
                 continue;
             }
-            let mut words = line.split_whitespace();
-            if words.next() != Some("user") {
-                return Err(format!("/line {}: should start with user keyword", n + 1));
+            let n = n + 1;
+            let mut words = line.split(' ').filter(|w| !w.is_empty());
+            let (Some("user"), Some(name)) = (words.next(), words.next()) else {
+                errors.push_str(&format!(
+                    "{file}:{n} should start with user keyword followed by the username. "
+                ));
+                continue;
+            };
+            if out.iter().any(|u| u.name == name) {
+                errors.push_str(&format!("WARNING: Duplicate user '{name}' found on line {n}. "));
+                continue;
             }
-            let name = words.next().ok_or(format!("/line {}: missing user name", n + 1))?;
             let mut u = User::new(name);
             let _ = u.apply("resetchannels");
             for w in words {
-                u.apply(w).map_err(|e| format!("/line {}: {e}", n + 1))?;
+                if let Err(e) = u.apply(w) {
+                    if e == "Unknown command or category name in ACL" {
+                        errors.push_str(&format!("{file}:{n}: Error in applying operation '{w}': {e}. "));
+                        continue;
+                    }
+                    errors.push_str(&format!("{file}:{n}: {e}. "));
+                    break;
+                }
             }
             out.push(u);
         }
-        Ok(out)
+        if errors.is_empty() {
+            Ok(out)
+        } else {
+            errors.push_str("WARNING: ACL errors detected, no change to the previously active ACL rules was performed");
+            Err(errors)
+        }
     }
 
     /// The aclfile text for the current users.

@@ -31,7 +31,7 @@ impl Command for AclSetuser {
         })
     }
     fn execute(self, ctx: &mut Ctx) -> Reply {
-        if self.name.contains(' ') {
+        if self.name.bytes().any(|b| b.is_ascii_whitespace() || b == 0) {
             return err("ERR Usernames can't contain spaces or null characters");
         }
         match ctx.shared.acl.set_user(&self.name, &self.rules) {
@@ -61,13 +61,15 @@ impl Command for AclGetuser {
         if u.nopass {
             flags.push(Reply::bulk_str("nopass"));
         }
+        // A set in RESP3, as Redis sends the flags.
+        let flags = Reply::Set(flags);
         let passwords = u
             .passwords
             .iter()
             .map(|p| Reply::bulk(p.iter().map(|b| format!("{b:02x}")).collect::<String>()))
             .collect();
         let mut out = vec![
-            (Reply::bulk_str("flags"), Reply::Array(flags)),
+            (Reply::bulk_str("flags"), flags),
             (Reply::bulk_str("passwords"), Reply::Array(passwords)),
             (Reply::bulk_str("commands"), Reply::bulk(u.describe_commands())),
             (Reply::bulk_str("keys"), Reply::bulk(u.describe_keys())),
@@ -179,7 +181,9 @@ impl Command for AclCat {
         let mut a = Args::after_sub(args.all());
         let category = a.next_opt();
         if !a.is_empty() {
-            return Err(err(errors::SYNTAX));
+            return Err(err(
+                "ERR unknown subcommand or wrong number of arguments for 'CAT'. Try ACL HELP.",
+            ));
         }
         Ok(AclCat { category })
     }
@@ -217,14 +221,21 @@ impl Command for AclLog {
             count: None,
             reset: false,
         };
+        if a.remaining() > 1 {
+            return Err(err(
+                "ERR unknown subcommand or wrong number of arguments for 'LOG'. Try ACL HELP.",
+            ));
+        }
         if let Some(x) = a.next_opt() {
             if is(&x, "reset") {
                 l.reset = true;
             } else {
-                match crate::num::parse_i64(&x) {
-                    Some(n) if n >= 0 => l.count = Some(n),
-                    _ => return Err(err("ERR value is out of range, must be positive")),
-                }
+                // A negative count lists nothing, as in Redis.
+                l.count = Some(
+                    crate::num::parse_i64(&x)
+                        .ok_or_else(|| err(errors::NOT_INTEGER))?
+                        .max(0),
+                );
             }
         }
         Ok(l)
@@ -260,6 +271,15 @@ impl Command for AclLog {
     }
 }
 
+/// An I/O error as C's strerror words it (Rust adds " (os error N)").
+fn os_error(e: &std::io::Error) -> String {
+    let t = e.to_string();
+    match t.find(" (os error") {
+        Some(i) => t[..i].to_string(),
+        None => t,
+    }
+}
+
 fn aclfile(ctx: &Ctx) -> Option<String> {
     ctx.shared.config.get("aclfile").filter(|f| !f.is_empty())
 }
@@ -277,14 +297,24 @@ impl Command for AclLoad {
         };
         let text = match std::fs::read_to_string(&file) {
             Ok(t) => t,
-            Err(e) => return Reply::Error(format!("ERR Error loading ACLs, opening file '{file}': {e}").into()),
+            Err(e) => {
+                return Reply::Error(format!("ERR Error loading ACLs, opening file '{file}': {}", os_error(&e)).into())
+            }
         };
-        match Acl::parse_file(&text) {
+        match Acl::parse_file(&file, &text) {
             Ok(users) => {
                 ctx.shared.acl.replace(users);
+                // Redis disconnects the clients of every user but default after a load.
+                let me = ctx.session.handle.id;
+                let clients: Vec<_> = ctx.shared.clients.lock().values().cloned().collect();
+                for c in clients {
+                    if c.id != me && *c.user.lock() != "default" {
+                        c.kill();
+                    }
+                }
                 Reply::Ok
             }
-            Err(e) => Reply::Error(format!("ERR {file}{e}").into()),
+            Err(e) => Reply::Error(format!("ERR {e}").into()),
         }
     }
 }
@@ -369,8 +399,14 @@ impl Command for AclDryrun {
         };
         let (idx, spec) = match super::resolve(&self.argv) {
             Ok(r) => r,
+            // A known command with the wrong number of arguments says so.
+            Err(rej) if rej.command.is_some() => return rej.reply,
             Err(_) => return Reply::Error(format!("ERR Command '{}' not found", text(&self.argv[0])).into()),
         };
+        // AUTH, HELLO, QUIT and RESET always pass (no_auth commands).
+        if spec.flags & table::flags::NO_AUTH != 0 {
+            return Reply::Ok;
+        }
         match u.check(idx, spec, &self.argv) {
             Ok(()) => Reply::Ok,
             Err(crate::acl::Denied::Command) => Reply::bulk(format!(

@@ -87,7 +87,7 @@ impl Command for Reset {
 
 /// Checks a username/password pair (no name: the default user) against the ACL users; a
 /// failure is logged (ACL LOG, reason `auth`).
-fn check_auth(ctx: &mut Ctx, user: Option<&[u8]>, pass: &[u8]) -> Result<(), Reply> {
+fn check_auth(ctx: &mut Ctx, user: Option<&[u8]>, pass: &[u8], command: &str) -> Result<(), Reply> {
     let name = String::from_utf8_lossy(user.unwrap_or(b"default")).into_owned();
     match ctx.shared.acl.get(&name) {
         Some(u) if u.enabled && u.check_password(pass) => {
@@ -107,11 +107,11 @@ fn check_auth(ctx: &mut Ctx, user: Option<&[u8]>, pass: &[u8]) -> Result<(), Rep
                 } else {
                     "toplevel"
                 },
-                object: "AUTH".into(),
+                object: command.to_string(),
                 username: name,
                 created_ms: now,
                 updated_ms: now,
-                client_info: ctx.session.handle.info_line(""),
+                client_info: ctx.session.handle.info_line(&ctx.session.handle.flags()),
             });
             Err(err(errors::WRONGPASS))
         }
@@ -122,6 +122,8 @@ fn check_auth(ctx: &mut Ctx, user: Option<&[u8]>, pass: &[u8]) -> Result<(), Rep
 pub struct Auth {
     user: Option<Bytes>,
     pass: Bytes,
+    /// The command name as typed (ACL LOG's object for a failure).
+    name: String,
 }
 
 impl Command for Auth {
@@ -130,19 +132,21 @@ impl Command for Auth {
             [p] => Ok(Auth {
                 user: None,
                 pass: p.clone(),
+                name: String::from_utf8_lossy(&args.all()[0]).into_owned(),
             }),
             [u, p] => Ok(Auth {
                 user: Some(u.clone()),
                 pass: p.clone(),
+                name: String::from_utf8_lossy(&args.all()[0]).into_owned(),
             }),
             _ => Err(err(errors::SYNTAX)),
         }
     }
     fn execute(self, ctx: &mut Ctx) -> Reply {
-        if self.user.is_none() && !ctx.shared.auth_required() {
+        if self.user.is_none() && ctx.shared.acl.default_user().nopass {
             return err(errors::AUTH_NO_PASSWORD);
         }
-        match check_auth(ctx, self.user.as_deref(), &self.pass) {
+        match check_auth(ctx, self.user.as_deref(), &self.pass, &self.name) {
             Ok(()) => Reply::Ok,
             Err(e) => e,
         }
@@ -169,6 +173,7 @@ enum HelloOp {
 pub struct Hello {
     proto: Option<i64>,
     ops: Vec<HelloOp>,
+    name: String,
 }
 
 impl Command for Hello {
@@ -176,6 +181,7 @@ impl Command for Hello {
         let mut h = Hello {
             proto: None,
             ops: Vec::new(),
+            name: String::from_utf8_lossy(&args.all()[0]).into_owned(),
         };
         if let Some(v) = args.next_opt() {
             let v = crate::num::parse_i64(&v).ok_or_else(|| err(errors::PROTOCOL_VERSION))?;
@@ -205,7 +211,7 @@ impl Command for Hello {
         for op in self.ops {
             match op {
                 HelloOp::Auth(user, pass) => {
-                    if let Err(e) = check_auth(ctx, Some(&user), &pass) {
+                    if let Err(e) = check_auth(ctx, Some(&user), &pass, &self.name) {
                         return e;
                     }
                 }

@@ -456,6 +456,7 @@ impl Command for Flushall {
         // Every database, namespaces included (their registry entries stay): a user scoped
         // to some namespaces may not.
         if ctx.session.user.namespaces.is_some() {
+            super::log_denial(ctx.shared, ctx.session, "namespace", "*".into());
             return Reply::Error("NOPERM this user has no permissions to access every namespace".into());
         }
         for d in ctx.shared.store.created() {

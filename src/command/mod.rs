@@ -302,6 +302,8 @@ fn acl_check(shared: &Shared, session: &Session, idx: usize, spec: &CommandSpec,
         denied = Some(Denied::Namespace(session.db));
     }
     let Some(d) = denied else { return Ok(()) };
+    // CLIENT LIST's cmd= names the refused command in the log entry.
+    session.handle.last_cmd.store(idx, Ordering::Relaxed);
     let (reason, object, text) = match &d {
         Denied::Command => (
             "command",
@@ -326,18 +328,60 @@ fn acl_check(shared: &Shared, session: &Session, idx: usize, spec: &CommandSpec,
     Err(Reply::Error(text.into()))
 }
 
+/// EXEC checks each queued command again: the rules may have changed since it was queued
+/// (Redis's texts, logged with context `multi`).
+pub fn recheck_acl(
+    shared: &Shared,
+    session: &Session,
+    idx: usize,
+    spec: &CommandSpec,
+    argv: &[Bytes],
+) -> Option<Reply> {
+    use crate::acl::Denied;
+    let user = &session.user;
+    if spec.flags & flags::NO_AUTH != 0 || user.unrestricted() {
+        return None;
+    }
+    let why = match user.check(idx, spec, argv) {
+        Ok(()) => return None,
+        Err(Denied::Command) => (
+            "command",
+            spec.fullname.to_string(),
+            "no permission to execute the command or subcommand",
+        ),
+        Err(Denied::Key(k)) => (
+            "key",
+            String::from_utf8_lossy(&k).into_owned(),
+            "no permission to touch the specified keys",
+        ),
+        Err(Denied::Namespace(i)) => ("namespace", i.to_string(), "no permission to access the namespace"),
+    };
+    log_denial(shared, session, why.0, why.1);
+    Some(Reply::Error(
+        format!(
+            "NOPERM ACLs rules changed between the moment the transaction was accumulated and the EXEC call. This command is no longer allowed for the following reason: {}",
+            why.2
+        )
+        .into(),
+    ))
+}
+
 /// Adds an ACL LOG entry for this connection.
 pub fn log_denial(shared: &Shared, session: &Session, reason: &'static str, object: String) {
     let now = crate::store::now_ms();
     shared.acl.log(crate::acl::LogEntry {
         count: 1,
         reason,
-        context: if session.multi.is_some() { "multi" } else { "toplevel" },
+        context: if session.multi.is_some() || session.in_exec {
+            "multi"
+        } else {
+            "toplevel"
+        },
         object,
         username: session.user.name.clone(),
         created_ms: now,
         updated_ms: now,
-        client_info: session.handle.info_line(""),
+        client_info: session.handle.info_line(&session.handle.flags()),
     });
 }
 

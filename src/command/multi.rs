@@ -92,7 +92,10 @@ impl Command for Exec {
         ctx.session.in_exec = true;
         for argv in &queue {
             let reply = match super::resolve(argv) {
-                Ok((idx, spec)) => super::execute(shared, ctx.session, idx, spec, argv, ctx.now, true),
+                Ok((idx, spec)) => match super::recheck_acl(shared, ctx.session, idx, spec, argv) {
+                    Some(denied) => denied,
+                    None => super::execute(shared, ctx.session, idx, spec, argv, ctx.now, true),
+                },
                 Err(rej) => rej.reply,
             };
             replies.push(reply);

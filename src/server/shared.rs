@@ -222,7 +222,8 @@ impl Shared {
         let acl = crate::acl::Acl::new();
         if let Some(file) = config.get("aclfile").filter(|f| !f.is_empty()) {
             let text = std::fs::read_to_string(&file).map_err(|e| format!("cannot read the aclfile {file}: {e}"))?;
-            let users = crate::acl::Acl::parse_file(&text).map_err(|e| format!("{file}{e}"))?;
+            let users = crate::acl::Acl::parse_file(&file, &text)
+                .map_err(|e| format!("Aborting start-up because of ACL errors: {e}"))?;
             acl.replace(users);
         }
         if let Some(p) = config.get("requirepass").filter(|p| !p.is_empty()) {
