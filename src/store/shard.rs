@@ -125,6 +125,14 @@ pub fn hash_key(hasher: &std::hash::RandomState, key: &[u8]) -> u64 {
 
 const MIN_BUCKETS: usize = 4;
 
+/// The table owns its records through raw pointers: dropping a shard frees them (a store
+/// dropped in-process, as the fuzz harness and the tests do, must not leak).
+impl Drop for Shard {
+    fn drop(&mut self) {
+        self.clear();
+    }
+}
+
 impl Shard {
     pub fn new(hasher: std::hash::RandomState, now: i64) -> Shard {
         Shard {
