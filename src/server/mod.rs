@@ -19,7 +19,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
 
 /// Binds every address of `bind` on `port` (0: any free port, the same for all addresses).
-async fn bind_all(bind: &str, port: u16) -> std::io::Result<Vec<TcpListener>> {
+async fn bind_all(bind: &str, port: u16, backlog: u32) -> std::io::Result<Vec<TcpListener>> {
     let mut out = Vec::new();
     let mut port = port;
     for host in bind.split_whitespace() {
@@ -29,7 +29,20 @@ async fn bind_all(bind: &str, port: u16) -> std::io::Result<Vec<TcpListener>> {
         } else {
             format!("{}:{}", host, port)
         };
-        let l = TcpListener::bind(&addr).await?;
+        // Through TcpSocket, so the listen queue is `tcp-backlog` (TcpListener::bind fixes it
+        // at 128: 1,000 clients connecting at once overflowed it into SYN cookies and resets).
+        let sa: SocketAddr = tokio::net::lookup_host(&addr)
+            .await?
+            .next()
+            .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidInput, "no address"))?;
+        let sock = if sa.is_ipv4() {
+            tokio::net::TcpSocket::new_v4()?
+        } else {
+            tokio::net::TcpSocket::new_v6()?
+        };
+        sock.set_reuseaddr(true)?;
+        sock.bind(sa)?;
+        let l = sock.listen(backlog)?;
         port = l.local_addr()?.port();
         out.push(l);
     }
@@ -47,7 +60,8 @@ pub async fn run(config: Config, config_file: Option<std::path::PathBuf>) -> any
         .map_err(|e| anyhow_lite::Error(format!("cannot create data folder '{}': {}", dir, e)))?;
     let bind = config.get("bind").unwrap_or_default();
     let port = config.get_i64("port") as u16;
-    let listeners = bind_all(&bind, port)
+    let backlog = config.get_i64("tcp-backlog").clamp(1, u32::MAX as i64) as u32;
+    let listeners = bind_all(&bind, port, backlog)
         .await
         .map_err(|e| anyhow_lite::Error(format!("cannot listen on {} port {}: {}", bind, port, e)))?;
     let shared = Arc::new(Shared::new(config, config_file).map_err(anyhow_lite::Error)?);
