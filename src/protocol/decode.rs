@@ -67,17 +67,30 @@ pub struct Decoder {
     /// Argument vectors handed back by the connection, reused so that a request costs no
     /// allocation for its argument list.
     spare: Vec<Vec<Bytes>>,
+    /// How many bytes at the front of the buffer are known to hold no end of the line being
+    /// waited for: a line arriving in many reads is searched once, not from its start on
+    /// every read (that was quadratic: found by fuzzing). Reset whenever the front moves.
+    scanned: usize,
 }
 
-/// Finds `needle` as C's `strchr` would in Redis's NUL-terminated query buffer: a NUL byte
-/// ends the search.
-fn find_c(buf: &[u8], needle: u8) -> Option<usize> {
-    let i = buf.iter().position(|&b| b == needle || b == 0)?;
-    (buf[i] == needle).then_some(i)
-}
-
-fn find_cr(buf: &[u8]) -> Option<usize> {
-    find_c(buf, b'\r')
+impl Decoder {
+    /// Finds `needle` as C's `strchr` would in Redis's NUL-terminated query buffer (a NUL byte
+    /// ends the search), from where the last search of this line stopped.
+    fn find_line(&mut self, buf: &[u8], needle: u8) -> Option<usize> {
+        let start = self.scanned.min(buf.len());
+        match buf[start..].iter().position(|&b| b == needle || b == 0) {
+            Some(i) => {
+                // Found the needle or a NUL (which ends the search, as strchr does): searching
+                // again finds the same byte at once.
+                self.scanned = start + i;
+                (buf[start + i] == needle).then_some(start + i)
+            }
+            None => {
+                self.scanned = buf.len();
+                None
+            }
+        }
+    }
 }
 
 impl Decoder {
@@ -130,6 +143,9 @@ impl Decoder {
     /// connection must close: the decoder's state is reset but the stream is out of sync.
     pub fn decode(&mut self, buf: &mut BytesMut, limits: Limits) -> Result<Option<Vec<Bytes>>, ProtocolError> {
         let r = self.decode_inner(buf, limits);
+        if !matches!(r, Ok(None)) {
+            self.scanned = 0;
+        }
         if r.is_err() {
             self.reset();
             self.args = Vec::new();
@@ -152,7 +168,7 @@ impl Decoder {
                 }
                 // Multibulk count line. Like Redis: find the `\r` (a NUL stops the search), and
                 // wait until at least one byte follows it; that byte is assumed to be `\n`.
-                let Some(cr) = find_cr(buf) else {
+                let Some(cr) = self.find_line(buf, b'\r') else {
                     if buf.len() > INLINE_MAX {
                         return Err(ProtocolError::new("too big mbulk count string"));
                     }
@@ -169,6 +185,7 @@ impl Decoder {
                     return Err(ProtocolError::new("unauthenticated multibulk length"));
                 }
                 buf.advance(cr + 2);
+                self.scanned = 0;
                 if n <= 0 {
                     continue; // `*0` and `*-1` are empty requests, ignored as in Redis
                 }
@@ -192,7 +209,7 @@ impl Decoder {
                         }
                         // Same order of checks as Redis: the `\r`, then one more byte, and only
                         // then the `$` (so `*1\r\nfoo\r` still waits for its `\n`).
-                        let Some(cr) = find_cr(buf) else {
+                        let Some(cr) = self.find_line(buf, b'\r') else {
                             if buf.len() > INLINE_MAX {
                                 return Err(ProtocolError::new("too big bulk count string"));
                             }
@@ -217,6 +234,7 @@ impl Decoder {
                             return Err(ProtocolError::new("unauthenticated bulk length"));
                         }
                         buf.advance(cr + 2);
+                        self.scanned = 0;
                         self.bulk_len = Some(len);
                         len
                     }
@@ -225,7 +243,9 @@ impl Decoder {
                     return Ok(None);
                 }
                 let arg = buf.split_to(len).freeze();
+                self.scanned = 0;
                 buf.advance(2); // Redis does not check the CRLF after a bulk either
+                self.scanned = 0;
                 if len >= BIG_ARG {
                     // The buffer was grown for this bulk: leave its allocation to the
                     // argument alone, and carry on in a fresh buffer with what followed, so a
@@ -248,7 +268,7 @@ impl Decoder {
     fn decode_inline(&mut self, buf: &mut BytesMut) -> Result<InlineOutcome, ProtocolError> {
         // `strchr` for the `\n`: a NUL byte before it hides it, so such a line waits until the
         // too-big limit (Redis: `\x00ping\r\n` gets no reply).
-        let Some(nl) = find_c(buf, b'\n') else {
+        let Some(nl) = self.find_line(buf, b'\n') else {
             if buf.len() > INLINE_MAX {
                 return Err(ProtocolError::new("too big inline request"));
             }
@@ -256,6 +276,7 @@ impl Decoder {
         };
         let line_end = if nl > 0 && buf[nl - 1] == b'\r' { nl - 1 } else { nl };
         let line = buf.split_to(nl + 1);
+        self.scanned = 0;
         let args = split_args(&line[..line_end]).ok_or_else(|| ProtocolError::new("unbalanced quotes in request"))?;
         if args.is_empty() {
             return Ok(InlineOutcome::Empty);
