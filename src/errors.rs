@@ -160,6 +160,34 @@ pub fn misconf(reason: &str) -> Reply {
     Reply::Error(format!("MISCONF Errors writing to the AOF file: {reason}").into())
 }
 
+/// The persistence commands while the log is off (Redis writes a file even then; edgekv's
+/// log exists only while logging is on).
+pub const LOG_OFF: &str = "ERR the append-only log is off (CONFIG SET appendonly yes starts it)";
+
+/// `NOPERM this user has no permissions to run the 'get' command`
+pub fn noperm_command(fullname: &str) -> Reply {
+    Reply::Error(format!("NOPERM this user has no permissions to run the '{fullname}' command").into())
+}
+
+pub const NOPERM_KEY: &str = "NOPERM this user has no permissions to access one of the keys used as arguments";
+
+/// edgekv's namespace scope: `NOPERM this user has no permissions to access namespace 16`.
+pub fn noperm_namespace(index: usize) -> Reply {
+    Reply::Error(format!("NOPERM this user has no permissions to access namespace {index}").into())
+}
+
+pub const NOPERM_ALL_NAMESPACES: &str = "NOPERM this user has no permissions to access every namespace";
+
+/// EXEC's re-check of a queued command whose permission went away (Redis 7.0's text).
+pub fn noperm_changed(reason: &str) -> Reply {
+    Reply::Error(
+        format!(
+            "NOPERM ACLs rules changed between the moment the transaction was accumulated and the EXEC call. This command is no longer allowed for the following reason: {reason}"
+        )
+        .into(),
+    )
+}
+
 /// `ERR the selected namespace was deleted` (a connection whose namespace was dropped by
 /// `KV.NAMESPACE DELETE` must SELECT again: its slot may be reused by a new namespace).
 pub const NAMESPACE_DELETED: &str = "ERR the selected namespace was deleted; SELECT another one";

@@ -457,7 +457,7 @@ impl Command for Flushall {
         // to some namespaces may not.
         if ctx.session.user.namespaces.is_some() {
             super::log_denial(ctx.shared, ctx.session, "namespace", "*".into());
-            return Reply::Error("NOPERM this user has no permissions to access every namespace".into());
+            return err(errors::NOPERM_ALL_NAMESPACES);
         }
         for d in ctx.shared.store.created() {
             ctx.db_at(d).clear();

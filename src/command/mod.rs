@@ -113,9 +113,7 @@ impl<'a> Ctx<'a> {
             return Ok(());
         }
         log_denial(self.shared, self.session, "namespace", index.to_string());
-        Err(Reply::Error(
-            format!("NOPERM this user has no permissions to access namespace {index}").into(),
-        ))
+        Err(errors::noperm_namespace(index))
     }
 
     /// Makes `index` (a numbered database or a live namespace, at `generation`) the selected one.
@@ -187,18 +185,22 @@ pub fn dispatch(shared: &Shared, session: &mut Session, argv: &[Bytes], now: i64
         Ok(r) => r,
         Err(rej) => return reject(shared, session, argv, rej),
     };
+    // A refusal of this known command (counted in its rejected_calls).
+    let refuse = |session: &mut Session, reply: Reply| {
+        reject(
+            shared,
+            session,
+            argv,
+            Rejected {
+                command: Some(idx),
+                reply,
+            },
+        )
+    };
     if !session.authenticated && spec.flags & flags::NO_AUTH == 0 {
         if shared.auth_required() {
             let reply = errors::err("NOAUTH Authentication required.");
-            return reject(
-                shared,
-                session,
-                argv,
-                Rejected {
-                    command: Some(idx),
-                    reply,
-                },
-            );
+            return refuse(session, reply);
         }
         // The password was cleared since this client connected: nothing to authenticate.
         session.authenticated = true;
@@ -220,29 +222,13 @@ pub fn dispatch(shared: &Shared, session: &mut Session, argv: &[Bytes], now: i64
     // AUTH, HELLO and the like are never refused by ACL rules (Redis: no_auth commands).
     if spec.flags & flags::NO_AUTH == 0 && !session.user.unrestricted() {
         if let Err(reply) = acl_check(shared, session, idx, spec, argv) {
-            return reject(
-                shared,
-                session,
-                argv,
-                Rejected {
-                    command: Some(idx),
-                    reply,
-                },
-            );
+            return refuse(session, reply);
         }
     }
     // While the log is replayed, only commands flagged `loading` run (INFO, PING's peers...).
     if spec.flags & flags::LOADING == 0 && shared.loading.load(Ordering::Acquire) {
         let reply = errors::err(errors::LOADING);
-        return reject(
-            shared,
-            session,
-            argv,
-            Rejected {
-                command: Some(idx),
-                reply,
-            },
-        );
+        return refuse(session, reply);
     }
     // A log that cannot be written refuses writes (reads go on), as Redis's MISCONF.
     // (EXEC counts as a write when its queue holds one, as in Redis's processCommand.)
@@ -255,15 +241,7 @@ pub fn dispatch(shared: &Shared, session: &mut Session, argv: &[Bytes], now: i64
     if writes {
         if let Some(e) = shared.aof.error() {
             let reply = errors::misconf(&e);
-            return reject(
-                shared,
-                session,
-                argv,
-                Rejected {
-                    command: Some(idx),
-                    reply,
-                },
-            );
+            return refuse(session, reply);
         }
     }
     // Inside MULTI, everything but the transaction-control commands is queued.
@@ -271,15 +249,7 @@ pub fn dispatch(shared: &Shared, session: &mut Session, argv: &[Bytes], now: i64
         if spec.flags & flags::TX_CONTROL == 0 {
             if spec.flags & flags::NO_MULTI != 0 {
                 let reply = errors::err("ERR Command not allowed inside a transaction");
-                return reject(
-                    shared,
-                    session,
-                    argv,
-                    Rejected {
-                        command: Some(idx),
-                        reply,
-                    },
-                );
+                return refuse(session, reply);
             }
             q.push(argv.to_vec());
             session.handle.multi.store(q.len() as i64, Ordering::Relaxed);
@@ -304,28 +274,21 @@ fn acl_check(shared: &Shared, session: &Session, idx: usize, spec: &CommandSpec,
     let Some(d) = denied else { return Ok(()) };
     // CLIENT LIST's cmd= names the refused command in the log entry.
     session.handle.last_cmd.store(idx, Ordering::Relaxed);
-    let (reason, object, text) = match &d {
+    let (reason, object, reply) = match &d {
         Denied::Command => (
             "command",
             spec.fullname.to_string(),
-            format!(
-                "NOPERM this user has no permissions to run the '{}' command",
-                spec.fullname
-            ),
+            errors::noperm_command(spec.fullname),
         ),
         Denied::Key(k) => (
             "key",
             String::from_utf8_lossy(k).into_owned(),
-            "NOPERM this user has no permissions to access one of the keys used as arguments".to_string(),
+            errors::err(errors::NOPERM_KEY),
         ),
-        Denied::Namespace(i) => (
-            "namespace",
-            i.to_string(),
-            format!("NOPERM this user has no permissions to access namespace {i}"),
-        ),
+        Denied::Namespace(i) => ("namespace", i.to_string(), errors::noperm_namespace(*i)),
     };
     log_denial(shared, session, reason, object);
-    Err(Reply::Error(text.into()))
+    Err(reply)
 }
 
 /// EXEC checks each queued command again: the rules may have changed since it was queued
@@ -357,13 +320,7 @@ pub fn recheck_acl(
         Err(Denied::Namespace(i)) => ("namespace", i.to_string(), "no permission to access the namespace"),
     };
     log_denial(shared, session, why.0, why.1);
-    Some(Reply::Error(
-        format!(
-            "NOPERM ACLs rules changed between the moment the transaction was accumulated and the EXEC call. This command is no longer allowed for the following reason: {}",
-            why.2
-        )
-        .into(),
-    ))
+    Some(errors::noperm_changed(why.2))
 }
 
 /// Adds an ACL LOG entry for this connection.

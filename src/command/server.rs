@@ -1161,9 +1161,7 @@ impl Command for Bgrewriteaof {
     }
     fn execute(self, ctx: &mut Ctx) -> Reply {
         if !ctx.shared.aof.enabled() {
-            // Redis writes a log from the data even with appendonly no; edgekv's log lives
-            // only while logging is on.
-            return err("ERR the append-only log is off (CONFIG SET appendonly yes starts it)");
+            return err(errors::LOG_OFF);
         }
         if crate::server::durability::rewrite_in_background(ctx.shared) {
             Reply::status("Background append only file rewriting started")
@@ -1185,7 +1183,7 @@ impl Command for Bgsave {
     }
     fn execute(self, ctx: &mut Ctx) -> Reply {
         if !ctx.shared.aof.enabled() {
-            return err("ERR the append-only log is off (CONFIG SET appendonly yes starts it)");
+            return err(errors::LOG_OFF);
         }
         if crate::server::durability::rewrite_in_background(ctx.shared) {
             Reply::status("Background saving started")
@@ -1204,7 +1202,7 @@ impl Command for Save {
     }
     fn execute(self, ctx: &mut Ctx) -> Reply {
         if !ctx.shared.aof.enabled() {
-            return err("ERR the append-only log is off (CONFIG SET appendonly yes starts it)");
+            return err(errors::LOG_OFF);
         }
         match crate::server::durability::rewrite(ctx.shared) {
             Ok(()) => Reply::Ok,

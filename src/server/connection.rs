@@ -255,9 +255,9 @@ async fn durable(shared: &Shared, session: &mut Session, wbuf: &mut BytesMut, re
     session.wrote = false;
     if let Err(e) = shared.aof.make_durable().await {
         wbuf.clear();
-        let text = format!("MISCONF Errors writing to the AOF file: {e}");
+        let misconf = crate::errors::misconf(&e);
         for _ in 0..*replies {
-            put_error(wbuf, text.as_bytes());
+            encode(wbuf, &misconf, session.proto);
         }
     }
     *replies = 0;
