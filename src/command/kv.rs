@@ -293,10 +293,15 @@ impl Command for KvMget {
             let out = self
                 .keys
                 .iter()
-                .map(|k| match read_with_meta(ctx, k) {
-                    None => Reply::Nil,
-                    Some((v, _)) if !self.with_metadata => Reply::Bulk(v),
-                    Some((v, m)) => with_metadata(proto, Reply::Bulk(v), m),
+                .map(|k| {
+                    if !self.with_metadata {
+                        // The value alone: no copy of the metadata.
+                        return Reply::bulk_or_nil(ctx.db().get(k));
+                    }
+                    match read_with_meta(ctx, k) {
+                        None => Reply::Nil,
+                        Some((v, m)) => with_metadata(proto, Reply::Bulk(v), m),
+                    }
                 })
                 .collect();
             Ok(Reply::Array(out))
