@@ -109,7 +109,7 @@ fn main() {
     let per_tenant = keys / TENANTS;
     let dir = tempfile::tempdir().expect("temp dir");
     let mut child = Command::new(env!("CARGO_BIN_EXE_edgekv"))
-        .args(["--bind", "127.0.0.1", "--port", "0", "--dir"])
+        .args(["--bind", "127.0.0.1", "--port", "0", "--http-port", "0", "--dir"])
         .arg(dir.path())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())

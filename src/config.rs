@@ -6,7 +6,7 @@
 
 use parking_lot::RwLock;
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
@@ -27,6 +27,9 @@ enum Kind {
     Enum(&'static [&'static str]),
     /// `save`: pairs of "seconds changes", or empty.
     Save,
+    /// `client-output-buffer-limit`: `class hard soft seconds` groups; a SET changes only the
+    /// classes it names.
+    Cobl,
 }
 
 /// Whether CONFIG SET may change a parameter at run time.
@@ -104,6 +107,15 @@ const SPECS: &[Spec] = &[
         kind: Kind::Str,
         access: Access::Immutable,
     },
+    // Per client class: hard limit, soft limit, soft seconds (Redis's syntax and default; the
+    // `normal` class is what edgekv's clients are). A client past the hard limit, or past the
+    // soft one for longer than its seconds, is closed (server/connection.rs).
+    Spec {
+        name: "client-output-buffer-limit",
+        default: "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60",
+        kind: Kind::Cobl,
+        access: Access::Mutable,
+    },
     Spec {
         name: "client-query-buffer-limit",
         default: "1073741824",
@@ -141,6 +153,22 @@ const SPECS: &[Spec] = &[
         name: "hz",
         default: "10",
         kind: Kind::Int { min: 0, max: INT_MAX },
+        access: Access::Mutable,
+    },
+    // The HTTP listener (http/): Cloudflare's REST API v4, the workerd KV binding protocol,
+    // /metrics and /healthz, on the bind address; 0 turns it off.
+    Spec {
+        name: "http-port",
+        default: "8787",
+        kind: Kind::Int { min: 0, max: 65535 },
+        access: Access::Immutable,
+    },
+    // Bearer tokens of the HTTP surfaces, as space-separated `token:user` pairs (ACL users).
+    // Empty: the HTTP listener serves loopback clients only, as the default user.
+    Spec {
+        name: "http-tokens",
+        default: "",
+        kind: Kind::Str,
         access: Access::Mutable,
     },
     Spec {
@@ -206,6 +234,13 @@ const SPECS: &[Spec] = &[
         default: "no",
         kind: Kind::Bool,
         access: Access::Mutable,
+    },
+    // Structured logs through tracing: human-readable `text` or one JSON object per line.
+    Spec {
+        name: "log-format",
+        default: "text",
+        kind: Kind::Enum(&["text", "json"]),
+        access: Access::Immutable,
     },
     Spec {
         name: "logfile",
@@ -308,6 +343,38 @@ const SPECS: &[Spec] = &[
         default: "0",
         kind: Kind::Int { min: 0, max: INT_MAX },
         access: Access::Mutable,
+    },
+    // TLS (rustls, ring provider), Redis's names. With tls-port set, a second listener speaks
+    // TLS on the bind address; certificates are read at start.
+    Spec {
+        name: "tls-auth-clients",
+        default: "yes",
+        kind: Kind::Enum(&["yes", "no", "optional"]),
+        access: Access::Immutable,
+    },
+    Spec {
+        name: "tls-ca-cert-file",
+        default: "",
+        kind: Kind::Str,
+        access: Access::Immutable,
+    },
+    Spec {
+        name: "tls-cert-file",
+        default: "",
+        kind: Kind::Str,
+        access: Access::Immutable,
+    },
+    Spec {
+        name: "tls-key-file",
+        default: "",
+        kind: Kind::Str,
+        access: Access::Immutable,
+    },
+    Spec {
+        name: "tls-port",
+        default: "0",
+        kind: Kind::Int { min: 0, max: 65535 },
+        access: Access::Immutable,
     },
 ];
 
@@ -420,7 +487,82 @@ fn normalize(spec: &Spec, value: &str) -> Result<String, ConfigError> {
             .map(|n| n.to_string())
             .ok_or_else(|| ConfigError::Invalid("argument must be a memory value".into())),
         Kind::Save => normalize_save(value).ok_or_else(|| ConfigError::Invalid("Invalid save parameters".into())),
+        Kind::Cobl => parse_cobl(value).map(|classes| render_cobl(&merge_cobl(spec.default, &classes))),
     }
+}
+
+/// The output buffer limits of one client class, in bytes and seconds (0: no limit).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct OutputLimit {
+    pub hard: u64,
+    pub soft: u64,
+    pub soft_seconds: u64,
+}
+
+const COBL_CLASSES: [&str; 3] = ["normal", "slave", "pubsub"];
+
+/// Parses `class hard soft seconds ...` as Redis's config does (`replica` is `slave`), with
+/// Redis's error texts.
+fn parse_cobl(value: &str) -> Result<Vec<(usize, OutputLimit)>, ConfigError> {
+    let parts: Vec<&str> = value.split_whitespace().collect();
+    if parts.is_empty() || !parts.len().is_multiple_of(4) {
+        return Err(ConfigError::Invalid(
+            "Wrong number of arguments in buffer limit configuration.".into(),
+        ));
+    }
+    let mut out = Vec::new();
+    for g in parts.chunks(4) {
+        let class = match g[0].to_ascii_lowercase().as_str() {
+            "normal" => 0,
+            "slave" | "replica" => 1,
+            "pubsub" => 2,
+            _ => {
+                return Err(ConfigError::Invalid(
+                    "Invalid client class specified in buffer limit configuration.".into(),
+                ))
+            }
+        };
+        let bad = || {
+            ConfigError::Invalid("Error in hard, soft or soft_seconds setting in buffer limit configuration.".into())
+        };
+        let hard = memtoull(g[1]).ok_or_else(bad)?;
+        let soft = memtoull(g[2]).ok_or_else(bad)?;
+        let secs = crate::num::parse_i64(g[3].as_bytes())
+            .filter(|n| *n >= 0)
+            .ok_or_else(bad)? as u64;
+        out.push((
+            class,
+            OutputLimit {
+                hard,
+                soft,
+                soft_seconds: secs,
+            },
+        ));
+    }
+    Ok(out)
+}
+
+/// `current` with the classes in `changes` replaced.
+fn merge_cobl(current: &str, changes: &[(usize, OutputLimit)]) -> [OutputLimit; 3] {
+    let mut all = [OutputLimit::default(); 3];
+    if let Ok(cur) = parse_cobl(current) {
+        for (c, l) in cur {
+            all[c] = l;
+        }
+    }
+    for (c, l) in changes {
+        all[*c] = *l;
+    }
+    all
+}
+
+fn render_cobl(all: &[OutputLimit; 3]) -> String {
+    let groups: Vec<String> = all
+        .iter()
+        .zip(COBL_CLASSES)
+        .map(|(l, c)| format!("{} {} {} {}", c, l.hard, l.soft, l.soft_seconds))
+        .collect();
+    groups.join(" ")
 }
 
 fn check_bounds(n: i64, min: i64, max: i64) -> Result<(), ConfigError> {
@@ -441,6 +583,8 @@ pub struct Config {
     pub maxclients: AtomicI64,
     pub timeout: AtomicI64,
     auth_required: AtomicBool,
+    /// The `normal` class's hard limit, soft limit and soft seconds.
+    output_limit_normal: [AtomicU64; 3],
     /// `kv-min-ttl` and the `kv-quota-*` values, read by every KV operation.
     pub kv: KvHot,
 }
@@ -472,6 +616,7 @@ impl Config {
             maxclients: AtomicI64::new(0),
             timeout: AtomicI64::new(0),
             auth_required: AtomicBool::new(false),
+            output_limit_normal: Default::default(),
             kv: KvHot::default(),
         };
         c.refresh_hot();
@@ -494,6 +639,14 @@ impl Config {
         kv.quota_deletes.store(int("kv-quota-deletes"), Ordering::Relaxed);
         kv.quota_lists.store(int("kv-quota-lists"), Ordering::Relaxed);
         kv.quota_storage.store(int("kv-quota-storage"), Ordering::Relaxed);
+        if let Some(Ok(c)) = v.get("client-output-buffer-limit").map(|c| parse_cobl(c)) {
+            if let Some((_, l)) = c.into_iter().find(|(class, _)| *class == 0) {
+                let [hard, soft, secs] = &self.output_limit_normal;
+                hard.store(l.hard, Ordering::Relaxed);
+                soft.store(l.soft, Ordering::Relaxed);
+                secs.store(l.soft_seconds, Ordering::Relaxed);
+            }
+        }
         let auth = v.get("requirepass").is_some_and(|p| !p.is_empty());
         self.auth_required.store(auth, Ordering::Relaxed);
     }
@@ -520,10 +673,31 @@ impl Config {
         if runtime && s.access != Access::Mutable {
             return Err(ConfigError::Immutable);
         }
-        let v = normalize(s, value)?;
+        let v = self.normalize_current(s, value)?;
         self.values.write().insert(s.name, v);
         self.refresh_hot();
         Ok(())
+    }
+
+    /// `normalize`, except that a client-output-buffer-limit value changes only the classes
+    /// it names (the others keep their current limits, as in Redis).
+    fn normalize_current(&self, s: &Spec, value: &str) -> Result<String, ConfigError> {
+        if s.kind == Kind::Cobl {
+            let changes = parse_cobl(value)?;
+            let cur = self.values.read().get(s.name).cloned().unwrap_or_default();
+            return Ok(render_cobl(&merge_cobl(&cur, &changes)));
+        }
+        normalize(s, value)
+    }
+
+    /// The output buffer limit of normal clients.
+    pub fn output_limit(&self) -> OutputLimit {
+        let [hard, soft, soft_seconds] = &self.output_limit_normal;
+        OutputLimit {
+            hard: hard.load(Ordering::Relaxed),
+            soft: soft.load(Ordering::Relaxed),
+            soft_seconds: soft_seconds.load(Ordering::Relaxed),
+        }
     }
 
     /// A parameter's canonical name and whether CONFIG SET may change it; `None` when unknown.
@@ -540,7 +714,7 @@ impl Config {
             if s.access != Access::Mutable {
                 return Err((s.name.to_string(), ConfigError::Immutable));
             }
-            let v = normalize(s, v).map_err(|e| (s.name.to_string(), e))?;
+            let v = self.normalize_current(s, v).map_err(|e| (s.name.to_string(), e))?;
             staged.push((s.name, v));
         }
         let mut map = self.values.write();

@@ -18,6 +18,7 @@ pub mod cli;
 pub mod command;
 pub mod config;
 pub mod errors;
+pub mod http;
 pub mod kv;
 pub mod num;
 pub mod persist;

@@ -1600,7 +1600,18 @@ fn bad_aclfile_refuses_to_start() {
         }
         let path = path.to_str().unwrap();
         let (status, stderr) = run_to_exit(
-            &["--bind", "127.0.0.1", "--port", "0", "--dir", data, "--aclfile", path],
+            &[
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                "0",
+                "--http-port",
+                "0",
+                "--dir",
+                data,
+                "--aclfile",
+                path,
+            ],
             Duration::from_secs(20),
         );
         let status = status.unwrap_or_else(|| panic!("edgekv started with the aclfile {name}"));
@@ -2058,7 +2069,7 @@ fn protected_mode_follows_runtime_changes() {
 fn default_bind_is_loopback() {
     let dir = tempfile::tempdir().unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_edgekv"))
-        .args(["--port", "0", "--dir"])
+        .args(["--port", "0", "--http-port", "0", "--dir"])
         .arg(dir.path())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())

@@ -395,7 +395,7 @@ struct Proc {
 /// printed, or once the process exited without printing it (`port` is `None` then).
 fn launch(data: &Path, args: &[&str], env: &[(&str, &str)], fsize: Option<u64>) -> Proc {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_edgekv"));
-    cmd.args(["--bind", "127.0.0.1", "--port", "0", "--dir"])
+    cmd.args(["--bind", "127.0.0.1", "--port", "0", "--http-port", "0", "--dir"])
         .arg(data)
         .args(args)
         .env_remove("EDGEKV_CRASH_AT")

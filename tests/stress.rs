@@ -150,7 +150,7 @@ impl Logged {
         let dir = tempfile::tempdir().unwrap();
         let log = dir.path().join("stderr.log");
         let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_edgekv"))
-            .args(["--bind", "127.0.0.1", "--port", "0", "--dir"])
+            .args(["--bind", "127.0.0.1", "--port", "0", "--http-port", "0", "--dir"])
             .arg(dir.path().join("data"))
             .args(args)
             .env("RUST_BACKTRACE", "1")

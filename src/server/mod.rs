@@ -18,17 +18,23 @@ use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
 
+/// `host:port`, with brackets for an IPv6 host; a leading `-` (Redis's "optional address")
+/// is dropped.
+pub fn host_port(host: &str, port: u16) -> String {
+    let host = host.trim_start_matches('-');
+    if host.contains(':') {
+        format!("[{}]:{}", host, port)
+    } else {
+        format!("{}:{}", host, port)
+    }
+}
+
 /// Binds every address of `bind` on `port` (0: any free port, the same for all addresses).
 async fn bind_all(bind: &str, port: u16, backlog: u32) -> std::io::Result<Vec<TcpListener>> {
     let mut out = Vec::new();
     let mut port = port;
     for host in bind.split_whitespace() {
-        let host = host.trim_start_matches('-');
-        let addr = if host.contains(':') {
-            format!("[{}]:{}", host, port)
-        } else {
-            format!("{}:{}", host, port)
-        };
+        let addr = host_port(host, port);
         // Through TcpSocket, so the listen queue is `tcp-backlog` (TcpListener::bind fixes it
         // at 128: 1,000 clients connecting at once overflowed it into SYN cookies and resets).
         let sa: SocketAddr = tokio::net::lookup_host(&addr)
@@ -79,8 +85,34 @@ pub async fn run(config: Config, config_file: Option<std::path::PathBuf>) -> any
     for l in listeners {
         tokio::spawn(accept_loop(shared.clone(), l));
     }
+    let first_host = bind.split_whitespace().next().unwrap_or("127.0.0.1").to_string();
+    let http_port = shared.config.get_i64("http-port") as u16;
+    let http = crate::http::start(shared.clone(), &first_host, http_port)
+        .await
+        .map_err(|e| {
+            anyhow_lite::Error(format!(
+                "cannot listen for HTTP on {} port {}: {}",
+                first_host, http_port, e
+            ))
+        })?;
     let list: Vec<String> = addrs.iter().map(|a| a.to_string()).collect();
-    println!("edgekv {} listening on {}", env!("CARGO_PKG_VERSION"), list.join(", "));
+    // One line, the RESP addresses last (tools take the port after the last colon); the
+    // other listeners in parentheses before them.
+    let mut extra = Vec::new();
+    if let Some(h) = http {
+        extra.push(format!("http {}", h));
+    }
+    let extra = if extra.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", extra.join(", "))
+    };
+    println!(
+        "edgekv {}{} listening on {}",
+        env!("CARGO_PKG_VERSION"),
+        extra,
+        list.join(", ")
+    );
     tracing::info!(addresses = %list.join(", "), data = %dir, "ready to accept connections");
 
     while !shared.shutting_down.load(Ordering::SeqCst) {

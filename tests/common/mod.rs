@@ -47,6 +47,12 @@ impl Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_edgekv"))
             .args(["--bind", "127.0.0.1", "--port", "0", "--dir"])
             .arg(data)
+            // No HTTP listener unless the test asks for one (its default port is fixed).
+            .args(if args.contains(&"--http-port") {
+                &[][..]
+            } else {
+                &["--http-port", "0"][..]
+            })
             .args(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
