@@ -20,6 +20,7 @@ pub mod config;
 pub mod errors;
 pub mod http;
 pub mod kv;
+pub mod metrics;
 pub mod num;
 pub mod persist;
 pub mod protocol;

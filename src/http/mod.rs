@@ -39,7 +39,10 @@ pub async fn start(shared: Arc<Shared>, host: &str, port: u16) -> std::io::Resul
 }
 
 fn router(shared: Arc<Shared>) -> Router {
-    Router::new().route("/healthz", get(healthz)).with_state(shared)
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(crate::metrics::http_handler))
+        .with_state(shared)
 }
 
 /// Liveness and readiness: 200 `ok` once the log is loaded, 503 `loading` before.
