@@ -19,8 +19,7 @@ use bytes::{BufMut, BytesMut};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 /// Redis's `PROTO_IOBUF_LEN`: the most read at once outside a big bulk.
 const READ_CHUNK: usize = 16 * 1024;
@@ -46,8 +45,12 @@ enum End {
     ProtocolError,
 }
 
+/// A client's byte stream: a TCP socket, or TLS over one.
+pub trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<S: AsyncRead + AsyncWrite + Unpin + Send> Stream for S {}
+
 /// Serves one connection until it closes, is killed, or the server stops.
-pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, handle: Arc<ClientHandle>) {
+pub async fn serve<S: Stream>(shared: Arc<Shared>, mut stream: S, handle: Arc<ClientHandle>) {
     let mut session = Session::new(handle.clone());
     session.user = shared.acl.default_user();
     session.acl_gen = shared.acl.generation.load(Ordering::Acquire);
@@ -165,6 +168,14 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, handle: Arc<Clien
                 if !suppress {
                     encode(&mut wbuf, &reply, session.proto);
                     replies += 1;
+                    // client-output-buffer-limit's hard limit: past it the client is closed
+                    // at once and its pending replies dropped, as Redis does.
+                    let hard = shared.config.output_limit().hard;
+                    if hard > 0 && wbuf.len() as u64 > hard {
+                        over_output_limit(&shared, &handle, wbuf.len());
+                        wbuf.clear();
+                        break 'conn End::Close;
+                    }
                 }
                 if session.close {
                     end = Some(End::Close);
@@ -270,7 +281,11 @@ fn is_http_probe(name: &[u8]) -> bool {
 /// Writes the pending replies; false when the peer is gone. A write waiting on a client
 /// that does not read ends when the client is killed or the server stops (both shut the
 /// socket down), so a write cut short is never resumed.
-async fn flush(shared: &Shared, stream: &mut TcpStream, wbuf: &mut BytesMut) -> bool {
+///
+/// client-output-buffer-limit's soft limit: while more than `soft` bytes are still unsent
+/// for longer than its seconds, the client is closed (Redis's rule; the buffer here is what
+/// the client has not taken yet). Writes then go out in pieces so the unsent part is known.
+async fn flush<S: Stream>(shared: &Shared, stream: &mut S, wbuf: &mut BytesMut) -> bool {
     if wbuf.is_empty() {
         return true;
     }
@@ -278,15 +293,61 @@ async fn flush(shared: &Shared, stream: &mut TcpStream, wbuf: &mut BytesMut) -> 
         .stats
         .net_output_bytes
         .fetch_add(wbuf.len() as u64, Ordering::Relaxed);
-    let ok = stream.write_all(wbuf).await.is_ok();
+    let limit = shared.config.output_limit();
+    let ok = if limit.soft == 0 || limit.soft_seconds == 0 || wbuf.len() as u64 <= limit.soft {
+        stream.write_all(wbuf).await.is_ok()
+    } else {
+        write_within_soft_limit(stream, wbuf, limit.soft, Duration::from_secs(limit.soft_seconds)).await
+    };
     wbuf.clear();
     ok
+}
+
+/// Writes `wbuf`, failing when more than `soft` bytes stay unsent for longer than `grace`.
+async fn write_within_soft_limit<S: Stream>(stream: &mut S, wbuf: &[u8], soft: u64, grace: Duration) -> bool {
+    let mut sent = 0;
+    let mut over_since: Option<tokio::time::Instant> = None;
+    while sent < wbuf.len() {
+        let over = (wbuf.len() - sent) as u64 > soft;
+        let r = if over {
+            let since = *over_since.get_or_insert_with(tokio::time::Instant::now);
+            match tokio::time::timeout_at(since + grace, stream.write(&wbuf[sent..])).await {
+                Ok(r) => r,
+                Err(_) => {
+                    tracing::warn!(
+                        unsent = wbuf.len() - sent,
+                        "client closed for overcoming of output buffer limits (soft limit)"
+                    );
+                    return false;
+                }
+            }
+        } else {
+            over_since = None;
+            stream.write(&wbuf[sent..]).await
+        };
+        match r {
+            Ok(0) | Err(_) => return false,
+            Ok(n) => sent += n,
+        }
+    }
+    stream.flush().await.is_ok()
+}
+
+/// Logs a client closed for its output buffer (Redis's warning text).
+fn over_output_limit(shared: &Shared, handle: &ClientHandle, bytes: usize) {
+    shared.stats.output_limit_disconnections.fetch_add(1, Ordering::Relaxed);
+    tracing::warn!(
+        client = handle.id,
+        addr = %handle.addr,
+        bytes,
+        "client scheduled to be closed ASAP for overcoming of output buffer limits"
+    );
 }
 
 /// Half-closes, then reads and discards what the client already sent (bounded in time and
 /// bytes) until it closes its side. Closing a socket with unread input makes the kernel send
 /// RST, which can destroy the error reply before the client reads it.
-async fn linger(stream: &mut TcpStream, rbuf: &mut BytesMut) {
+async fn linger<S: Stream>(stream: &mut S, rbuf: &mut BytesMut) {
     if stream.shutdown().await.is_err() {
         return;
     }

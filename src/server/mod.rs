@@ -7,6 +7,7 @@
 pub mod connection;
 pub mod durability;
 pub mod shared;
+pub mod tls;
 
 use crate::config::Config;
 use shared::{ClientHandle, Shared};
@@ -83,7 +84,19 @@ pub async fn run(config: Config, config_file: Option<std::path::PathBuf>) -> any
     busy_poll::spawn(shared.config.get_i64("busy-poll-us").max(0) as u64);
     spawn_signal_handler(shared.clone());
     for l in listeners {
-        tokio::spawn(accept_loop(shared.clone(), l));
+        tokio::spawn(accept_loop(shared.clone(), l, None));
+    }
+    let tls_port = shared.config.get_i64("tls-port") as u16;
+    let mut tls_addrs = Vec::new();
+    if tls_port != 0 {
+        let acceptor = tls::acceptor(&shared.config).map_err(anyhow_lite::Error)?;
+        let tls_listeners = bind_all(&bind, tls_port, backlog)
+            .await
+            .map_err(|e| anyhow_lite::Error(format!("cannot listen on {} tls-port {}: {}", bind, tls_port, e)))?;
+        for l in tls_listeners {
+            tls_addrs.extend(l.local_addr().ok());
+            tokio::spawn(accept_loop(shared.clone(), l, Some(acceptor.clone())));
+        }
     }
     let first_host = bind.split_whitespace().next().unwrap_or("127.0.0.1").to_string();
     let http_port = shared.config.get_i64("http-port") as u16;
@@ -99,6 +112,9 @@ pub async fn run(config: Config, config_file: Option<std::path::PathBuf>) -> any
     // One line, the RESP addresses last (tools take the port after the last colon); the
     // other listeners in parentheses before them.
     let mut extra = Vec::new();
+    for t in &tls_addrs {
+        extra.push(format!("tls {}", t));
+    }
     if let Some(h) = http {
         extra.push(format!("http {}", h));
     }
@@ -128,9 +144,12 @@ pub async fn run(config: Config, config_file: Option<std::path::PathBuf>) -> any
     Ok(())
 }
 
-async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
+/// How long a TLS client may take to finish its handshake.
+const TLS_HANDSHAKE: Duration = Duration::from_secs(10);
+
+async fn accept_loop(shared: Arc<Shared>, listener: TcpListener, tls: Option<tokio_rustls::TlsAcceptor>) {
     loop {
-        let (mut stream, addr) = match listener.accept().await {
+        let (stream, addr) = match listener.accept().await {
             Ok(x) => x,
             Err(e) => {
                 tracing::warn!(error = %e, "accept failed");
@@ -142,32 +161,60 @@ async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
             return;
         }
         shared.stats.connections_received.fetch_add(1, Ordering::Relaxed);
-        // Protected mode (Redis 7.0): with no password for the default user, only clients on
-        // the loopback interface (exactly 127.0.0.1 or ::1) are served.
-        if protected(&shared, &addr) {
-            tokio::spawn(async move {
-                let _ = stream.write_all(crate::errors::DENIED.as_bytes()).await;
-                let _ = stream.shutdown().await;
-            });
-            continue;
-        }
         let _ = stream.set_nodelay(true);
-        let max = shared.config.maxclients.load(Ordering::Relaxed);
-        if shared.clients.lock().len() as i64 >= max {
-            shared.stats.rejected_connections.fetch_add(1, Ordering::Relaxed);
-            tokio::spawn(async move {
-                let _ = stream
-                    .write_all(format!("-{}\r\n", crate::errors::MAX_CLIENTS).as_bytes())
-                    .await;
-            });
-            continue;
-        }
-        let id = shared.next_client_id.fetch_add(1, Ordering::Relaxed);
         let laddr = stream.local_addr().unwrap_or(addr);
-        let handle = Arc::new(ClientHandle::new(id, addr, laddr, stream.as_raw_fd() as i64));
-        shared.clients.lock().insert(id, handle.clone());
-        tokio::spawn(connection::serve(shared.clone(), stream, handle));
+        let fd = stream.as_raw_fd() as i64;
+        match &tls {
+            None => admit(&shared, stream, addr, laddr, fd),
+            Some(acceptor) => {
+                // The handshake runs in the client's own task, so a slow or silent client
+                // holds up no one; as in Redis, the client limits apply once it is done.
+                let acceptor = acceptor.clone();
+                let shared = shared.clone();
+                tokio::spawn(async move {
+                    match tokio::time::timeout(TLS_HANDSHAKE, acceptor.accept(stream)).await {
+                        Ok(Ok(tls)) => admit(&shared, tls, addr, laddr, fd),
+                        Ok(Err(e)) => tracing::debug!(client = %addr, error = %e, "TLS handshake failed"),
+                        Err(_) => tracing::debug!(client = %addr, "TLS handshake timed out"),
+                    }
+                });
+            }
+        }
     }
+}
+
+/// Serves a new connection, or refuses it: protected mode, then the client limit.
+fn admit<S: connection::Stream + 'static>(
+    shared: &Arc<Shared>,
+    mut stream: S,
+    addr: SocketAddr,
+    laddr: SocketAddr,
+    fd: i64,
+) {
+    // Protected mode (Redis 7.0): with no password for the default user, only clients on
+    // the loopback interface (exactly 127.0.0.1 or ::1) are served.
+    if protected(shared, &addr) {
+        tokio::spawn(async move {
+            let _ = stream.write_all(crate::errors::DENIED.as_bytes()).await;
+            let _ = stream.shutdown().await;
+        });
+        return;
+    }
+    let max = shared.config.maxclients.load(Ordering::Relaxed);
+    if shared.clients.lock().len() as i64 >= max {
+        shared.stats.rejected_connections.fetch_add(1, Ordering::Relaxed);
+        tokio::spawn(async move {
+            let _ = stream
+                .write_all(format!("-{}\r\n", crate::errors::MAX_CLIENTS).as_bytes())
+                .await;
+            let _ = stream.shutdown().await;
+        });
+        return;
+    }
+    let id = shared.next_client_id.fetch_add(1, Ordering::Relaxed);
+    let handle = Arc::new(ClientHandle::new(id, addr, laddr, fd));
+    shared.clients.lock().insert(id, handle.clone());
+    tokio::spawn(connection::serve(shared.clone(), stream, handle));
 }
 
 fn protected(shared: &Shared, addr: &SocketAddr) -> bool {

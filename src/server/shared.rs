@@ -163,6 +163,8 @@ pub struct ServerStats {
     pub connections_received: AtomicU64,
     pub commands_processed: AtomicU64,
     pub rejected_connections: AtomicU64,
+    /// Clients closed for their output buffer (client-output-buffer-limit).
+    pub output_limit_disconnections: AtomicU64,
     pub net_input_bytes: AtomicU64,
     pub net_output_bytes: AtomicU64,
     pub total_error_replies: AtomicU64,
