@@ -348,14 +348,27 @@ impl User {
             return Err(Denied::Command);
         }
         if !self.all_keys {
-            let write = spec.flags & crate::command::table::flags::WRITE != 0;
-            for k in command_keys(spec, argv) {
-                if !self.may_access(k, write) {
-                    return Err(Denied::Key(k.to_vec()));
+            let mut denied = None;
+            for_each_key(spec, argv, |k, read, write| {
+                if denied.is_none() && !self.may_access_as(k, read, write) {
+                    denied = Some(k.to_vec());
                 }
+            });
+            if let Some(k) = denied {
+                return Err(Denied::Key(k));
             }
         }
         Ok(())
+    }
+
+    /// May the user touch `key` needing read and/or write access? One pattern must grant
+    /// all that is needed (Redis's ACLSelectorCheckKey); needing neither (EXISTS, TYPE,
+    /// STRLEN) still needs a pattern that matches.
+    fn may_access_as(&self, key: &[u8], read: bool, write: bool) -> bool {
+        self.all_keys
+            || self.keys.iter().any(|k| {
+                (!read || k.read) && (!write || k.write) && crate::store::glob::matches(&k.pattern, key, false)
+            })
     }
 
     /// The rule line ACL LIST and ACL SAVE write (without the leading `user name`).
@@ -422,6 +435,62 @@ pub fn command_keys<'a>(spec: &CommandSpec, argv: &'a [bytes::Bytes]) -> impl It
     range
         .step_by(step as usize)
         .filter_map(move |i| argv.get(i as usize).map(|a| &a[..]))
+}
+
+/// Calls `f(key, needs_read, needs_write)` for every key of a request, from the command's key
+/// specs as Redis 7.0 does: ACCESS needs read, INSERT/DELETE/UPDATE need write (so GETDEL
+/// needs both, EXISTS neither; SET needs read only with its GET option). Commands without key
+/// specs fall back to the table's key range (write when the command writes, read otherwise).
+/// KV.BULKPUT's keys are inside its JSON body; KV.MGET's trailing WITHMETADATA is no key.
+pub fn for_each_key(spec: &CommandSpec, argv: &[bytes::Bytes], mut f: impl FnMut(&[u8], bool, bool)) {
+    use crate::command::table;
+    let specs = table::key_specs(spec.fullname);
+    if spec.fullname == "kv.bulkput" {
+        #[derive(serde::Deserialize)]
+        struct Item {
+            key: Option<String>,
+        }
+        // A body that does not parse has no keys to check: the command refuses it.
+        if let Some(items) = argv.get(1).and_then(|b| serde_json::from_slice::<Vec<Item>>(b).ok()) {
+            for k in items.iter().filter_map(|i| i.key.as_deref()) {
+                f(k.as_bytes(), false, true);
+            }
+        }
+        return;
+    }
+    if specs.is_empty() {
+        let write = spec.flags & table::flags::WRITE != 0;
+        for k in command_keys(spec, argv) {
+            f(k, !write, write);
+        }
+        return;
+    }
+    let mut argc = argv.len() as i32;
+    if spec.fullname == "kv.mget" && argv.last().is_some_and(|a| a.eq_ignore_ascii_case(b"withmetadata")) && argc > 2 {
+        argc -= 1;
+    }
+    for ks in specs {
+        let has = |flag: &str| ks.flags.iter().any(|f| f.eq_ignore_ascii_case(flag));
+        let mut read = has("access");
+        let write = has("insert") || has("delete") || has("update");
+        if spec.fullname == "set" {
+            // SET's flags depend on its GET option (Redis's setGetKeys).
+            read = argv.iter().skip(3).any(|a| a.eq_ignore_ascii_case(b"get"));
+        }
+        let first = ks.index;
+        let last = if ks.lastkey >= 0 {
+            first + ks.lastkey
+        } else {
+            argc + ks.lastkey
+        };
+        let step = ks.keystep.max(1) as usize;
+        if first < 1 || first >= argc {
+            continue;
+        }
+        for i in (first..=last.min(argc - 1)).step_by(step) {
+            f(&argv[i as usize], read, write);
+        }
+    }
 }
 
 /// Redis 7.0's ACL categories, in ACL CAT's order, plus edgekv's `kv`.

@@ -407,7 +407,15 @@ impl Command for AclDryrun {
         if spec.flags & table::flags::NO_AUTH != 0 {
             return Reply::Ok;
         }
-        match u.check(idx, spec, &self.argv) {
+        // As the command would run here: in this connection's selected namespace.
+        let checked = u.check(idx, spec, &self.argv).and_then(|()| {
+            let db = ctx.session.db;
+            if u.namespaces.is_some() && super::touches_keyspace(spec) && !super::may_use_db(ctx.shared, &u, db) {
+                return Err(crate::acl::Denied::Namespace(db));
+            }
+            Ok(())
+        });
+        match checked {
             Ok(()) => Reply::Ok,
             Err(crate::acl::Denied::Command) => Reply::bulk(format!(
                 "This user has no permissions to run the '{}' command",

@@ -343,7 +343,7 @@ pub fn log_denial(shared: &Shared, session: &Session, reason: &'static str, obje
 }
 
 /// Commands that read or write keys of the selected database.
-fn touches_keyspace(spec: &CommandSpec) -> bool {
+pub(crate) fn touches_keyspace(spec: &CommandSpec) -> bool {
     spec.keys.0 != 0
         || spec
             .categories

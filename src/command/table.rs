@@ -1554,6 +1554,11 @@ pub fn key_specs(fullname: &str) -> &'static [KeySpec] {
         "getdel" => &GETDEL,
         "getex" => &GETEX,
         "set" => &SET,
+        // edgekv's KV commands (KV.MGET's trailing WITHMETADATA is not a key: acl/ drops it).
+        "kv.get" | "kv.getwithmetadata" => &ONE_RO_ACCESS,
+        "kv.mget" => &ALL_RO_ACCESS,
+        "kv.put" => &ONE_OW_UPDATE,
+        "kv.delete" | "kv.bulkdelete" => &ALL_RM_DELETE,
         "copy" => &COPY,
         "rename" => &RENAME,
         "renamenx" => &RENAMENX,
