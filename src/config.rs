@@ -691,6 +691,12 @@ impl Config {
         normalize(s, value)
     }
 
+    /// The hard output buffer limit of normal clients (0: none), read after every reply.
+    #[inline]
+    pub fn output_hard_limit(&self) -> u64 {
+        self.output_limit_normal[0].load(Ordering::Relaxed)
+    }
+
     /// The output buffer limit of normal clients.
     pub fn output_limit(&self) -> OutputLimit {
         let [hard, soft, soft_seconds] = &self.output_limit_normal;

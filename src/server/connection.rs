@@ -170,7 +170,7 @@ pub async fn serve<S: Stream>(shared: Arc<Shared>, mut stream: S, handle: Arc<Cl
                     replies += 1;
                     // client-output-buffer-limit's hard limit: past it the client is closed
                     // at once and its pending replies dropped, as Redis does.
-                    let hard = shared.config.output_limit().hard;
+                    let hard = shared.config.output_hard_limit();
                     if hard > 0 && wbuf.len() as u64 > hard {
                         over_output_limit(&shared, &handle, wbuf.len());
                         wbuf.clear();
