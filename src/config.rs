@@ -618,6 +618,21 @@ fn check_bounds(n: i64, min: i64, max: i64) -> Result<(), ConfigError> {
     Ok(())
 }
 
+type LoglevelHook = Box<dyn Fn(&str) + Send + Sync>;
+static LOGLEVEL_HOOK: std::sync::OnceLock<LoglevelHook> = std::sync::OnceLock::new();
+
+/// Registers what applies a new `loglevel` (the binary's log subscriber; set once at start).
+pub fn on_loglevel(f: impl Fn(&str) + Send + Sync + 'static) {
+    let _ = LOGLEVEL_HOOK.set(Box::new(f));
+}
+
+/// Applies a `loglevel` changed at run time (CONFIG SET).
+pub fn apply_loglevel(level: &str) {
+    if let Some(hook) = LOGLEVEL_HOOK.get() {
+        hook(level);
+    }
+}
+
 /// The live configuration. Values read on the request path have atomic copies.
 pub struct Config {
     values: RwLock<BTreeMap<&'static str, String>>,

@@ -785,6 +785,7 @@ fn json_logs() {
         ])
         .arg("--dir")
         .arg(dir.path())
+        .env_remove("RUST_LOG")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -814,7 +815,22 @@ fn json_logs() {
             lines.push(l);
         }
     }
+    // A protocol error is logged at debug level: not under the default `notice`, and at once
+    // after CONFIG SET loglevel debug.
+    let protocol_error = || {
+        let mut c = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        c.write_all(b"*abc\r\n").unwrap();
+        let mut r = Vec::new();
+        let _ = c.read_to_end(&mut r);
+        assert!(r.starts_with(b"-ERR Protocol error"), "{r:?}");
+    };
+    protocol_error();
     let mut c = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    c.write_all(b"CONFIG SET loglevel debug\r\n").unwrap();
+    let mut ok = [0u8; 5];
+    c.read_exact(&mut ok).unwrap();
+    assert_eq!(&ok, b"+OK\r\n");
+    protocol_error();
     c.write_all(b"SHUTDOWN NOSAVE\r\n").unwrap();
     let _ = child.wait();
     lines.extend(erx.try_iter());
@@ -838,6 +854,9 @@ fn json_logs() {
     assert_eq!(ready["target"], "edgekv::server");
     assert!(ready["addresses"].as_str().unwrap().ends_with(&format!(":{port}")));
     assert!(lines.iter().any(|l| l.contains("\"shutting down\"")), "{lines:?}");
+    let debug: Vec<&String> = lines.iter().filter(|l| l.contains("\"protocol error\"")).collect();
+    assert_eq!(debug.len(), 1, "{lines:?}");
+    assert!(debug[0].contains("\"level\":\"DEBUG\""), "{debug:?}");
 }
 
 #[test]

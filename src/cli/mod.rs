@@ -213,13 +213,7 @@ pub fn main() -> i32 {
 /// `RUST_LOG` overrides the level with tracing's own filter syntax.
 fn init_logging(config: &Config) -> Result<(), String> {
     use tracing_subscriber::fmt::writer::BoxMakeWriter;
-    let level = match config.get("loglevel").as_deref() {
-        Some("debug") => "debug",
-        Some("verbose") => "info",
-        Some("warning") => "warn",
-        Some("nothing") => "off",
-        _ => "info",
-    };
+    let level = tracing_level(&config.get("loglevel").unwrap_or_default());
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
     let (writer, terminal) = match config.get("logfile").filter(|f| !f.is_empty()) {
@@ -237,17 +231,40 @@ fn init_logging(config: &Config) -> Result<(), String> {
         ),
     };
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(writer);
-    let _ = if config.get("log-format").as_deref() == Some("json") {
-        builder
+    // CONFIG SET loglevel takes effect at once through the filter's reload handle.
+    if config.get("log-format").as_deref() == Some("json") {
+        let b = builder
             .json()
             .flatten_event(true)
             .with_current_span(false)
             .with_span_list(false)
-            .try_init()
+            .with_filter_reloading();
+        let handle = b.reload_handle();
+        if b.try_init().is_ok() {
+            crate::config::on_loglevel(move |l| {
+                let _ = handle.reload(tracing_subscriber::EnvFilter::new(tracing_level(l)));
+            });
+        }
     } else {
-        builder.with_ansi(terminal).try_init()
-    };
+        let b = builder.with_ansi(terminal).with_filter_reloading();
+        let handle = b.reload_handle();
+        if b.try_init().is_ok() {
+            crate::config::on_loglevel(move |l| {
+                let _ = handle.reload(tracing_subscriber::EnvFilter::new(tracing_level(l)));
+            });
+        }
+    }
     Ok(())
+}
+
+/// Redis's log levels as tracing's: notice and verbose are info.
+fn tracing_level(loglevel: &str) -> &'static str {
+    match loglevel {
+        "debug" => "debug",
+        "warning" => "warn",
+        "nothing" => "off",
+        _ => "info",
+    }
 }
 
 #[cfg(test)]

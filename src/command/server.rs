@@ -701,6 +701,7 @@ impl Command for ConfigSet {
         let sh = ctx.shared;
         let before = (sh.config.get("appendonly"), sh.config.get("appendfsync"));
         let pass_before = sh.config.get("requirepass");
+        let loglevel_before = sh.config.get("loglevel");
         match sh.config.set_many(&self.pairs) {
             Ok(()) => {
                 // slowlog-max-len may have gone down: Redis trims after every command while the
@@ -717,6 +718,10 @@ impl Command for ConfigSet {
                         _ => vec!["nopass".to_string()],
                     };
                     let _ = sh.acl.set_user("default", &rules);
+                }
+                let loglevel = sh.config.get("loglevel");
+                if loglevel != loglevel_before {
+                    crate::config::apply_loglevel(&loglevel.unwrap_or_default());
                 }
                 if after.1 != before.1 {
                     sh.aof

@@ -558,7 +558,7 @@ static SLOWLOG_SUBS: [CommandSpec; 4] = [
         LOADING | STALE | NO_GATE,
         &["@slow"],
         "6.2.0",
-        "Show helpful text about the different subcommands",
+        "Returns helpful text about the different subcommands.",
         run::<slowlog::SlowlogHelp>,
     ),
     sub(
