@@ -116,7 +116,8 @@ fn redactions(fullname: &str, argv: &[Bytes]) -> impl Fn(usize) -> bool {
         // authCommand: more than 2 arguments is a syntax error before any redaction.
         "auth" if argv.len() <= 3 => hide[1..].fill(true),
         "acl|setuser" => hide[2..].fill(true),
-        "config|set" => {
+        // configSetCommand: an odd argument count is refused before any redaction.
+        "config|set" if argv.len().is_multiple_of(2) => {
             let mut j = 2;
             while j + 1 < argv.len() {
                 if is(&argv[j], "requirepass") {
@@ -274,6 +275,10 @@ mod tests {
         assert_eq!(
             s("config|set", &["config", "set", "maxclients", "5", "REQUIREPASS", "pw"]),
             ["config", "set", "maxclients", "5", "REQUIREPASS", "(redacted)"]
+        );
+        assert_eq!(
+            s("config|set", &["config", "set", "requirepass", "x", "maxclients"]),
+            ["config", "set", "requirepass", "x", "maxclients"]
         );
         assert_eq!(
             s("acl|setuser", &["acl", "setuser", "bob", "on"]),
