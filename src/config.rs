@@ -30,6 +30,8 @@ enum Kind {
     /// `client-output-buffer-limit`: `class hard soft seconds` groups; a SET changes only the
     /// classes it names.
     Cobl,
+    /// `latency-tracking-info-percentiles`: space-separated doubles in 0..=100, or empty.
+    Percentiles,
 }
 
 /// Whether CONFIG SET may change a parameter at run time.
@@ -227,6 +229,13 @@ const SPECS: &[Spec] = &[
         name: "latency-tracking",
         default: "yes",
         kind: Kind::Bool,
+        access: Access::Mutable,
+    },
+    // The percentiles INFO latencystats prints for each command.
+    Spec {
+        name: "latency-tracking-info-percentiles",
+        default: "50 99 99.9",
+        kind: Kind::Percentiles,
         access: Access::Mutable,
     },
     Spec {
@@ -488,7 +497,41 @@ fn normalize(spec: &Spec, value: &str) -> Result<String, ConfigError> {
             .ok_or_else(|| ConfigError::Invalid("argument must be a memory value".into())),
         Kind::Save => normalize_save(value).ok_or_else(|| ConfigError::Invalid("Invalid save parameters".into())),
         Kind::Cobl => parse_cobl(value).map(|classes| render_cobl(&merge_cobl(spec.default, &classes))),
+        Kind::Percentiles => parse_percentiles(value).map(|p| render_percentiles(&p)),
     }
+}
+
+/// Redis's setConfigLatencyTrackingInfoPercentilesOutputOption: the value split on single
+/// spaces (a doubled space is an empty, invalid item), each a double (`string2d`) in
+/// 0..=100. Empty means none.
+pub fn parse_percentiles(value: &str) -> Result<Vec<f64>, ConfigError> {
+    if value.is_empty() {
+        return Ok(Vec::new());
+    }
+    value
+        .split(' ')
+        .map(|p| {
+            let v = crate::num::parse_f64(p.as_bytes())
+                .ok_or_else(|| ConfigError::Invalid("Invalid latency-tracking-info-percentiles parameters".into()))?;
+            if !(0.0..=100.0).contains(&v) {
+                return Err(ConfigError::Invalid(
+                    "latency-tracking-info-percentiles parameters should sit between [0.0,100.0]".into(),
+                ));
+            }
+            Ok(v)
+        })
+        .collect()
+}
+
+/// A percentile as Redis prints it: `%f`, then trailing zeros and a trailing dot removed
+/// (`trimDoubleString`): 50 → `50`, 99.9 → `99.9`.
+pub fn format_percentile(p: f64) -> String {
+    let s = format!("{:.6}", p);
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
+fn render_percentiles(p: &[f64]) -> String {
+    p.iter().map(|v| format_percentile(*v)).collect::<Vec<_>>().join(" ")
 }
 
 /// The output buffer limits of one client class, in bytes and seconds (0: no limit).
@@ -576,6 +619,21 @@ fn check_bounds(n: i64, min: i64, max: i64) -> Result<(), ConfigError> {
     Ok(())
 }
 
+type LoglevelHook = Box<dyn Fn(&str) + Send + Sync>;
+static LOGLEVEL_HOOK: std::sync::OnceLock<LoglevelHook> = std::sync::OnceLock::new();
+
+/// Registers what applies a new `loglevel` (the binary's log subscriber; set once at start).
+pub fn on_loglevel(f: impl Fn(&str) + Send + Sync + 'static) {
+    let _ = LOGLEVEL_HOOK.set(Box::new(f));
+}
+
+/// Applies a `loglevel` changed at run time (CONFIG SET).
+pub fn apply_loglevel(level: &str) {
+    if let Some(hook) = LOGLEVEL_HOOK.get() {
+        hook(level);
+    }
+}
+
 /// The live configuration. Values read on the request path have atomic copies.
 pub struct Config {
     values: RwLock<BTreeMap<&'static str, String>>,
@@ -588,6 +646,12 @@ pub struct Config {
     output_limit_normal: [AtomicU64; 3],
     /// `kv-min-ttl` and the `kv-quota-*` values, read by every KV operation.
     pub kv: KvHot,
+    /// `slowlog-log-slower-than` (microseconds; negative: off) and `slowlog-max-len`, read
+    /// after every command.
+    pub slowlog_slower_than: AtomicI64,
+    pub slowlog_max_len: AtomicI64,
+    /// `latency-tracking`: per-command latency histograms are recorded.
+    pub latency_tracking: AtomicBool,
 }
 
 /// Hot copies of the Workers KV settings (0 = no quota).
@@ -619,6 +683,9 @@ impl Config {
             auth_required: AtomicBool::new(false),
             output_limit_normal: Default::default(),
             kv: KvHot::default(),
+            slowlog_slower_than: AtomicI64::new(0),
+            slowlog_max_len: AtomicI64::new(0),
+            latency_tracking: AtomicBool::new(false),
         };
         c.refresh_hot();
         c
@@ -633,6 +700,11 @@ impl Config {
             .store(int("client-query-buffer-limit"), Ordering::Relaxed);
         self.maxclients.store(int("maxclients"), Ordering::Relaxed);
         self.timeout.store(int("timeout"), Ordering::Relaxed);
+        self.slowlog_slower_than
+            .store(int("slowlog-log-slower-than"), Ordering::Relaxed);
+        self.slowlog_max_len.store(int("slowlog-max-len"), Ordering::Relaxed);
+        self.latency_tracking
+            .store(v.get("latency-tracking").is_some_and(|t| t == "yes"), Ordering::Relaxed);
         let kv = &self.kv;
         kv.min_ttl.store(int("kv-min-ttl"), Ordering::Relaxed);
         kv.quota_reads.store(int("kv-quota-reads"), Ordering::Relaxed);
@@ -877,6 +949,36 @@ mod tests {
         assert_eq!(c.get("hz").as_deref(), Some("500"));
         assert!(c.set("hz", "0", true).is_ok());
         assert_eq!(c.get("hz").as_deref(), Some("1"));
+    }
+
+    #[test]
+    fn percentiles_as_redis_validates_them() {
+        let c = Config::new();
+        assert_eq!(
+            c.get("latency-tracking-info-percentiles").as_deref(),
+            Some("50 99 99.9")
+        );
+        let invalid = Err(ConfigError::Invalid(
+            "Invalid latency-tracking-info-percentiles parameters".into(),
+        ));
+        let range = Err(ConfigError::Invalid(
+            "latency-tracking-info-percentiles parameters should sit between [0.0,100.0]".into(),
+        ));
+        for v in ["abc", "50  99", " 50", "50,99", "nan"] {
+            assert_eq!(c.set("latency-tracking-info-percentiles", v, true), invalid, "{v:?}");
+        }
+        for v in ["101", "-1", "100.1"] {
+            assert_eq!(c.set("latency-tracking-info-percentiles", v, true), range, "{v:?}");
+        }
+        for (v, shown) in [
+            ("1e2", "100"),
+            ("0 100 99.99999 33.3333333", "0 100 99.99999 33.333333"),
+            ("", ""),
+            ("50 99", "50 99"),
+        ] {
+            c.set("latency-tracking-info-percentiles", v, true).unwrap();
+            assert_eq!(c.get("latency-tracking-info-percentiles").as_deref(), Some(shown));
+        }
     }
 
     #[test]

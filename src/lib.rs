@@ -11,7 +11,8 @@
 //! ```
 //!
 //! Beside them: `config` (parameters and their validation), `errors` (every client-visible
-//! error text), `num` (Redis's number parsing), `cli` (the binary's command line).
+//! error text), `num` (Redis's number parsing), `cli` (the binary's command line), `metrics`
+//! (per-command latency histograms and the `/metrics` exposition, read at scrape time).
 
 pub mod acl;
 pub mod cli;

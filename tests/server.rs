@@ -172,10 +172,12 @@ fn info_sections_and_format() {
     assert!(info(&mut c, &["memory"]).contains("\r\nmaxmemory:1572864\r\nmaxmemory_human:1.50M\r\n"));
     c.expect(&["CONFIG", "SET", "maxmemory", "0"], "+OK\r\n");
 
-    // The same sections for "default"; all and everything add Commandstats.
+    // The same sections for "default"; all and everything add Commandstats and Latencystats
+    // (after Errorstats), as Redis 7.0.
     assert_eq!(headers(&info(&mut c, &["default"])), DEFAULT_SECTIONS);
     let mut with_stats: Vec<&str> = DEFAULT_SECTIONS.to_vec();
     with_stats.insert(8, "# Commandstats");
+    with_stats.insert(10, "# Latencystats");
     assert_eq!(headers(&info(&mut c, &["all"])), with_stats);
     assert_eq!(headers(&info(&mut c, &["everything"])), with_stats);
     assert!(info(&mut c, &["all"]).contains("rejected_calls="));

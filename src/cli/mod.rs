@@ -185,7 +185,10 @@ pub fn main() -> i32 {
                     return 2;
                 }
             };
-            init_logging(&config);
+            if let Err(e) = init_logging(&config) {
+                eprintln!("edgekv: {}", e);
+                return 2;
+            }
             let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
                 Ok(rt) => rt,
                 Err(e) => {
@@ -204,22 +207,64 @@ pub fn main() -> i32 {
     }
 }
 
-fn init_logging(config: &Config) {
-    let level = match config.get("loglevel").as_deref() {
-        Some("debug") => "debug",
-        Some("verbose") => "info",
-        Some("warning") => "warn",
-        Some("nothing") => "off",
-        _ => "info",
-    };
+/// The tracing subscriber: `loglevel` (Redis's names), `log-format` (`text` for people, `json`
+/// for collectors: one object per line with timestamp, level, target, message and the
+/// event's fields at the top level) and `logfile` (appended to; empty: standard error).
+/// `RUST_LOG` overrides the level with tracing's own filter syntax.
+fn init_logging(config: &Config) -> Result<(), String> {
+    use tracing_subscriber::fmt::writer::BoxMakeWriter;
+    let level = tracing_level(&config.get("loglevel").unwrap_or_default());
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(ansi)
-        .with_writer(std::io::stderr)
-        .try_init();
+    let (writer, terminal) = match config.get("logfile").filter(|f| !f.is_empty()) {
+        Some(path) => {
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&path)
+                .map_err(|e| format!("can't open the log file {}: {}", path, e))?;
+            (BoxMakeWriter::new(std::sync::Arc::new(file)), false)
+        }
+        None => (
+            BoxMakeWriter::new(std::io::stderr),
+            std::io::IsTerminal::is_terminal(&std::io::stderr()),
+        ),
+    };
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(writer);
+    // CONFIG SET loglevel takes effect at once through the filter's reload handle.
+    if config.get("log-format").as_deref() == Some("json") {
+        let b = builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .with_span_list(false)
+            .with_filter_reloading();
+        let handle = b.reload_handle();
+        if b.try_init().is_ok() {
+            crate::config::on_loglevel(move |l| {
+                let _ = handle.reload(tracing_subscriber::EnvFilter::new(tracing_level(l)));
+            });
+        }
+    } else {
+        let b = builder.with_ansi(terminal).with_filter_reloading();
+        let handle = b.reload_handle();
+        if b.try_init().is_ok() {
+            crate::config::on_loglevel(move |l| {
+                let _ = handle.reload(tracing_subscriber::EnvFilter::new(tracing_level(l)));
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Redis's log levels as tracing's: notice and verbose are info.
+fn tracing_level(loglevel: &str) -> &'static str {
+    match loglevel {
+        "debug" => "debug",
+        "warning" => "warn",
+        "nothing" => "off",
+        _ => "info",
+    }
 }
 
 #[cfg(test)]

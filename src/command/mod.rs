@@ -13,6 +13,7 @@ pub mod kv;
 pub mod multi;
 pub mod namespace;
 pub mod server;
+pub mod slowlog;
 pub mod strings;
 pub mod table;
 
@@ -439,10 +440,21 @@ pub fn execute(
     if spec.flags & flags::WRITE != 0 || argv[0].eq_ignore_ascii_case(b"exec") {
         session.wrote = true;
     }
+    // Redis's call(): the slow log, then the statistics and the latency histogram. The
+    // clock is read once; nothing here takes a lock unless the command is slow.
+    let elapsed = started.elapsed();
+    let nanos = elapsed.as_secs() * 1_000_000_000 + elapsed.subsec_nanos() as u64;
+    let micros = nanos / 1000;
+    let slower_than = shared.config.slowlog_slower_than.load(Ordering::Relaxed);
+    if micros as i64 >= slower_than && slower_than >= 0 && spec.flags & flags::SKIP_SLOWLOG == 0 {
+        slowlog::record(shared, session, spec.fullname, argv, micros);
+    }
     let st = &shared.cmdstats[idx];
     st.calls.fetch_add(1, Ordering::Relaxed);
-    st.usec
-        .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+    st.usec.fetch_add(micros, Ordering::Relaxed);
+    if shared.config.latency_tracking.load(Ordering::Relaxed) {
+        shared.latency[idx].record(nanos);
+    }
     if let Reply::Error(e) = &reply {
         let e = &*String::from_utf8_lossy(e);
         st.failed.fetch_add(1, Ordering::Relaxed);

@@ -66,6 +66,7 @@ const ORDER: &[&str] = &[
     "modules",
     "commandstats",
     "errorstats",
+    "latencystats",
     "cluster",
     "keyspace",
     "namespaces",
@@ -538,6 +539,34 @@ fn section_text(ctx: &Ctx, section: &str, out: &mut String) {
                 let _ = write!(out, "errorstat_{}:count={}\r\n", k, v);
             }
         }
+        "latencystats" => {
+            // Redis's fillPercentileDistributionLatencies: each command with a histogram, the
+            // configured percentiles in microseconds with 3 decimals.
+            out.push_str("# Latencystats\r\n");
+            let percentiles = crate::config::parse_percentiles(
+                &sh.config.get("latency-tracking-info-percentiles").unwrap_or_default(),
+            )
+            .unwrap_or_default();
+            for (i, spec) in table::all().iter().enumerate() {
+                let snap = sh.latency[i].snapshot();
+                if snap.total == 0 {
+                    continue;
+                }
+                let _ = write!(out, "latency_percentiles_usec_{}:", spec.fullname);
+                for (j, p) in percentiles.iter().enumerate() {
+                    if j > 0 {
+                        out.push(',');
+                    }
+                    let _ = write!(
+                        out,
+                        "p{}={:.3}",
+                        crate::config::format_percentile(*p),
+                        snap.value_at_percentile(*p) as f64 / 1000.0
+                    );
+                }
+                out.push_str("\r\n");
+            }
+        }
         "cluster" => {
             out.push_str("# Cluster\r\n");
             line(out, "cluster_enabled", 0);
@@ -672,8 +701,14 @@ impl Command for ConfigSet {
         let sh = ctx.shared;
         let before = (sh.config.get("appendonly"), sh.config.get("appendfsync"));
         let pass_before = sh.config.get("requirepass");
+        let loglevel_before = sh.config.get("loglevel");
         match sh.config.set_many(&self.pairs) {
             Ok(()) => {
+                // slowlog-max-len may have gone down: Redis trims after every command while the
+                // slow log is on.
+                if sh.config.slowlog_slower_than.load(Ordering::Relaxed) >= 0 {
+                    sh.slowlog.trim(sh.config.slowlog_max_len.load(Ordering::Relaxed));
+                }
                 let after = (sh.config.get("appendonly"), sh.config.get("appendfsync"));
                 let pass = sh.config.get("requirepass");
                 if pass != pass_before {
@@ -683,6 +718,10 @@ impl Command for ConfigSet {
                         _ => vec!["nopass".to_string()],
                     };
                     let _ = sh.acl.set_user("default", &rules);
+                }
+                let loglevel = sh.config.get("loglevel");
+                if loglevel != loglevel_before {
+                    crate::config::apply_loglevel(&loglevel.unwrap_or_default());
                 }
                 if after.1 != before.1 {
                     sh.aof
@@ -718,6 +757,9 @@ impl Command for ConfigResetstat {
             s.usec.store(0, Ordering::Relaxed);
             s.rejected.store(0, Ordering::Relaxed);
             s.failed.store(0, Ordering::Relaxed);
+        }
+        for h in sh.latency.iter() {
+            h.clear();
         }
         sh.errorstats.lock().clear();
         sh.stats.commands_processed.store(0, Ordering::Relaxed);

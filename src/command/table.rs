@@ -3,7 +3,7 @@
 //! categories and its entry point. COMMAND INFO/DOCS/COUNT/LIST read it; `dispatch` uses it.
 
 use super::{
-    acl, connection as conn, expire, keys, kv, multi, namespace as ns, run, server as srv, strings as st, Ctx,
+    acl, connection as conn, expire, keys, kv, multi, namespace as ns, run, server as srv, slowlog, strings as st, Ctx,
 };
 use crate::protocol::Reply;
 use bytes::Bytes;
@@ -537,6 +537,49 @@ static CONFIG_SUBS: [CommandSpec; 5] = [
         "2.0.0",
         "Sets configuration parameters in-flight.",
         run::<srv::ConfigSet>,
+    ),
+];
+
+static SLOWLOG_SUBS: [CommandSpec; 4] = [
+    sub(
+        "slowlog|get",
+        "get",
+        -2,
+        ADMIN | LOADING | STALE | NO_GATE,
+        AD,
+        "2.2.12",
+        "Returns the slow log's entries.",
+        run::<slowlog::SlowlogGet>,
+    ),
+    sub(
+        "slowlog|help",
+        "help",
+        2,
+        LOADING | STALE | NO_GATE,
+        &["@slow"],
+        "6.2.0",
+        "Returns helpful text about the different subcommands.",
+        run::<slowlog::SlowlogHelp>,
+    ),
+    sub(
+        "slowlog|len",
+        "len",
+        2,
+        ADMIN | LOADING | STALE | NO_GATE,
+        AD,
+        "2.2.12",
+        "Returns the number of entries in the slow log.",
+        run::<slowlog::SlowlogLen>,
+    ),
+    sub(
+        "slowlog|reset",
+        "reset",
+        2,
+        ADMIN | LOADING | STALE | NO_GATE,
+        AD,
+        "2.2.12",
+        "Clears all entries from the slow log.",
+        run::<slowlog::SlowlogReset>,
     ),
 ];
 
@@ -1278,6 +1321,18 @@ static COMMANDS: &[CommandSpec] = &[
         "Synchronously saves the database(s) to disk and shuts down the Redis server.",
         run::<srv::Shutdown>,
     ),
+    CommandSpec {
+        since: "2.2.12",
+        ..container(
+            "slowlog",
+            -2,
+            0,
+            &["@slow"],
+            "server",
+            "A container for slow log commands.",
+            &SLOWLOG_SUBS,
+        )
+    },
     c(
         "time",
         1,
@@ -1590,6 +1645,13 @@ pub fn tips(fullname: &str) -> &'static [&'static str] {
         "msetnx" => &["request_policy:multi_shard", "response_policy:agg_min"],
         "randomkey" => &["request_policy:all_shards", "nondeterministic_output"],
         "scan" => &["nondeterministic_output", "request_policy:special"],
+        "slowlog|get" => &["request_policy:all_nodes", "nondeterministic_output"],
+        "slowlog|len" => &[
+            "request_policy:all_nodes",
+            "response_policy:agg_sum",
+            "nondeterministic_output",
+        ],
+        "slowlog|reset" => &["request_policy:all_nodes", "response_policy:all_succeeded"],
         _ => &[],
     }
 }

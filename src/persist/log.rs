@@ -150,6 +150,8 @@ pub struct AofStats {
     pub last_save: AtomicI64,
     /// Writes logged since the last compaction (rdb_changes_since_last_save).
     pub changes: AtomicU64,
+    /// How long each fsync of the incremental file took (/metrics).
+    pub fsync: crate::metrics::Buckets,
 }
 
 pub struct Aof {
@@ -415,7 +417,10 @@ impl Aof {
         };
         if let Some(f) = file {
             if target > self.synced.load(Ordering::Acquire) {
-                match f.sync_data() {
+                let started = std::time::Instant::now();
+                let r = f.sync_data();
+                self.stats.fsync.observe(started.elapsed().as_secs_f64());
+                match r {
                     Ok(()) => {
                         self.synced.fetch_max(target, Ordering::AcqRel);
                     }

@@ -189,6 +189,12 @@ pub struct Shared {
     pub stats: ServerStats,
     /// Indexed like the command table (`command::table`).
     pub cmdstats: Box<[CmdStat]>,
+    /// Per-command latency histograms (INFO latencystats, /metrics), indexed like `cmdstats`.
+    pub latency: Box<[crate::metrics::hdr::Histogram]>,
+    /// SLOWLOG's entries.
+    pub slowlog: crate::command::slowlog::SlowLog,
+    /// What /metrics reports beyond the counters above (HTTP requests).
+    pub metrics: crate::metrics::Metrics,
     /// Error replies by prefix (`ERR`, `WRONGTYPE`, ...), for INFO errorstats.
     pub errorstats: Mutex<BTreeMap<String, u64>>,
     pub started: Instant,
@@ -244,6 +250,9 @@ impl Shared {
             next_client_id: AtomicU64::new(1),
             stats: ServerStats::default(),
             cmdstats: (0..crate::command::table::len()).map(|_| CmdStat::default()).collect(),
+            latency: (0..crate::command::table::len()).map(|_| Default::default()).collect(),
+            slowlog: Default::default(),
+            metrics: Default::default(),
             errorstats: Mutex::new(BTreeMap::new()),
             started: Instant::now(),
             started_unix: now / 1000,
