@@ -123,13 +123,14 @@ pub async fn run(config: Config, config_file: Option<std::path::PathBuf>) -> any
     } else {
         format!(" ({})", extra.join(", "))
     };
+    // Logged before the ready line is printed: whoever waits for that line finds it logged.
+    tracing::info!(addresses = %list.join(", "), data = %dir, "ready to accept connections");
     println!(
         "edgekv {}{} listening on {}",
         env!("CARGO_PKG_VERSION"),
         extra,
         list.join(", ")
     );
-    tracing::info!(addresses = %list.join(", "), data = %dir, "ready to accept connections");
 
     while !shared.shutting_down.load(Ordering::SeqCst) {
         let stop = shared.shutdown.notified();
