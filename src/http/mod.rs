@@ -8,18 +8,21 @@
 //! - `auth.rs`: who a request runs as (bearer tokens naming ACL users, or loopback clients
 //!   as the default user).
 //! - `rest.rs`: Cloudflare's REST API v4 under `/client/v4/accounts/{account}/storage/kv`.
+//! - `workerd.rs`: the KV binding protocol workerd speaks to an external service, for
+//!   requests carrying `X-Edgekv-Namespace`, whatever their path.
 //!
 //! Every answered request is reported to `metrics::http_request` with its matched route.
 
 pub mod auth;
 pub mod rest;
+pub mod workerd;
 
 use crate::command::{self, Session};
 use crate::errors::HttpError;
 use crate::protocol::{Protocol, Reply};
 use crate::server::shared::{ClientHandle, Shared};
 use axum::body::{Body, Bytes, HttpBody};
-use axum::extract::{MatchedPath, Request, State};
+use axum::extract::{ConnectInfo, MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
 use axum::routing::get;
@@ -81,24 +84,32 @@ fn router(shared: Arc<Shared>) -> Router {
         .merge(rest::router(shared.clone()))
         .fallback(rest::no_route)
         .method_not_allowed_fallback(rest::method_not_allowed)
-        // After every route and the fallback, so it wraps them all.
+        // After every route and the fallback, so it wraps them all: a binding request is
+        // recognised by its header whatever path it names.
         .layer(axum::middleware::from_fn_with_state(shared.clone(), surface))
         .with_state(shared)
 }
 
-/// Every request: reported to the metrics with the route it matched (`unmatched` for the
-/// fallback).
+/// Every request: binding requests (with `X-Edgekv-Namespace`) go to the workerd surface,
+/// the others to their route; each answered request is reported to the metrics with the
+/// route it matched (`workerd` for the binding surface, `unmatched` for the fallback).
 async fn surface(
     State(shared): State<Arc<Shared>>,
+    ConnectInfo(conn): ConnectInfo<Conn>,
     matched: Option<MatchedPath>,
     req: Request,
     next: Next,
 ) -> Response {
     let started = Instant::now();
-    let route = matched.map_or(std::borrow::Cow::Borrowed("unmatched"), |m| {
-        std::borrow::Cow::Owned(m.as_str().to_string())
-    });
-    let resp = next.run(req).await;
+    let (route, resp) = if req.headers().contains_key(workerd::NAMESPACE_HEADER) {
+        let resp = workerd::handle(&shared, conn, req).await;
+        (std::borrow::Cow::Borrowed("workerd"), resp)
+    } else {
+        let route = matched.map_or(std::borrow::Cow::Borrowed("unmatched"), |m| {
+            std::borrow::Cow::Owned(m.as_str().to_string())
+        });
+        (route, next.run(req).await)
+    };
     crate::metrics::http_request(&shared, &route, resp.status().as_u16(), started.elapsed().as_secs_f64());
     resp
 }
