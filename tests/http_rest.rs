@@ -784,6 +784,19 @@ fn bulk_write_and_delete() {
         200,
         ok(json!({"successful_key_count": 0, "unsuccessful_keys": []})),
     );
+    // More than 10,000 names: counted, not kept.
+    let names: Vec<String> = (0..10_002).map(|i| format!("n{i}")).collect();
+    expect(
+        &h.json("DELETE", &bulk, &[], &json!(names)),
+        400,
+        fail(INVALID, "A bulk request takes at most 10000 items; this one has 10002."),
+    );
+    let names: Vec<String> = (0..10_000).map(|i| format!("n{i}")).collect();
+    expect(
+        &h.json("DELETE", &bulk, &[], &json!(names)),
+        200,
+        ok(json!({"successful_key_count": 10000, "unsuccessful_keys": []})),
+    );
     expect(
         &h.json("DELETE", &bulk, &[], &json!([{"name": "d"}])),
         400,

@@ -547,17 +547,58 @@ async fn bulk_delete(State(shared): State<Arc<Shared>>, Extension(who): Extensio
     let (parts, body) = req.into_parts();
     let (OnNamespace { mut call, .. }, body) = or_discard(on_namespace(&shared, &who, &parts.uri, op), body).await?;
     let body = bulk_body(body).await?;
-    let keys: Vec<String> = serde_json::from_slice(&body)
-        .map_err(|_| Fail(HttpError::invalid_body("a JSON array of key names (strings)")))?;
+    let keys = key_names(&body)?;
     if keys.is_empty() {
         return ok(json!({"successful_key_count": 0, "unsuccessful_keys": []}));
     }
     let mut argv = Vec::with_capacity(keys.len() + 1);
     argv.push(arg("KV.BULKDELETE"));
-    argv.extend(keys.into_iter().map(Bytes::from));
+    argv.extend(keys);
     let reply = call.run(argv).map_err(|e| rest_error(op, e))?;
     call.durable().await?;
     ok(bulk_result(&reply))
+}
+
+/// The key names of a bulk delete: a JSON array of strings, at most 10,000 kept (KV.BULKDELETE's
+/// limit). The rest of a longer array is counted without being kept, so a 100 MB body of tiny
+/// names cannot become millions of strings.
+fn key_names(body: &[u8]) -> Result<Vec<Bytes>, Fail> {
+    use serde::de::{Deserializer as _, Error as _, IgnoredAny, SeqAccess, Visitor};
+    struct Names;
+    impl<'de> Visitor<'de> for Names {
+        type Value = Vec<Bytes>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("an array of key names")
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            let mut out = Vec::new();
+            while let Some(name) = seq.next_element::<String>()? {
+                if out.len() == limits::MAX_BULK_ITEMS {
+                    let mut n = out.len() + 1;
+                    while seq.next_element::<IgnoredAny>()?.is_some() {
+                        n += 1;
+                    }
+                    return Err(A::Error::custom(format!("too many: {n}")));
+                }
+                out.push(Bytes::from(name));
+            }
+            Ok(out)
+        }
+    }
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let names = de.deserialize_seq(Names).and_then(|n| de.end().map(|_| n));
+    names.map_err(|e| {
+        let text = e.to_string();
+        Fail(
+            match text
+                .strip_prefix("too many: ")
+                .and_then(|n| n.split_whitespace().next()?.parse().ok())
+            {
+                Some(n) => HttpError::kv(&KvError::BulkTooMany(n)),
+                None => HttpError::invalid_body("a JSON array of key names (strings)"),
+            },
+        )
+    })
 }
 
 /// A bulk get's request: `{keys, type?, withMetadata?, cacheTtl?}` (shared with the binding
