@@ -682,12 +682,9 @@ impl Command for KvBulkPut {
                     continue;
                 }
                 if bad.is_empty() {
+                    // (The keys' ACL patterns were checked before: acl::for_each_key reads
+                    // them from the body.)
                     let o = item.as_object().expect("checked above");
-                    // The keys are inside the JSON body, where the command table's key
-                    // positions cannot see them: the user's key patterns are checked here, as
-                    // dispatch checks them for the keys of other commands.
-                    let key = o.get("key").and_then(Value::as_str).unwrap_or_default();
-                    may_write(ctx, key.as_bytes())?;
                     checked.push(
                         bulk_item(ctx, o).map_err(|e| KvError::BulkFormat(format!("{} (item {i})", e.message())))?,
                     );
@@ -720,16 +717,6 @@ impl Command for KvBulkPut {
         };
         run().unwrap_or_else(|e| e)
     }
-}
-
-/// May the user write `key`? (A denial is logged in ACL LOG and answered with NOPERM.)
-fn may_write(ctx: &Ctx, key: &[u8]) -> Result<(), Reply> {
-    let user = &ctx.session.user;
-    if user.unrestricted() || user.may_access(key, true) {
-        return Ok(());
-    }
-    super::log_denial(ctx.shared, ctx.session, "key", text(key));
-    Err(errors::err(errors::NOPERM_KEY))
 }
 
 /// The top-level items of a bulk body, each still its raw JSON text, refusing more than

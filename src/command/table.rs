@@ -1622,7 +1622,7 @@ pub fn key_specs(fullname: &str) -> &'static [KeySpec] {
         "set" => &SET,
         // edgekv's KV commands (KV.MGET's trailing WITHMETADATA is not a key: acl/ drops it).
         "kv.get" | "kv.getwithmetadata" => &ONE_RO_ACCESS,
-        "kv.mget" => &ALL_RO_ACCESS,
+        "kv.mget" | "kv.bulkget" => &ALL_RO_ACCESS,
         "kv.put" => &ONE_OW_UPDATE,
         "kv.delete" | "kv.bulkdelete" => &ALL_RM_DELETE,
         "copy" => &COPY,
