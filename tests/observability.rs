@@ -874,3 +874,36 @@ fn json_logs_to_logfile() {
     }
     assert!(text.contains("ready to accept connections"));
 }
+
+/// Requests on the HTTP surfaces are counted by matched route (never the raw path) and status.
+#[test]
+fn metrics_count_http_requests_by_route_and_status() {
+    let port = free_port();
+    let s = Server::start_with(&["--http-port", &port.to_string()]);
+    let _ = &s;
+    let ns = "/client/v4/accounts/acc/storage/kv/namespaces";
+    let value_route = "/client/v4/accounts/{account_id}/storage/kv/namespaces/{namespace_id}/values/{*key_name}";
+    let list_route = "/client/v4/accounts/{account_id}/storage/kv/namespaces";
+    for _ in 0..3 {
+        assert_eq!(http_get(port, ns).0, 200);
+    }
+    // Two different missing keys: one route, one label set.
+    assert_eq!(http_get(port, &format!("{ns}/nosuchns/values/a")).0, 404);
+    assert_eq!(http_get(port, &format!("{ns}/nosuchns/values/b")).0, 404);
+    let (_, samples) = scrape(port);
+    let count = |route: &str, status: &str| {
+        value(
+            &samples,
+            "edgekv_http_requests_total",
+            &[("route", route), ("status", status)],
+        )
+    };
+    assert_eq!(count(list_route, "200"), Some(3.0));
+    assert_eq!(count(value_route, "404"), Some(2.0));
+    assert!(
+        !samples
+            .iter()
+            .any(|s| s.labels.iter().any(|(_, v)| v.contains("nosuchns"))),
+        "a raw path leaked into a label"
+    );
+}
