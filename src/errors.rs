@@ -248,6 +248,14 @@ pub enum KvError {
     /// `KV.GET key TYPE json` of a value that is not JSON (serde's reason).
     ValueNotJson(String),
     InvalidType(String),
+    /// A key in a URL whose percent-encoding is broken (`%` not followed by two hex digits).
+    KeyNotDecodable,
+    /// `cache_ttl` below the minimum, or not an integer (value as given, minimum).
+    CacheTtlTooShort(String, i64),
+    /// A bulk get with `type: "json"` hit a value that is not JSON (the type asked for).
+    BulkGetNotType(String),
+    /// A bulk get whose values add up to more than 25 MiB.
+    BulkGetTooLarge,
     QuotaExceeded(KvOp),
     StorageQuotaExceeded,
     NamespaceNotFound,
@@ -306,6 +314,10 @@ impl KvError {
             KvError::BulkFormat(why) => why.clone(),
             KvError::ValueNotJson(why) => format!("The value is not valid JSON: {why}"),
             KvError::InvalidType(t) => format!("\"{t}\" is not a valid type. Use \"json\" or \"text\""),
+            KvError::KeyNotDecodable => "Could not URL-decode key name".into(),
+            KvError::CacheTtlTooShort(v, min) => format!("Invalid cache_ttl of {v}. Cache TTL must be at least {min}."),
+            KvError::BulkGetNotType(t) => format!("At least one of the requested keys corresponds to a non-{t} value"),
+            KvError::BulkGetTooLarge => format!("Total size of request exceeds the limit of {}MB", KV_MAX_VALUE >> 20),
             KvError::QuotaExceeded(op) => format!("KV {}() limit exceeded for the day.", op.method()),
             KvError::StorageQuotaExceeded => "KV storage limit exceeded for the namespace.".into(),
             KvError::NamespaceNotFound => "Unknown namespace.".into(),
@@ -323,7 +335,10 @@ impl KvError {
     pub fn status(&self) -> u16 {
         match self {
             KvError::KeyTooLong(_) | KvError::PrefixTooLong(_) => 414,
-            KvError::ValueTooLong(_) | KvError::MetadataTooLong(_) | KvError::BulkTooLarge(_) => 413,
+            KvError::ValueTooLong(_)
+            | KvError::MetadataTooLong(_)
+            | KvError::BulkTooLarge(_)
+            | KvError::BulkGetTooLarge => 413,
             KvError::QuotaExceeded(_) | KvError::StorageQuotaExceeded => 429,
             KvError::NamespaceNotFound => 404,
             KvError::RegistryWrite(_) => 500,
@@ -334,5 +349,264 @@ impl KvError {
     /// The RESP error reply: `-ERR <message>`.
     pub fn reply(&self) -> Reply {
         Reply::Error(format!("ERR {}", self.message()).into())
+    }
+}
+
+impl From<KvError> for Reply {
+    fn from(e: KvError) -> Reply {
+        e.reply()
+    }
+}
+
+impl KvError {
+    /// The Cloudflare API v4 error code of this error on the REST surface (see `api`).
+    pub fn api_code(&self) -> u32 {
+        match self {
+            KvError::NamespaceNotFound => api::NAMESPACE_NOT_FOUND,
+            KvError::NamespaceTitleTaken => api::TITLE_TAKEN,
+            KvError::QuotaExceeded(_) | KvError::StorageQuotaExceeded => api::QUOTA,
+            KvError::RegistryWrite(_) => api::INTERNAL,
+            _ => api::INVALID,
+        }
+    }
+}
+
+/// The status and Cloudflare API code of a Workers KV message as a `KV.*` command words it
+/// (the text after `ERR `): the HTTP surfaces run commands and get their replies as text.
+/// Everything not listed is a 400 (a unit test keeps this table in step with `KvError`).
+pub fn kv_status(message: &str) -> (u16, u32) {
+    const TABLE: &[(&str, u16, u32)] = &[
+        ("UTF-8 encoded length of ", 414, api::INVALID),
+        ("Value length of ", 413, api::INVALID),
+        ("Metadata length of ", 413, api::INVALID),
+        ("A bulk request takes at most 100000000 bytes", 413, api::INVALID),
+        ("Total size of request exceeds the limit of ", 413, api::INVALID),
+        // The daily quotas (`KV put() limit exceeded for the day.`) and the storage quota.
+        ("KV ", 429, api::QUOTA),
+        ("Unknown namespace.", 404, api::NAMESPACE_NOT_FOUND),
+        (
+            "A namespace with this account ID and title already exists",
+            400,
+            api::TITLE_TAKEN,
+        ),
+        ("could not save the namespace registry: ", 500, api::INTERNAL),
+    ];
+    TABLE
+        .iter()
+        .find(|(prefix, ..)| message.starts_with(prefix))
+        .map_or((400, api::INVALID), |&(_, status, code)| (status, code))
+}
+
+/// Cloudflare API v4 error codes. Seen in real responses (quoted by public projects and
+/// wrangler's tests): `AUTH` 10000 `Authentication error`, `KEY_NOT_FOUND` 10009,
+/// `NAMESPACE_NOT_FOUND` 10013, `TITLE_TAKEN` 10014, `QUOTA` 10048, `NO_ROUTE` 7003. The
+/// codes Cloudflare uses for the validation texts, a refused method and server-side
+/// failures could not be verified: those below are edgekv's own.
+pub mod api {
+    pub const AUTH: u32 = 10000;
+    pub const KEY_NOT_FOUND: u32 = 10009;
+    pub const NAMESPACE_NOT_FOUND: u32 = 10013;
+    pub const TITLE_TAKEN: u32 = 10014;
+    pub const QUOTA: u32 = 10048;
+    pub const NO_ROUTE: u32 = 7003;
+    /// edgekv's: a method the route does not take.
+    pub const METHOD: u32 = 7001;
+    /// edgekv's: a Workers KV limit or a malformed request.
+    pub const INVALID: u32 = 10020;
+    /// edgekv's: the server cannot serve now (loading, log errors).
+    pub const UNAVAILABLE: u32 = 10503;
+    /// edgekv's: a failure inside the server.
+    pub const INTERNAL: u32 = 10500;
+
+    /// `Authentication error` (Cloudflare's text for a missing or unknown token).
+    pub const AUTH_ERROR: &str = "Authentication error";
+    /// Cloudflare's text for a duplicate title (lower case, as the API sends it; the RESP
+    /// command words it as wrangler's tests do).
+    pub const TITLE_TAKEN_TEXT: &str = "a namespace with this account ID and title already exists";
+}
+
+/// An error of the HTTP surfaces: the status, the Cloudflare API code (REST envelope) and the
+/// message (REST envelope, or the reason phrase and body of the workerd binding protocol).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpError {
+    pub status: u16,
+    pub code: u32,
+    pub message: String,
+}
+
+/// The HTTP listener's refusal of a non-loopback client while no `http-tokens` are
+/// configured (the counterpart of protected mode's `-DENIED`).
+pub const HTTP_DENIED: &str = "DENIED edgekv's HTTP listener serves only clients on the loopback interface while no http-tokens are configured. To serve other clients, configure http-tokens (space-separated token:user pairs, users from the ACL) and send 'Authorization: Bearer <token>'.";
+
+/// The HTTP listener's refusal when the default user needs a password and no `http-tokens`
+/// are configured (the password is never bypassed).
+pub const HTTP_NEEDS_TOKEN: &str = "Authentication error: the default user requires a password; configure http-tokens (token:user pairs) and send 'Authorization: Bearer <token>'";
+
+impl HttpError {
+    pub fn new(status: u16, code: u32, message: impl Into<String>) -> HttpError {
+        HttpError {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// A Workers KV error with its status, code and text.
+    pub fn kv(e: &KvError) -> HttpError {
+        HttpError::new(e.status(), e.api_code(), e.message())
+    }
+
+    /// The error reply of a command run for an HTTP request: Workers KV texts keep their
+    /// statuses; NOPERM is 403, NOAUTH 401, LOADING and MISCONF 503.
+    pub fn from_reply(text: &[u8]) -> HttpError {
+        let text = String::from_utf8_lossy(text);
+        let word = text.split(' ').next().unwrap_or("");
+        match word {
+            "NOPERM" => HttpError::new(403, api::AUTH, text),
+            "NOAUTH" | "WRONGPASS" => HttpError::new(401, api::AUTH, text),
+            "LOADING" | "MISCONF" => HttpError::new(503, api::UNAVAILABLE, text),
+            "ERR" => {
+                let message = &text[4.min(text.len())..];
+                if text == NAMESPACE_DELETED {
+                    // Deleted between the lookup and the command.
+                    return HttpError::kv(&KvError::NamespaceNotFound);
+                }
+                let (status, code) = kv_status(message);
+                HttpError::new(status, code, message)
+            }
+            _ => HttpError::new(500, api::INTERNAL, text),
+        }
+    }
+
+    /// The log failed after a write was made: its outcome is unknown to the client.
+    pub fn log_failed(reason: &str) -> HttpError {
+        let Reply::Error(text) = misconf(reason) else {
+            unreachable!("misconf is an error")
+        };
+        HttpError::new(500, api::INTERNAL, String::from_utf8_lossy(&text))
+    }
+
+    pub fn unauthenticated() -> HttpError {
+        HttpError::new(401, api::AUTH, api::AUTH_ERROR)
+    }
+
+    /// A missing key: `get: 'key not found'`, `metadata: 'key not found'`.
+    pub fn key_not_found(op: &str) -> HttpError {
+        HttpError::new(404, api::KEY_NOT_FOUND, format!("{op}: 'key not found'"))
+    }
+
+    /// An unknown namespace on the REST surface: `get namespace: 'namespace not found'` (the
+    /// form seen from the real API for GET; the other operations' prefixes follow it).
+    pub fn namespace_not_found(op: &str) -> HttpError {
+        HttpError::new(404, api::NAMESPACE_NOT_FOUND, format!("{op}: 'namespace not found'"))
+    }
+
+    /// No route under `/client/v4` (Cloudflare's 7003 text).
+    pub fn no_route(path: &str) -> HttpError {
+        HttpError::new(
+            404,
+            api::NO_ROUTE,
+            format!("Could not route to {path}, perhaps your object identifier is invalid?"),
+        )
+    }
+
+    pub fn method_not_allowed() -> HttpError {
+        HttpError::new(405, api::METHOD, "Method not allowed for this route")
+    }
+
+    /// A request body over the route's limit (values and bulk bodies have Workers KV's own
+    /// texts; this is for the small JSON bodies).
+    pub fn body_too_large(limit: usize) -> HttpError {
+        HttpError::new(
+            413,
+            api::INVALID,
+            format!("The request body exceeds the limit of {limit} bytes."),
+        )
+    }
+
+    /// A request body that is not the JSON the route takes.
+    pub fn malformed_json(why: impl std::fmt::Display) -> HttpError {
+        HttpError::new(400, api::INVALID, format!("Malformed JSON in request body: {why}"))
+    }
+
+    /// A JSON body of the wrong shape: `expected` says what the route takes.
+    pub fn invalid_body(expected: &str) -> HttpError {
+        HttpError::new(400, api::INVALID, format!("Invalid request body: expected {expected}."))
+    }
+
+    /// A multipart body that cannot be read, or lacks the `value` part.
+    pub fn invalid_multipart(why: impl std::fmt::Display) -> HttpError {
+        HttpError::new(400, api::INVALID, format!("Invalid multipart/form-data body: {why}"))
+    }
+
+    /// A query parameter that is not what the route takes.
+    pub fn invalid_param(name: &str, value: &str, expected: &str) -> HttpError {
+        HttpError::new(400, api::INVALID, format!("Invalid {name} of {value}. {expected}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every Workers KV error classifies, from its text alone, to its own status and code.
+    #[test]
+    fn kv_status_follows_the_texts() {
+        let all = [
+            KvError::EmptyKey,
+            KvError::IllegalKey("..".into()),
+            KvError::KeyTooLong(513),
+            KvError::ValueTooLong(26214401),
+            KvError::MetadataTooLong(1025),
+            KvError::MetadataNotJson,
+            KvError::TtlTooShort("30".into(), 60),
+            KvError::TtlNotPositive("0".into()),
+            KvError::ExpirationTooSoon("1".into(), 60),
+            KvError::ExpirationPast("1".into()),
+            KvError::MixedExpiration,
+            KvError::ListLimitTooLarge("1001".into()),
+            KvError::ListLimitTooSmall("0".into()),
+            KvError::PrefixTooLong(513),
+            KvError::InvalidCursor,
+            KvError::BulkGetTooMany,
+            KvError::BulkGetTooFew,
+            KvError::BulkTooMany(10001),
+            KvError::BulkTooLarge(100000001),
+            KvError::BulkFormat("x".into()),
+            KvError::ValueNotJson("x".into()),
+            KvError::InvalidType("x".into()),
+            KvError::KeyNotDecodable,
+            KvError::CacheTtlTooShort("10".into(), 30),
+            KvError::BulkGetNotType("json".into()),
+            KvError::BulkGetTooLarge,
+            KvError::QuotaExceeded(KvOp::Read),
+            KvError::QuotaExceeded(KvOp::Write),
+            KvError::QuotaExceeded(KvOp::Delete),
+            KvError::QuotaExceeded(KvOp::List),
+            KvError::StorageQuotaExceeded,
+            KvError::NamespaceNotFound,
+            KvError::NamespaceTitleTaken,
+            KvError::NamespaceTitleEmpty,
+            KvError::NamespaceTitleTooLong(513),
+            KvError::TooManyNamespaces(3),
+            KvError::RegistryWrite("disk full".into()),
+        ];
+        for e in all {
+            assert_eq!(kv_status(&e.message()), (e.status(), e.api_code()), "{e:?}");
+            let Reply::Error(text) = e.reply() else { panic!() };
+            assert_eq!(HttpError::from_reply(&text), HttpError::kv(&e), "{e:?}");
+        }
+    }
+
+    #[test]
+    fn replies_map_to_statuses() {
+        let st = |t: &str| HttpError::from_reply(t.as_bytes()).status;
+        assert_eq!(st(NOPERM_KEY), 403);
+        assert_eq!(st("NOAUTH Authentication required."), 401);
+        assert_eq!(st(LOADING), 503);
+        assert_eq!(st("MISCONF Errors writing to the AOF file: x"), 503);
+        assert_eq!(st(NAMESPACE_DELETED), 404);
+        assert_eq!(st(SYNTAX), 400);
+        assert_eq!(st("WEIRD thing"), 500);
     }
 }

@@ -640,6 +640,7 @@ fn kv_category() {
         &["ACL", "CAT", "kv"],
         &bulks(&[
             "kv.bulkdelete",
+            "kv.bulkget",
             "kv.bulkput",
             "kv.delete",
             "kv.get",

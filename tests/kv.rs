@@ -1975,3 +1975,139 @@ fn list_pages_over_keys_only_redis_commands_can_write() {
     }
     assert_eq!(seen, ["", "a", long.as_str(), "y"]);
 }
+
+// ---------------------------------------------------------------------------------------
+// What the HTTP surfaces need from the commands: KV.BULKGET, KV.GETWITHMETADATA
+// WITHEXPIRATION, KV.LIST FORMAT json, key patterns inside KV.BULKPUT's body.
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn bulkget_returns_value_metadata_and_expiration() {
+    let s = Server::start();
+    for p in BOTH {
+        let mut c = p.conn(&s);
+        c.expect(&["FLUSHDB"], OK);
+        c.expect(&["KV.PUT", "a", "1", "METADATA", "{\"m\":1}"], OK);
+        c.expect(&["KV.PUT", "b", "2", "EXPIRATION", "4102444800"], OK);
+        let entry = |v: &str, m: Option<&str>, e: Option<i64>| {
+            let m = m.map_or(p.nil(), bulk);
+            let e = e.map_or(p.nil(), int);
+            match p {
+                P::R2 => arr(&[bulk(v), m, e]),
+                P::R3 => p.map(&[("value", bulk(v)), ("metadata", m), ("expiration", e)]),
+            }
+        };
+        c.expect(
+            &["KV.BULKGET", "a", "nokey", "b", "WITHMETADATA"],
+            &arr(&[
+                entry("1", Some("{\"m\":1}"), None),
+                p.nil(),
+                entry("2", None, Some(4102444800)),
+                p.nil(),
+            ]),
+        );
+        c.expect(&["KV.BULKGET"], &arity("kv.bulkget"));
+        let many: Vec<String> = (0..101).map(|i| format!("k{i}")).collect();
+        let mut args = vec!["KV.BULKGET"];
+        args.extend(many.iter().map(String::as_str));
+        expect_err(&mut c, &args, "You can request a maximum of 100 keys");
+        expect_err(&mut c, &["KV.BULKGET", "ok", ""], "Key names must not be empty");
+        c.expect(&["KV.PUT", "big1", &"x".repeat(13 << 20)], OK);
+        c.expect(&["KV.PUT", "big2", &"x".repeat(13 << 20)], OK);
+        expect_err(
+            &mut c,
+            &["KV.BULKGET", "big1", "big2"],
+            "Total size of request exceeds the limit of 25MB",
+        );
+    }
+}
+
+#[test]
+fn getwithmetadata_withexpiration() {
+    let s = Server::start();
+    for p in BOTH {
+        let mut c = p.conn(&s);
+        c.expect(&["KV.PUT", "k", "v", "EXPIRATION", "4102444800", "METADATA", "[1]"], OK);
+        c.expect(&["KV.PUT", "plain", "v"], OK);
+        let three = |v: String, m: String, e: String| match p {
+            P::R2 => arr(&[v, m, e]),
+            P::R3 => p.map(&[("value", v), ("metadata", m), ("expiration", e)]),
+        };
+        c.expect(
+            &["KV.GETWITHMETADATA", "k", "WITHEXPIRATION"],
+            &three(bulk("v"), bulk("[1]"), int(4102444800)),
+        );
+        c.expect(
+            &["KV.GETWITHMETADATA", "plain", "withexpiration", "TYPE", "text"],
+            &three(bulk("v"), p.nil(), p.nil()),
+        );
+        c.expect(
+            &["KV.GETWITHMETADATA", "nokey", "WITHEXPIRATION"],
+            &three(p.nil(), p.nil(), p.nil()),
+        );
+        // Without the option, the reply is as before.
+        c.expect(&["KV.GETWITHMETADATA", "k"], &p.vm(bulk("v"), Some("[1]")));
+        // KV.GET takes no such option.
+        expect_err(&mut c, &["KV.GET", "k", "WITHEXPIRATION"], "syntax error");
+    }
+}
+
+#[test]
+fn list_format_json() {
+    let s = Server::start();
+    let mut c = s.raw();
+    c.expect(&["KV.PUT", "a", "1", "METADATA", "{\"m\": [1, \"x\"]}"], OK);
+    c.expect(&["KV.PUT", "b", "2", "EXPIRATION", "4102444800"], OK);
+    c.expect(&["KV.PUT", "c\"q", "3", "METADATA", "\"s\""], OK);
+    c.expect(&["SET", "plain", "4"], OK);
+    let page = |args: &[&str]| payload(&c_cmd(&s, args));
+    assert_eq!(
+        page(&["KV.LIST", "FORMAT", "json"]),
+        "{\"keys\":[{\"name\":\"a\",\"metadata\":{\"m\": [1, \"x\"]}},{\"name\":\"b\",\"expiration\":4102444800},{\"name\":\"c\\\"q\",\"metadata\":\"s\"},{\"name\":\"plain\"}],\"list_complete\":true}"
+    );
+    let first = page(&["KV.LIST", "LIMIT", "2", "FORMAT", "JSON"]);
+    let v: serde_json::Value = serde_json::from_str(&first).unwrap();
+    assert_eq!(v["list_complete"], false);
+    assert_eq!(v["keys"].as_array().unwrap().len(), 2);
+    let cursor = v["cursor"].as_str().unwrap().to_string();
+    assert_eq!(
+        page(&["KV.LIST", "CURSOR", &cursor, "FORMAT", "json", "PREFIX", ""]),
+        "{\"keys\":[{\"name\":\"c\\\"q\",\"metadata\":\"s\"},{\"name\":\"plain\"}],\"list_complete\":true}"
+    );
+    assert_eq!(
+        page(&["KV.LIST", "PREFIX", "zz", "FORMAT", "json"]),
+        "{\"keys\":[],\"list_complete\":true}"
+    );
+    // FORMAT resp is the default reply.
+    assert_eq!(
+        c_cmd(&s, &["KV.LIST", "PREFIX", "p", "FORMAT", "resp"]),
+        c_cmd(&s, &["KV.LIST", "PREFIX", "p"])
+    );
+    expect_err(&mut c, &["KV.LIST", "FORMAT", "xml"], "syntax error");
+}
+
+fn c_cmd(s: &Server, args: &[&str]) -> Vec<u8> {
+    s.raw().cmd(args)
+}
+
+#[test]
+fn bulkput_checks_key_patterns_of_its_items() {
+    let s = Server::start();
+    let mut admin = s.raw();
+    admin.expect(&["ACL", "SETUSER", "u", "on", ">p", "~user:*", "+@kv"], OK);
+    let mut u = s.raw();
+    u.expect(&["AUTH", "u", "p"], OK);
+    let body = r#"[{"key":"user:1","value":"a"},{"key":"other","value":"b"}]"#;
+    u.expect(
+        &["KV.BULKPUT", body],
+        "-NOPERM this user has no permissions to access one of the keys used as arguments\r\n",
+    );
+    admin.expect(&["EXISTS", "user:1", "other"], ":0\r\n");
+    let log = text(admin.cmd(&["ACL", "LOG", "1"]));
+    assert!(log.contains("other") && log.contains("\r\nkey\r\n"), "{log}");
+    u.expect(
+        &["KV.BULKPUT", r#"[{"key":"user:1","value":"a"}]"#],
+        &P::R2.bulk_result(1, &[]),
+    );
+    admin.expect(&["GET", "user:1"], &bulk("a"));
+}

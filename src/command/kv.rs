@@ -95,7 +95,14 @@ enum ValueType {
 }
 
 fn parse_type(args: &mut Args) -> Result<Result<ValueType, KvError>, Reply> {
+    let (t, _) = parse_read_opts(args, false)?;
+    Ok(t)
+}
+
+/// `[TYPE text|json]`, and `[WITHEXPIRATION]` where `with_exp` allows it.
+fn parse_read_opts(args: &mut Args, with_exp: bool) -> Result<(Result<ValueType, KvError>, bool), Reply> {
     let mut t = Ok(ValueType::Text);
+    let mut exp = false;
     while let Some(opt) = args.next_opt() {
         if is(&opt, "type") && !args.is_empty() {
             let v = args.next()?;
@@ -106,11 +113,13 @@ fn parse_type(args: &mut Args) -> Result<Result<ValueType, KvError>, Reply> {
             } else {
                 Err(KvError::InvalidType(text(&v)))
             };
+        } else if with_exp && is(&opt, "withexpiration") {
+            exp = true;
         } else {
             return Err(errors::err(errors::SYNTAX));
         }
     }
-    Ok(t)
+    Ok((t, exp))
 }
 
 fn value_reply(value: Bytes, t: ValueType) -> Result<Reply, KvError> {
@@ -124,20 +133,41 @@ fn value_reply(value: Bytes, t: ValueType) -> Result<Reply, KvError> {
 
 /// A value and its metadata: a map `{value, metadata}` in RESP3, a two-element array in RESP2.
 fn with_metadata(proto: Protocol, value: Reply, meta: Option<Bytes>) -> Reply {
+    with_fields(proto, value, meta, None)
+}
+
+/// `{value, metadata}` and, when `exp` is given, `expiration` (unix seconds, or null): a map
+/// in RESP3, an array of the values in RESP2.
+fn with_fields(proto: Protocol, value: Reply, meta: Option<Bytes>, exp: Option<Option<i64>>) -> Reply {
     let meta = Reply::bulk_or_nil(meta);
+    let exp = exp.map(|e| e.map_or(Reply::Nil, Reply::Int));
     if proto == Protocol::Resp3 {
-        Reply::Map(vec![
-            (Reply::bulk_str("value"), value),
-            (Reply::bulk_str("metadata"), meta),
-        ])
+        let mut m = vec![(Reply::bulk_str("value"), value), (Reply::bulk_str("metadata"), meta)];
+        m.extend(exp.map(|e| (Reply::bulk_str("expiration"), e)));
+        Reply::Map(m)
     } else {
-        Reply::Array(vec![value, meta])
+        let mut a = vec![value, meta];
+        a.extend(exp);
+        Reply::Array(a)
     }
 }
 
 fn read_with_meta(ctx: &Ctx, key: &[u8]) -> Option<(Bytes, Option<Bytes>)> {
     ctx.db().counted().read(key, |r: &Rec| {
         (Bytes::copy_from_slice(r.value()), r.meta().map(Bytes::copy_from_slice))
+    })
+}
+
+/// A record's value, metadata and expiration (unix seconds), read at once.
+type Full = (Bytes, Option<Bytes>, Option<i64>);
+
+fn read_full(ctx: &Ctx, key: &[u8]) -> Option<Full> {
+    ctx.db().counted().read(key, |r: &Rec| {
+        (
+            Bytes::copy_from_slice(r.value()),
+            r.meta().map(Bytes::copy_from_slice),
+            r.deadline().map(|d| d.div_euclid(1000)),
+        )
     })
 }
 
@@ -231,18 +261,24 @@ impl Command for KvGet {
     }
 }
 
-/// `KV.GETWITHMETADATA key [TYPE text|json]`: value and metadata (JSON text), both null when
-/// the key does not exist.
+/// `KV.GETWITHMETADATA key [TYPE text|json] [WITHEXPIRATION]`: value and metadata (JSON
+/// text), both null when the key does not exist; with WITHEXPIRATION also `expiration` (unix
+/// seconds, or null), read with them in one lookup (the REST API's `expiration` header).
 pub struct KvGetWithMetadata {
     key: Bytes,
     kind: Result<ValueType, KvError>,
+    with_expiration: bool,
 }
 
 impl Command for KvGetWithMetadata {
     fn parse(args: &mut Args) -> Result<Self, Reply> {
         let key = args.next()?;
-        let kind = parse_type(args)?;
-        Ok(KvGetWithMetadata { key, kind })
+        let (kind, with_expiration) = parse_read_opts(args, true)?;
+        Ok(KvGetWithMetadata {
+            key,
+            kind,
+            with_expiration,
+        })
     }
 
     fn execute(self, ctx: &mut Ctx) -> Reply {
@@ -251,9 +287,10 @@ impl Command for KvGetWithMetadata {
             limits::check_key(&self.key)?;
             charge(ctx, KvOp::Read, 1)?;
             let proto = ctx.session.proto;
-            Ok(match read_with_meta(ctx, &self.key) {
-                Some((v, m)) => with_metadata(proto, value_reply(v, kind)?, m),
-                None => with_metadata(proto, Reply::Nil, None),
+            let exp = |e: Option<i64>| self.with_expiration.then_some(e);
+            Ok(match read_full(ctx, &self.key) {
+                Some((v, m, e)) => with_fields(proto, value_reply(v, kind)?, m, exp(e)),
+                None => with_fields(proto, Reply::Nil, None, exp(None)),
             })
         };
         run().unwrap_or_else(|e| e.reply())
@@ -310,6 +347,56 @@ impl Command for KvMget {
     }
 }
 
+/// `KV.BULKGET key [key ...]`: Workers KV's bulk get with metadata. 1..100 keys; per key
+/// `{value, metadata, expiration}` (expiration in unix seconds, or null), or null when the key
+/// does not exist. The values together may hold at most 25 MiB. Billed as one read per key.
+///
+/// Unlike `KV.MGET ... WITHMETADATA`, every argument is a key, so ACL key patterns apply to
+/// exactly the keys read (the HTTP surfaces use it for bulk gets and single reads).
+pub struct KvBulkGet {
+    keys: Vec<Bytes>,
+}
+
+impl Command for KvBulkGet {
+    fn parse(args: &mut Args) -> Result<Self, Reply> {
+        Ok(KvBulkGet {
+            keys: args.rest().to_vec(),
+        })
+    }
+
+    fn execute(self, ctx: &mut Ctx) -> Reply {
+        let run = || -> Result<Reply, KvError> {
+            if self.keys.len() > limits::MAX_BULK_GET {
+                return Err(KvError::BulkGetTooMany);
+            }
+            if self.keys.is_empty() {
+                return Err(KvError::BulkGetTooFew);
+            }
+            for k in &self.keys {
+                limits::check_key(k)?;
+            }
+            charge(ctx, KvOp::Read, self.keys.len() as u64)?;
+            let proto = ctx.session.proto;
+            let mut total = 0usize;
+            let mut out = Vec::with_capacity(self.keys.len());
+            for k in &self.keys {
+                match read_full(ctx, k) {
+                    None => out.push(Reply::Nil),
+                    Some((v, m, e)) => {
+                        total += v.len();
+                        if total > limits::MAX_BULK_GET_BYTES {
+                            return Err(KvError::BulkGetTooLarge);
+                        }
+                        out.push(with_fields(proto, Reply::Bulk(v), m, Some(e)));
+                    }
+                }
+            }
+            Ok(Reply::Array(out))
+        };
+        run().unwrap_or_else(|e| e.reply())
+    }
+}
+
 /// `KV.DELETE key [key ...]`: the number of keys that existed. Deleting a missing key is not
 /// an error (Workers KV's delete always succeeds); each key is one billed delete.
 pub struct KvDelete {
@@ -336,9 +423,10 @@ impl Command for KvDelete {
     }
 }
 
-/// `KV.LIST [PREFIX p] [LIMIT n] [CURSOR c]`: keys in byte order, at most `n` (1..1000,
-/// default 1000) per page, as `{keys: [{name, expiration?, metadata?}], list_complete,
-/// cursor?}`.
+/// `KV.LIST [PREFIX p] [LIMIT n] [CURSOR c] [FORMAT resp|json]`: keys in byte order, at most
+/// `n` (1..1000, default 1000) per page, as `{keys: [{name, expiration?, metadata?}],
+/// list_complete, cursor?}`: RESP values, or with `FORMAT json` one bulk string holding that
+/// object as JSON (Workers KV's list result: names as strings, metadata as JSON values).
 ///
 /// The cursor names the last key returned; the next page starts strictly after it. So no key
 /// appears on two pages, and a key present for the whole listing is returned exactly once,
@@ -347,6 +435,7 @@ pub struct KvList {
     prefix: Bytes,
     limit: Option<String>,
     cursor: Option<Bytes>,
+    json: bool,
 }
 
 impl Command for KvList {
@@ -355,6 +444,7 @@ impl Command for KvList {
             prefix: Bytes::new(),
             limit: None,
             cursor: None,
+            json: false,
         };
         while let Some(opt) = args.next_opt() {
             if args.is_empty() {
@@ -367,6 +457,8 @@ impl Command for KvList {
                 l.limit = Some(text(&v));
             } else if is(&opt, "cursor") {
                 l.cursor = Some(v);
+            } else if is(&opt, "format") && (is(&v, "json") || is(&v, "resp")) {
+                l.json = is(&v, "json");
             } else {
                 return Err(errors::err(errors::SYNTAX));
             }
@@ -410,26 +502,46 @@ impl Command for KvList {
                     return false;
                 }
                 let (deadline, meta) = (r.deadline(), r.meta());
-                encode::put_map_header(
-                    &mut body,
-                    1 + deadline.is_some() as usize + meta.is_some() as usize,
-                    proto,
-                );
-                encode::put_bulk(&mut body, b"name");
-                encode::put_bulk(&mut body, key);
+                if self.json {
+                    json_list_entry(&mut body, n, key, deadline, meta);
+                } else {
+                    encode::put_map_header(
+                        &mut body,
+                        1 + deadline.is_some() as usize + meta.is_some() as usize,
+                        proto,
+                    );
+                    encode::put_bulk(&mut body, b"name");
+                    encode::put_bulk(&mut body, key);
+                    if let Some(d) = deadline {
+                        encode::put_bulk(&mut body, b"expiration");
+                        encode::put_int(&mut body, d.div_euclid(1000));
+                    }
+                    if let Some(m) = meta {
+                        encode::put_bulk(&mut body, b"metadata");
+                        encode::put_bulk(&mut body, m);
+                    }
+                }
                 last.clear();
                 last.extend_from_slice(key);
-                if let Some(d) = deadline {
-                    encode::put_bulk(&mut body, b"expiration");
-                    encode::put_int(&mut body, d.div_euclid(1000));
-                }
-                if let Some(m) = meta {
-                    encode::put_bulk(&mut body, b"metadata");
-                    encode::put_bulk(&mut body, m);
-                }
                 n += 1;
                 true
             });
+            let cursor = more.then(|| limits::encode_cursor(&last));
+            if self.json {
+                let mut out = Vec::with_capacity(body.len() + 96);
+                out.extend_from_slice(b"{\"keys\":[");
+                out.extend_from_slice(&body);
+                out.extend_from_slice(b"],\"list_complete\":");
+                out.extend_from_slice(if more { b"false" } else { b"true" });
+                if let Some(c) = &cursor {
+                    // Base64url: nothing to escape.
+                    out.extend_from_slice(b",\"cursor\":\"");
+                    out.extend_from_slice(c.as_bytes());
+                    out.push(b'"');
+                }
+                out.push(b'}');
+                return Ok(Reply::Bulk(out.into()));
+            }
             let mut out = BytesMut::with_capacity(body.len() + 96);
             encode::put_map_header(&mut out, 2 + more as usize, proto);
             encode::put_bulk(&mut out, b"keys");
@@ -437,14 +549,37 @@ impl Command for KvList {
             out.extend_from_slice(&body);
             encode::put_bulk(&mut out, b"list_complete");
             encode::encode(&mut out, &Reply::Bool(!more), proto);
-            if more {
+            if let Some(c) = &cursor {
                 encode::put_bulk(&mut out, b"cursor");
-                encode::put_bulk(&mut out, limits::encode_cursor(&last).as_bytes());
+                encode::put_bulk(&mut out, c.as_bytes());
             }
             Ok(Reply::Encoded(out.freeze()))
         };
         run().unwrap_or_else(|e| e.reply())
     }
+}
+
+/// One `{name, expiration?, metadata?}` of a JSON list page (the `n`th). A name that is not
+/// UTF-8 (plain SET can write one) is shown with U+FFFD for its bad bytes; its cursor stays
+/// exact. Metadata is JSON already (KV.PUT checks it); anything else is shown as a string.
+fn json_list_entry(out: &mut BytesMut, n: usize, key: &[u8], deadline: Option<i64>, meta: Option<&[u8]>) {
+    use bytes::BufMut;
+    use std::io::Write;
+    let mut w = out.writer();
+    let _ = w.write_all(if n == 0 { b"{\"name\":" } else { b",{\"name\":" });
+    let _ = serde_json::to_writer(&mut w, &*String::from_utf8_lossy(key));
+    if let Some(d) = deadline {
+        let _ = write!(w, ",\"expiration\":{}", d.div_euclid(1000));
+    }
+    if let Some(m) = meta {
+        let _ = w.write_all(b",\"metadata\":");
+        if serde_json::from_slice::<serde::de::IgnoredAny>(m).is_ok() {
+            let _ = w.write_all(m);
+        } else {
+            let _ = serde_json::to_writer(&mut w, &*String::from_utf8_lossy(m));
+        }
+    }
+    let _ = w.write_all(b"}");
 }
 
 /// The reply of the bulk commands: `{successful_key_count, unsuccessful_keys}`.
@@ -526,9 +661,9 @@ impl Command for KvBulkPut {
     }
 
     fn execute(self, ctx: &mut Ctx) -> Reply {
-        let run = || -> Result<Reply, KvError> {
+        let run = || -> Result<Reply, Reply> {
             if self.body.len() > limits::MAX_BULK_BYTES {
-                return Err(KvError::BulkTooLarge(self.body.len()));
+                return Err(KvError::BulkTooLarge(self.body.len()).into());
             }
             let items = bulk_items(&self.body)?;
             let mut bad = Vec::new();
@@ -548,6 +683,11 @@ impl Command for KvBulkPut {
                 }
                 if bad.is_empty() {
                     let o = item.as_object().expect("checked above");
+                    // The keys are inside the JSON body, where the command table's key
+                    // positions cannot see them: the user's key patterns are checked here, as
+                    // dispatch checks them for the keys of other commands.
+                    let key = o.get("key").and_then(Value::as_str).unwrap_or_default();
+                    may_write(ctx, key.as_bytes())?;
                     checked.push(
                         bulk_item(ctx, o).map_err(|e| KvError::BulkFormat(format!("{} (item {i})", e.message())))?,
                     );
@@ -557,7 +697,8 @@ impl Command for KvBulkPut {
                 return Err(KvError::BulkFormat(format!(
                     "Each item should be an object with string \"key\" and \"value\" fields. {}",
                     bad.join("; ")
-                )));
+                ))
+                .into());
             }
             let db = ctx.db();
             let mut ok = 0;
@@ -577,8 +718,18 @@ impl Command for KvBulkPut {
             }
             Ok(bulk_reply(ok, failed))
         };
-        run().unwrap_or_else(|e| e.reply())
+        run().unwrap_or_else(|e| e)
     }
+}
+
+/// May the user write `key`? (A denial is logged in ACL LOG and answered with NOPERM.)
+fn may_write(ctx: &Ctx, key: &[u8]) -> Result<(), Reply> {
+    let user = &ctx.session.user;
+    if user.unrestricted() || user.may_access(key, true) {
+        return Ok(());
+    }
+    super::log_denial(ctx.shared, ctx.session, "key", text(key));
+    Err(errors::err(errors::NOPERM_KEY))
 }
 
 /// The top-level items of a bulk body, each still its raw JSON text, refusing more than

@@ -19,6 +19,35 @@ fn describe(ctx: &Ctx, ns: &Namespace) -> Reply {
     ])
 }
 
+/// Selects namespace `id_or_title` for a session that is not a RESP connection: the HTTP
+/// surfaces name the namespace in every request instead of sending SELECT. SELECT's lookup by
+/// id or title and its namespace scope check (a denial is logged in ACL LOG and answered
+/// with NOPERM); no permission for the SELECT command itself is needed. The commands run
+/// next are checked against the scope again by `dispatch`.
+pub fn select_for_request(
+    shared: &crate::server::shared::Shared,
+    session: &mut super::Session,
+    id_or_title: &[u8],
+) -> Result<Namespace, Reply> {
+    let registry = &shared.namespaces;
+    let not_found = || KvError::NamespaceNotFound.reply();
+    let found = registry.find(id_or_title).ok_or_else(not_found)?;
+    // Read before the liveness check, as SELECT does: a deletion in between is noticed by
+    // the next command (`NAMESPACE_DELETED`).
+    let generation = registry.generation(found.index);
+    if registry.at(found.index).map(|n| n.id) != Some(found.id.clone()) {
+        return Err(not_found());
+    }
+    let mut ctx = Ctx {
+        shared,
+        session,
+        now: crate::store::now_ms(),
+    };
+    ctx.may_use_db(found.index)?;
+    ctx.select(found.index, generation);
+    Ok(found)
+}
+
 fn find(ctx: &Ctx, id_or_title: &[u8]) -> Result<Namespace, KvError> {
     ctx.shared
         .namespaces

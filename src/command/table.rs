@@ -1391,6 +1391,17 @@ static COMMANDS: &[CommandSpec] = &[
         run::<kv::KvBulkDelete>,
     ),
     c(
+        "kv.bulkget",
+        -2,
+        READONLY,
+        KALL,
+        KVRS,
+        "kv",
+        "0.1.0",
+        "Returns the values, metadata and expirations of 1 to 100 keys.",
+        run::<kv::KvBulkGet>,
+    ),
+    c(
         "kv.bulkput",
         2,
         WRITE | DENYOOM,

@@ -12,6 +12,10 @@ pub const MAX_BULK_ITEMS: usize = 10_000;
 pub const MAX_BULK_BYTES: usize = 100_000_000;
 /// `KV.LIST`'s default and largest page.
 pub const MAX_LIST_LIMIT: usize = 1000;
+/// Most bytes of values one bulk get returns (Miniflare's `MAX_BULK_SIZE`: 25 MiB).
+pub const MAX_BULK_GET_BYTES: usize = KV_MAX_VALUE;
+/// Workers KV's smallest `cacheTtl`, in seconds.
+pub const MIN_CACHE_TTL: i64 = 30;
 
 /// A key name: not empty, not `.` or `..`, at most 512 bytes.
 pub fn check_key(key: &[u8]) -> Result<(), KvError> {
@@ -107,6 +111,15 @@ pub fn parse_expiration(raw: &str, min: i64, now_ms: i64) -> Result<i64, KvError
     }
 }
 
+/// `cacheTtl` of a read: an integer of at least 30 seconds. edgekv keeps no edge cache (a
+/// read after a write always sees it), so the value is only checked, as Workers KV does.
+pub fn check_cache_ttl(raw: &str) -> Result<i64, KvError> {
+    match int(raw) {
+        Some(t) if t >= MIN_CACHE_TTL => Ok(t),
+        _ => Err(KvError::CacheTtlTooShort(raw.to_string(), MIN_CACHE_TTL)),
+    }
+}
+
 /// A list page size: 1..=1000.
 pub fn parse_list_limit(raw: &str) -> Result<usize, KvError> {
     match int(raw) {
@@ -174,6 +187,13 @@ mod tests {
         );
         assert_eq!(Expiry::from_parts(Some(1), Some(1)), Err(KvError::MixedExpiration));
         assert_eq!(Expiry::Ttl(60).deadline(now), Some(now + 60_000));
+    }
+
+    #[test]
+    fn cache_ttls() {
+        assert_eq!(check_cache_ttl("30"), Ok(30));
+        assert_eq!(check_cache_ttl("29"), Err(KvError::CacheTtlTooShort("29".into(), 30)));
+        assert_eq!(check_cache_ttl("x"), Err(KvError::CacheTtlTooShort("x".into(), 30)));
     }
 
     #[test]

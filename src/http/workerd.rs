@@ -1,0 +1,264 @@
+//! The KV binding protocol workerd speaks to a `kvNamespace` bound to an external service
+//! (workerd's `src/workerd/api/kv.c++`; Miniflare's KV worker serves the same protocol).
+//!
+//! A request is a binding request when it carries `X-Edgekv-Namespace: <id or title>` (added
+//! by the service's `injectRequestHeaders`), whatever its path:
+//!
+//! - `GET /<key>?urlencoded=true[&cache_ttl=]` → the value, `CF-KV-Metadata` (JSON) and
+//!   `CF-Expiration` (unix seconds) headers when set; 404 when missing (workerd: null).
+//! - `PUT /<key>?urlencoded=true[&expiration=][&expiration_ttl=]`, metadata in
+//!   `CF-KV-Metadata`; `DELETE /<key>?urlencoded=true`.
+//! - `GET /?key_count_limit=&prefix=&cursor=` → `{keys: [{name, expiration?, metadata?}],
+//!   list_complete, cursor?, cacheStatus}`, metadata as JSON *text* (workerd parses it).
+//! - `POST /bulk/get {keys, type?, withMetadata?, cacheTtl?}` → `{key: value | {value,
+//!   metadata} | null}`.
+//!
+//! workerd shows a Worker only `KV <METHOD> failed: <status> <reason phrase>`, so an error's
+//! Workers KV text is the reason phrase (and the body). GET and PUT leave `: & + ; =`
+//! unencoded in the path while DELETE encodes them: the raw path is decoded once, and `+`
+//! never becomes a space. An unknown namespace is a 400 here, not a 404: workerd turns a 404
+//! on GET into null, which would hide a misconfigured binding.
+
+use super::{auth, bulk_entry, field, metadata_json, read_body, Call, Conn, HttpError, Params};
+use crate::errors::{api, KvError};
+use crate::protocol::Reply;
+use crate::server::shared::Shared;
+use axum::body::{Body, Bytes};
+use axum::extract::Request;
+use axum::http::request::Parts;
+use axum::http::{Method, StatusCode};
+use axum::response::Response;
+use serde_json::{Map, Value};
+use std::sync::Arc;
+
+/// The header that makes a request a binding request and names its namespace.
+pub const NAMESPACE_HEADER: &str = "x-edgekv-namespace";
+const METADATA_HEADER: &str = "cf-kv-metadata";
+const EXPIRATION_HEADER: &str = "cf-expiration";
+/// The bulk get body: up to 100 keys of 512 bytes, JSON-escaped.
+const BULK_GET_BODY: usize = 1024 * 1024;
+
+/// Answers a binding request.
+pub async fn handle(shared: &Arc<Shared>, conn: Conn, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    let mut body = Some(body);
+    match serve(shared, conn, &parts, &mut body).await {
+        Ok(r) => r,
+        Err(e) => {
+            // Refused before its body was read: read it anyway, so that a client still
+            // sending it reads the answer rather than a reset connection.
+            if let Some(b) = body.take() {
+                super::discard(b).await;
+            }
+            failure(e)
+        }
+    }
+}
+
+/// An error: its text as the reason phrase and as the body.
+fn failure(e: HttpError) -> Response {
+    let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    // Control bytes cannot go into a status line; none of our texts has any, but keys and
+    // client bytes may be quoted in them.
+    let phrase: Vec<u8> = e
+        .message
+        .bytes()
+        .map(|b| {
+            if b == b'\t' || (b' '..0x7f).contains(&b) || b >= 0x80 {
+                b
+            } else {
+                b' '
+            }
+        })
+        .collect();
+    let mut resp = Response::new(Body::from(e.message));
+    *resp.status_mut() = status;
+    if let Ok(p) = hyper::ext::ReasonPhrase::try_from(phrase) {
+        resp.extensions_mut().insert(p);
+    }
+    resp
+}
+
+fn arg(s: &str) -> Bytes {
+    Bytes::copy_from_slice(s.as_bytes())
+}
+
+fn empty(status: StatusCode) -> Response {
+    let mut r = Response::new(Body::empty());
+    *r.status_mut() = status;
+    r
+}
+
+/// Serves a binding request; takes `body` out of its option once it reads it.
+async fn serve(
+    shared: &Arc<Shared>,
+    conn: Conn,
+    parts: &Parts,
+    body: &mut Option<Body>,
+) -> Result<Response, HttpError> {
+    let who = auth::authenticate(shared, conn, &parts.headers)?;
+    let mut call = Call::new(shared, &who);
+    let ns = parts
+        .headers
+        .get(NAMESPACE_HEADER)
+        .map(|v| v.as_bytes().to_vec())
+        .unwrap_or_default();
+    call.select(&ns).map_err(binding_error)?;
+    let params = Params::of(&parts.uri);
+    let path = parts.uri.path();
+    let raw = path.strip_prefix('/').unwrap_or(path);
+    let method = &parts.method;
+    if method == Method::GET && raw.is_empty() {
+        return list(&mut call, &params);
+    }
+    if method == Method::POST && raw == "bulk/get" {
+        return bulk_get(&mut call, body.take().unwrap_or_default()).await;
+    }
+    // Keys come percent-encoded when the request says so (workerd always does).
+    let key = if params.get("urlencoded").is_some_and(|v| v.eq_ignore_ascii_case("true")) {
+        super::decode_path(raw).map_err(|e| HttpError::kv(&e))?
+    } else {
+        raw.as_bytes().to_vec()
+    };
+    let key = Bytes::from(key);
+    match *method {
+        Method::GET => get(&mut call, key, &params).await,
+        Method::PUT => {
+            let metadata = parts
+                .headers
+                .get(METADATA_HEADER)
+                .map(|v| Bytes::copy_from_slice(v.as_bytes()));
+            put(&mut call, key, &params, metadata, body.take().unwrap_or_default()).await
+        }
+        Method::DELETE => {
+            call.run(vec![arg("KV.DELETE"), key]).map_err(binding_error)?;
+            call.durable().await?;
+            Ok(empty(StatusCode::OK))
+        }
+        _ => Err(HttpError::new(405, api::METHOD, "Method Not Allowed")),
+    }
+}
+
+/// The binding surface's wording: an unknown namespace is a 400 (see the module's doc).
+fn binding_error(e: HttpError) -> HttpError {
+    if e.code == api::NAMESPACE_NOT_FOUND {
+        HttpError::new(400, e.code, e.message)
+    } else {
+        e
+    }
+}
+
+async fn get(call: &mut Call, key: Bytes, params: &Params) -> Result<Response, HttpError> {
+    if let Some(t) = params.get("cache_ttl") {
+        crate::kv::limits::check_cache_ttl(t).map_err(|e| HttpError::kv(&e))?;
+    }
+    let reply = call
+        .run(vec![arg("KV.GETWITHMETADATA"), key, arg("WITHEXPIRATION")])
+        .map_err(binding_error)?;
+    call.durable().await?;
+    let Some(Reply::Bulk(value)) = field(&reply, "value") else {
+        return Err(HttpError::new(404, api::KEY_NOT_FOUND, "Not Found"));
+    };
+    let mut resp = Response::new(Body::from(value.clone()));
+    let headers = resp.headers_mut();
+    if let Some(m) = field(&reply, "metadata").filter(|m| !matches!(m, Reply::Nil)) {
+        // Compact JSON: the stored text may span lines, which a header cannot.
+        if let Ok(v) = metadata_json(Some(m)).to_string().parse() {
+            headers.insert(METADATA_HEADER, v);
+        }
+    }
+    if let Some(Reply::Int(e)) = field(&reply, "expiration") {
+        headers.insert(EXPIRATION_HEADER, (*e).into());
+    }
+    Ok(resp)
+}
+
+async fn put(
+    call: &mut Call,
+    key: Bytes,
+    params: &Params,
+    metadata: Option<Bytes>,
+    body: Body,
+) -> Result<Response, HttpError> {
+    let value = read_body(body, crate::errors::KV_MAX_VALUE)
+        .await
+        .map_err(|e| match e {
+            super::BodyError::TooLarge(n) => HttpError::kv(&KvError::ValueTooLong(n as usize)),
+            super::BodyError::Read(why) => HttpError::new(400, api::INVALID, why),
+        })?;
+    let mut argv = vec![arg("KV.PUT"), key, value];
+    if let Some(e) = params.get("expiration").filter(|v| !v.is_empty()) {
+        argv.extend([arg("EXPIRATION"), arg(e)]);
+    }
+    if let Some(t) = params.get("expiration_ttl").filter(|v| !v.is_empty()) {
+        argv.extend([arg("EXPIRATIONTTL"), arg(t)]);
+    }
+    if let Some(m) = metadata {
+        argv.extend([arg("METADATA"), m]);
+    }
+    call.run(argv).map_err(binding_error)?;
+    call.durable().await?;
+    Ok(empty(StatusCode::OK))
+}
+
+/// `GET /?key_count_limit=&prefix=&cursor=` (workerd sends the limit only when it is > 0).
+fn list(call: &mut Call, params: &Params) -> Result<Response, HttpError> {
+    let mut argv = vec![arg("KV.LIST"), arg("FORMAT"), arg("json")];
+    for (param, opt) in [("prefix", "PREFIX"), ("key_count_limit", "LIMIT"), ("cursor", "CURSOR")] {
+        if let Some(v) = params.get(param) {
+            argv.extend([arg(opt), arg(v)]);
+        }
+    }
+    let reply = call.run(argv).map_err(binding_error)?;
+    let mut page = super::rest::list_page(&reply)?;
+    // workerd parses each key's metadata from a JSON string (Miniflare sends it so).
+    if let Some(Value::Array(keys)) = page.get_mut("keys") {
+        for k in keys {
+            if let Some(m) = k.get_mut("metadata") {
+                *m = Value::String(m.to_string());
+            }
+        }
+    }
+    page.insert("cacheStatus".into(), Value::Null);
+    json_response(&Value::Object(page))
+}
+
+fn json_response(v: &Value) -> Result<Response, HttpError> {
+    let mut resp = Response::new(Body::from(v.to_string()));
+    resp.headers_mut().insert(
+        axum::http::header::CONTENT_TYPE,
+        axum::http::HeaderValue::from_static("application/json"),
+    );
+    Ok(resp)
+}
+
+/// `POST /bulk/get`: per key the value (text or parsed JSON), `{value, metadata}` with
+/// `withMetadata`, or null.
+async fn bulk_get(call: &mut Call, body: Body) -> Result<Response, HttpError> {
+    let body = read_body(body, BULK_GET_BODY).await.map_err(|e| match e {
+        super::BodyError::TooLarge(_) => HttpError::body_too_large(BULK_GET_BODY),
+        super::BodyError::Read(why) => HttpError::malformed_json(why),
+    })?;
+    let q = super::rest::parse_bulk_get(&body)?;
+    let replies = super::rest::run_bulk_get(call, &q).map_err(binding_error)?;
+    call.durable().await?;
+    let mut out = Map::new();
+    for (k, r) in q.keys.iter().zip(&replies) {
+        let v = match bulk_entry(r) {
+            None => Value::Null,
+            Some((value, meta, _)) => {
+                let value = super::rest::bulk_value(&value, q.json)?;
+                if q.with_metadata {
+                    let mut m = Map::new();
+                    m.insert("value".into(), value);
+                    m.insert("metadata".into(), metadata_json(meta));
+                    Value::Object(m)
+                } else {
+                    value
+                }
+            }
+        };
+        out.insert(k.clone(), v);
+    }
+    json_response(&Value::Object(out))
+}

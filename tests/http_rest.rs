@@ -1,0 +1,1319 @@
+//! Cloudflare's REST API v4 for Workers KV over edgekv's HTTP listener: the real binary, real
+//! TCP, the requests wrangler 4.86.0 and the Python `cloudflare` SDK send (notes/http-capture.md),
+//! exact envelopes, statuses and texts, and interop with RESP.
+
+mod common;
+mod http_util;
+
+use http_util::{create_ns, fail, now, ok, start, Body, Http, NS};
+use serde_json::{json, Value};
+
+const KEY_NOT_FOUND: u32 = 10009;
+const NS_NOT_FOUND: u32 = 10013;
+const INVALID: u32 = 10020;
+const AUTH: u32 = 10000;
+
+/// wrangler's `encodeURIComponent` of `a+b:c&d;e=f/g%h i?j#k`.
+const SPECIAL_WRANGLER: &str = "a%2Bb%3Ac%26d%3Be%3Df%2Fg%25h%20i%3Fj%23k";
+/// The Python SDK's quoting of the same key (RFC 3986 segment: `!$&'()*+,;=:@` raw).
+const SPECIAL_PYTHON: &str = "a+b:c&d;e=f%2Fg%25h%20i%3Fj%23k";
+const SPECIAL: &str = "a+b:c&d;e=f/g%h i?j#k";
+const UNICODE_ENC: &str = "%D0%BA%D0%BB%D1%8E%D1%87-%C3%BC-%F0%9F%98%80";
+const UNICODE: &str = "ключ-ü-😀";
+
+fn values(id: &str, key: &str) -> String {
+    format!("{NS}/{id}/values/{key}")
+}
+
+#[track_caller]
+fn expect(r: &http_util::Resp, status: u16, body: Value) {
+    assert_eq!((r.status, r.json()), (status, body), "{}", r.text());
+}
+
+/// A RESP connection with `ns` selected.
+fn resp_in(s: &common::Server, ns: &str) -> common::Raw {
+    let mut c = s.raw();
+    c.expect(&["SELECT", ns], "+OK\r\n");
+    c
+}
+
+fn put_raw(h: &Http, id: &str, key: &str, value: &[u8]) -> http_util::Resp {
+    h.send(
+        "PUT",
+        &values(id, key),
+        &[("Content-Type", "text/plain;charset=UTF-8")],
+        Body::Bytes(value),
+    )
+}
+
+#[test]
+fn namespaces_create_get_rename_delete() {
+    let (s, h) = start(&[]);
+    let r = h.json("POST", NS, &[], &json!({"title": "alpha"}));
+    assert_eq!(r.status, 200);
+    let id = r.json()["result"]["id"].as_str().unwrap().to_string();
+    assert!(id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
+    expect(
+        &r,
+        200,
+        ok(json!({"id": id, "title": "alpha", "supports_url_encoding": true})),
+    );
+    assert_eq!(r.header("content-type"), Some("application/json"));
+    // The same namespace over RESP.
+    let mut c = s.raw();
+    let got = common::text(c.cmd(&["KV.NAMESPACE", "GET", "alpha"]));
+    assert!(got.contains(&id), "{got}");
+
+    // Duplicate title: Cloudflare's code and (lower-case) text.
+    let dup = h.json("POST", NS, &[], &json!({"title": "alpha"}));
+    expect(
+        &dup,
+        400,
+        fail(10014, "a namespace with this account ID and title already exists"),
+    );
+    // wrangler sends the body pretty-printed.
+    let beta = h.send(
+        "POST",
+        NS,
+        &[("Content-Type", "application/json")],
+        Body::Bytes(b"{\n  \"title\": \"beta\"\n}"),
+    );
+    assert_eq!(beta.json()["result"]["title"], "beta");
+    let beta_id = beta.json()["result"]["id"].as_str().unwrap().to_string();
+    expect(
+        &h.json("POST", NS, &[], &json!({})),
+        400,
+        fail(
+            INVALID,
+            "Invalid request body: expected a JSON object with a string \"title\".",
+        ),
+    );
+    expect(
+        &h.send("POST", NS, &[], Body::Bytes(b"nope")),
+        400,
+        fail(
+            INVALID,
+            "Malformed JSON in request body: expected ident at line 1 column 2",
+        ),
+    );
+    expect(
+        &h.json("POST", NS, &[], &json!({"title": ""})),
+        400,
+        fail(INVALID, "A namespace title must not be empty"),
+    );
+    expect(
+        &h.json("POST", NS, &[], &json!({"title": "t".repeat(513)})),
+        400,
+        fail(
+            INVALID,
+            "A namespace title must be 512 characters or less (current: 513)",
+        ),
+    );
+
+    // Get, by id and by title.
+    let desc = ok(json!({"id": id, "title": "alpha", "supports_url_encoding": true}));
+    expect(&h.get(&format!("{NS}/{id}")), 200, desc.clone());
+    expect(&h.get(&format!("{NS}/alpha")), 200, desc);
+    expect(
+        &h.get(&format!("{NS}/00000000000000000000000000000000")),
+        404,
+        fail(NS_NOT_FOUND, "get namespace: 'namespace not found'"),
+    );
+
+    // Rename: the answer is the namespace as it is now (wrangler prints `result.title`).
+    expect(
+        &h.json("PUT", &format!("{NS}/{id}"), &[], &json!({"title": "gamma"})),
+        200,
+        ok(json!({"id": id, "title": "gamma", "supports_url_encoding": true})),
+    );
+    expect(
+        &h.json("PUT", &format!("{NS}/{id}"), &[], &json!({"title": "beta"})),
+        400,
+        fail(10014, "a namespace with this account ID and title already exists"),
+    );
+    expect(
+        &h.json(
+            "PUT",
+            &format!("{NS}/ffffffffffffffffffffffffffffffff"),
+            &[],
+            &json!({"title": "x"}),
+        ),
+        404,
+        fail(NS_NOT_FOUND, "rename namespace: 'namespace not found'"),
+    );
+    assert_eq!(h.get(&format!("{NS}/gamma")).json()["result"]["id"], id.as_str());
+
+    // Delete, with its keys.
+    assert_eq!(put_raw(&h, &id, "k", b"v").status, 200);
+    expect(
+        &h.send("DELETE", &format!("{NS}/{id}"), &[], Body::None),
+        200,
+        ok(Value::Null),
+    );
+    expect(
+        &h.send("DELETE", &format!("{NS}/{id}"), &[], Body::None),
+        404,
+        fail(NS_NOT_FOUND, "delete namespace: 'namespace not found'"),
+    );
+    expect(
+        &h.get(&values(&id, "k")),
+        404,
+        fail(NS_NOT_FOUND, "get: 'namespace not found'"),
+    );
+    let list = common::text(c.cmd(&["KV.NAMESPACE", "LIST"]));
+    assert!(list.contains(&beta_id) && !list.contains(&id), "{list}");
+}
+
+#[test]
+fn namespaces_list_pages() {
+    let (_s, h) = start(&[]);
+    let mut ids = Vec::new();
+    // Created in an order that differs from the titles' order.
+    for i in 0..25 {
+        let title = format!("ns-{:02}", (i * 7) % 25);
+        ids.push((create_ns(&h, &title, &[]), title));
+    }
+    let desc = |v: &[(String, String)]| -> Value {
+        v.iter()
+            .map(|(id, t)| json!({"id": id, "title": t, "supports_url_encoding": true}))
+            .collect()
+    };
+    let page = |q: &str| h.get(&format!("{NS}{q}")).json();
+    let info = |page: u64, per_page: u64, count: u64, total_pages: u64| json!({"page": page, "per_page": per_page, "count": count, "total_count": 25, "total_pages": total_pages});
+    // Default: 20 per page, in creation order; a page past the end is empty (the SDKs stop
+    // at the first empty page).
+    let mut p1 = ok(desc(&ids[..20]));
+    p1["result_info"] = info(1, 20, 20, 2);
+    assert_eq!(page(""), p1);
+    let mut p2 = ok(desc(&ids[20..]));
+    p2["result_info"] = info(2, 20, 5, 2);
+    assert_eq!(page("?page=2"), p2);
+    // The Python SDK may send its float parameters as `2.0`.
+    assert_eq!(page("?page=2.0"), p2);
+    let mut p3 = ok(json!([]));
+    p3["result_info"] = info(3, 20, 0, 2);
+    assert_eq!(page("?page=3"), p3);
+
+    // wrangler: per_page=1000 (taken as 100), ordered by title, then page=2 (empty).
+    let mut by_title = ids.clone();
+    by_title.sort_by(|a, b| a.1.cmp(&b.1));
+    let mut all = ok(desc(&by_title));
+    all["result_info"] = info(1, 100, 25, 1);
+    assert_eq!(page("?per_page=1000&order=title&direction=asc"), all);
+    assert_eq!(page("?per_page=100&order=title&direction=asc&page=1"), all);
+    let next = page("?per_page=1000&order=title&direction=asc&page=2");
+    assert_eq!(next["result"], json!([]));
+    let mut desc_titles = by_title.clone();
+    desc_titles.reverse();
+    assert_eq!(
+        page("?order=title&direction=desc&per_page=5")["result"],
+        desc(&desc_titles[..5])
+    );
+    let mut by_id = ids.clone();
+    by_id.sort();
+    assert_eq!(page("?order=id&per_page=100")["result"], desc(&by_id));
+
+    let bad = |q: &str, msg: &str| expect(&h.get(&format!("{NS}{q}")), 400, fail(INVALID, msg));
+    bad(
+        "?page=0",
+        "Invalid page of 0. Please specify an integer greater than 0.",
+    );
+    bad(
+        "?per_page=x",
+        "Invalid per_page of x. Please specify an integer greater than 0.",
+    );
+    bad(
+        "?order=name",
+        "Invalid order of name. Please specify \"id\" or \"title\".",
+    );
+    bad(
+        "?direction=up",
+        "Invalid direction of up. Please specify \"asc\" or \"desc\".",
+    );
+}
+
+#[test]
+fn values_put_get_delete() {
+    let (s, h) = start(&[]);
+    let id = create_ns(&h, "vals", &[]);
+    expect(&put_raw(&h, &id, "plain", b"hello"), 200, ok(Value::Null));
+    let r = h.get(&values(&id, "plain"));
+    assert_eq!((r.status, r.body.as_slice()), (200, &b"hello"[..]));
+    assert_eq!(r.header("content-type"), Some("application/octet-stream"));
+    assert_eq!(r.header("expiration"), None);
+    // The same key over RESP, in the selected namespace.
+    let mut c = resp_in(&s, &id);
+    c.expect(&["GET", "plain"], &common::bulk("hello"));
+    c.expect(&["KV.GET", "plain"], &common::bulk("hello"));
+
+    // A value from a file: raw bytes, no Content-Type (wrangler --path).
+    let bin = b"file\x00contents\xff";
+    assert_eq!(h.send("PUT", &values(&id, "bin"), &[], Body::Bytes(bin)).status, 200);
+    assert_eq!(h.get(&values(&id, "bin")).body, bin);
+    c.expect(&["STRLEN", "bin"], ":14\r\n");
+    // An empty value.
+    assert_eq!(put_raw(&h, &id, "empty", b"").status, 200);
+    let r = h.get(&values(&id, "empty"));
+    assert_eq!((r.status, r.body.len()), (200, 0));
+
+    // Written over RESP, read over HTTP.
+    c.expect(&["KV.PUT", "fromresp", "r-value"], "+OK\r\n");
+    assert_eq!(h.get(&values(&id, "fromresp")).body, b"r-value");
+
+    expect(
+        &h.send("DELETE", &values(&id, "plain"), &[], Body::None),
+        200,
+        ok(Value::Null),
+    );
+    expect(
+        &h.get(&values(&id, "plain")),
+        404,
+        fail(KEY_NOT_FOUND, "get: 'key not found'"),
+    );
+    c.expect(&["EXISTS", "plain"], ":0\r\n");
+    // Deleting a missing key is not an error (the Python SDK sends a JSON content type).
+    expect(
+        &h.send(
+            "DELETE",
+            &values(&id, "plain"),
+            &[("Content-Type", "application/json")],
+            Body::None,
+        ),
+        200,
+        ok(Value::Null),
+    );
+}
+
+#[test]
+fn values_expiration() {
+    let (s, h) = start(&[]);
+    let id = create_ns(&h, "exp", &[]);
+    let mut c = resp_in(&s, &id);
+    let q = |k: &str, q: &str| format!("{}?{q}", values(&id, k));
+    let put = |target: &str| h.send("PUT", target, &[], Body::Bytes(b"v"));
+
+    expect(&put(&q("ttl", "expiration_ttl=120")), 200, ok(Value::Null));
+    let header: i64 = h
+        .get(&values(&id, "ttl"))
+        .header("expiration")
+        .unwrap()
+        .parse()
+        .unwrap();
+    // Whole seconds, rounded down (as KV.LIST and Workers KV show it).
+    assert_eq!(
+        header,
+        common::int_reply(&mut c, &["PEXPIRETIME", "ttl"]).div_euclid(1000)
+    );
+    assert!((now() + 119..=now() + 121).contains(&header), "{header}");
+
+    expect(&put(&q("at", "expiration=4102444800")), 200, ok(Value::Null));
+    assert_eq!(h.get(&values(&id, "at")).header("expiration"), Some("4102444800"));
+    c.expect(&["EXPIRETIME", "at"], ":4102444800\r\n");
+    // A put without an expiration clears it; an empty parameter counts as absent.
+    expect(&put(&q("at", "expiration=")), 200, ok(Value::Null));
+    assert_eq!(h.get(&values(&id, "at")).header("expiration"), None);
+    c.expect(&["TTL", "at"], ":-1\r\n");
+
+    let bad = |query: &str, msg: &str| expect(&put(&q("bad", query)), 400, fail(INVALID, msg));
+    bad(
+        "expiration_ttl=30",
+        "Invalid expiration_ttl of 30. Expiration TTL must be at least 60.",
+    );
+    bad(
+        "expiration_ttl=0",
+        "Invalid expiration_ttl of 0. Please specify integer greater than 0.",
+    );
+    bad(
+        "expiration=1",
+        "Invalid expiration of 1. Please specify integer greater than the current number of seconds since the UNIX epoch.",
+    );
+    let soon = now() + 10;
+    bad(
+        &format!("expiration={soon}"),
+        &format!("Invalid expiration of {soon}. Expiration times must be at least 60 seconds in the future."),
+    );
+    bad(
+        "expiration=4102444800&expiration_ttl=300",
+        "Both expiration and expiration_ttl were given; a write takes one or the other, never both.",
+    );
+    c.expect(&["EXISTS", "bad"], ":0\r\n");
+}
+
+/// One part of a multipart body: name, filename, content type, data.
+type Part<'a> = (&'a str, Option<&'a str>, Option<&'a str>, &'a [u8]);
+
+/// A multipart body with `parts`, CRLF line ends (as undici and httpx write them).
+fn multipart(boundary: &str, parts: &[Part]) -> Vec<u8> {
+    let mut b = Vec::new();
+    for (name, file, ct, data) in parts {
+        b.extend_from_slice(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"").as_bytes());
+        if let Some(f) = file {
+            b.extend_from_slice(format!("; filename=\"{f}\"").as_bytes());
+        }
+        b.extend_from_slice(b"\r\n");
+        if let Some(ct) = ct {
+            b.extend_from_slice(format!("Content-Type: {ct}\r\n").as_bytes());
+        }
+        b.extend_from_slice(b"\r\n");
+        b.extend_from_slice(data);
+        b.extend_from_slice(b"\r\n");
+    }
+    b.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    b
+}
+
+#[test]
+fn values_multipart_with_metadata() {
+    let (s, h) = start(&[]);
+    let id = create_ns(&h, "mp", &[]);
+    let mut c = resp_in(&s, &id);
+    let send = |key: &str, boundary: &str, body: &[u8]| {
+        let ct = format!("multipart/form-data; boundary={boundary}");
+        h.send("PUT", &values(&id, key), &[("Content-Type", &ct)], Body::Bytes(body))
+    };
+    // wrangler `kv key put withmeta "v a l" --metadata '{"a":1,"b":"x"}' --ttl 120`, as captured.
+    let wrangler = b"------formdata-undici-069972231534\r\nContent-Disposition: form-data; name=\"value\"\r\n\r\nv a l\r\n------formdata-undici-069972231534\r\nContent-Disposition: form-data; name=\"metadata\"\r\n\r\n{\"a\":1,\"b\":\"x\"}\r\n------formdata-undici-069972231534--\r\n";
+    let ct = "multipart/form-data; boundary=----formdata-undici-069972231534";
+    let r = h.send(
+        "PUT",
+        &format!("{}?expiration_ttl=120", values(&id, "withmeta")),
+        &[("Content-Type", ct)],
+        Body::Bytes(wrangler),
+    );
+    expect(&r, 200, ok(Value::Null));
+    assert_eq!(h.get(&values(&id, "withmeta")).body, b"v a l");
+    expect(
+        &h.get(&format!("{NS}/{id}/metadata/withmeta")),
+        200,
+        ok(json!({"a": 1, "b": "x"})),
+    );
+    c.expect(
+        &["KV.GETWITHMETADATA", "withmeta"],
+        &format!(
+            "*2\r\n{}{}",
+            common::bulk("v a l"),
+            common::bulk("{\"a\":1,\"b\":\"x\"}")
+        ),
+    );
+    assert!(common::int_reply(&mut c, &["TTL", "withmeta"]) > 100);
+
+    // wrangler --path with --metadata: a file part with binary bytes.
+    let body = multipart(
+        "----formdata-undici-022363183777",
+        &[
+            (
+                "value",
+                Some("blob"),
+                Some("application/octet-stream"),
+                b"file\x00contents\xff",
+            ),
+            ("metadata", None, None, b"{\"m\":true}"),
+        ],
+    );
+    assert_eq!(
+        send("frompathmd", "----formdata-undici-022363183777", &body).status,
+        200
+    );
+    assert_eq!(h.get(&values(&id, "frompathmd")).body, b"file\x00contents\xff");
+    expect(
+        &h.get(&format!("{NS}/{id}/metadata/frompathmd")),
+        200,
+        ok(json!({"m": true})),
+    );
+
+    // The Python SDK: always multipart, value part `upload`, metadata as `json.dumps` (spaces).
+    let b = "97bb8d3387c2d5ead06f8c614160b3b3";
+    let body = multipart(
+        b,
+        &[
+            (
+                "value",
+                Some("upload"),
+                Some("application/octet-stream"),
+                b"{\"user\":\"ada\"}",
+            ),
+            (
+                "metadata",
+                None,
+                Some("application/json"),
+                b"{\"user\": \"ada\", \"plan\": \"pro\"}",
+            ),
+        ],
+    );
+    assert_eq!(send("sess:1", b, &body).status, 200);
+    expect(
+        &h.get(&format!("{NS}/{id}/metadata/sess:1")),
+        200,
+        ok(json!({"user": "ada", "plan": "pro"})),
+    );
+    let only_value = multipart(
+        b,
+        &[(
+            "value",
+            Some("upload"),
+            Some("application/octet-stream"),
+            b"\x00\xff\x01bin",
+        )],
+    );
+    assert_eq!(send("bin", b, &only_value).status, 200);
+    assert_eq!(h.get(&values(&id, "bin")).body, b"\x00\xff\x01bin");
+    expect(&h.get(&format!("{NS}/{id}/metadata/bin")), 200, ok(Value::Null));
+    // Listed with canonical (compact) metadata.
+    let listed = h.get(&format!("{NS}/{id}/keys?prefix=sess"));
+    assert_eq!(
+        listed.json()["result"],
+        json!([{"name": "sess:1", "metadata": {"user": "ada", "plan": "pro"}}])
+    );
+
+    // Refusals.
+    let no_value = multipart(b, &[("metadata", None, None, b"{}")]);
+    expect(
+        &send("x", b, &no_value),
+        400,
+        fail(INVALID, "Invalid multipart/form-data body: no \"value\" part"),
+    );
+    let not_json = multipart(b, &[("value", None, None, b"v"), ("metadata", None, None, b"{nope")]);
+    expect(
+        &send("x", b, &not_json),
+        400,
+        fail(INVALID, "Metadata must be valid JSON."),
+    );
+    let big = format!("\"{}\"", "m".repeat(1023));
+    let too_big = multipart(
+        b,
+        &[("value", None, None, b"v"), ("metadata", None, None, big.as_bytes())],
+    );
+    expect(
+        &send("x", b, &too_big),
+        413,
+        fail(INVALID, "Metadata length of 1025 exceeds limit of 1024."),
+    );
+    let broken = h.send(
+        "PUT",
+        &values(&id, "x"),
+        &[("Content-Type", "multipart/form-data")],
+        Body::Bytes(b"garbage"),
+    );
+    assert_eq!(broken.status, 400);
+    let msg = broken.json()["errors"][0]["message"].as_str().unwrap().to_string();
+    assert!(msg.starts_with("Invalid multipart/form-data body: "), "{msg}");
+    c.expect(&["EXISTS", "x"], ":0\r\n");
+}
+
+#[test]
+fn keys_in_paths_are_decoded_once() {
+    let (s, h) = start(&[]);
+    let id = create_ns(&h, "paths", &[]);
+    let mut c = resp_in(&s, &id);
+    // wrangler's encoding, then the Python SDK's, of the same key.
+    expect(&put_raw(&h, &id, SPECIAL_WRANGLER, b"special"), 200, ok(Value::Null));
+    c.expect(&["KV.GET", SPECIAL], &common::bulk("special"));
+    assert_eq!(h.get(&values(&id, SPECIAL_PYTHON)).body, b"special");
+    assert_eq!(put_raw(&h, &id, SPECIAL_PYTHON, b"again").status, 200);
+    assert_eq!(h.get(&values(&id, SPECIAL_WRANGLER)).body, b"again");
+    assert_eq!(
+        h.get(&format!("{NS}/{id}/keys?prefix=a%2Bb%3Ac%26d%3Be%3Df%2Fg%25h+i"))
+            .json()["result"],
+        json!([{"name": SPECIAL}])
+    );
+    // `+` is a plus in a path, never a space; `%2F` is a slash inside the key; so is a raw `/`.
+    assert_eq!(put_raw(&h, &id, "p+q", b"plus").status, 200);
+    c.expect(&["KV.GET", "p+q"], &common::bulk("plus"));
+    c.expect(&["EXISTS", "p q"], ":0\r\n");
+    assert_eq!(put_raw(&h, &id, "dir%2Ffile", b"slash").status, 200);
+    assert_eq!(h.get(&values(&id, "dir/file")).body, b"slash");
+    c.expect(&["KV.GET", "dir/file"], &common::bulk("slash"));
+    // `%25` decodes once: the key holds `%2F`, not `/`.
+    assert_eq!(put_raw(&h, &id, "pct%252F", b"once").status, 200);
+    c.expect(&["KV.GET", "pct%2F"], &common::bulk("once"));
+    // Unicode, percent-encoded UTF-8.
+    assert_eq!(put_raw(&h, &id, UNICODE_ENC, b"unicode").status, 200);
+    c.expect(&["KV.GET", UNICODE], &common::bulk("unicode"));
+    c.expect(&["KV.PUT", "from-resp-ü", "x"], "+OK\r\n");
+    assert_eq!(h.get(&values(&id, "from-resp-%C3%BC")).body, b"x");
+    expect(
+        &h.send("DELETE", &values(&id, SPECIAL_WRANGLER), &[], Body::None),
+        200,
+        ok(Value::Null),
+    );
+    c.expect(&["EXISTS", SPECIAL], ":0\r\n");
+
+    // Workers KV's key rules, with their statuses.
+    expect(
+        &put_raw(&h, &id, "bad%zz", b"v"),
+        400,
+        fail(INVALID, "Could not URL-decode key name"),
+    );
+    expect(
+        &h.get(&values(&id, "bad%2")),
+        400,
+        fail(INVALID, "Could not URL-decode key name"),
+    );
+    let long = "k".repeat(513);
+    expect(
+        &put_raw(&h, &id, &long, b"v"),
+        414,
+        fail(INVALID, "UTF-8 encoded length of 513 exceeds key length limit of 512."),
+    );
+    assert_eq!(put_raw(&h, &id, &"k".repeat(512), b"v").status, 200);
+    expect(
+        &put_raw(&h, &id, "..", b"v"),
+        400,
+        fail(INVALID, "Illegal key name \"..\". Please use a different name."),
+    );
+    expect(
+        &h.get(&values(&id, "%2E")),
+        400,
+        fail(INVALID, "Illegal key name \".\". Please use a different name."),
+    );
+}
+
+#[test]
+fn metadata_endpoint() {
+    let (s, h) = start(&[]);
+    let id = create_ns(&h, "meta", &[]);
+    let mut c = resp_in(&s, &id);
+    c.expect(&["KV.PUT", "m", "v", "METADATA", "{\"x\": [1, 2]}"], "+OK\r\n");
+    c.expect(&["KV.PUT", "s", "v", "METADATA", "\"just a string\""], "+OK\r\n");
+    c.expect(&["KV.PUT", "none", "v"], "+OK\r\n");
+    expect(&h.get(&format!("{NS}/{id}/metadata/m")), 200, ok(json!({"x": [1, 2]})));
+    expect(
+        &h.get(&format!("{NS}/{id}/metadata/s")),
+        200,
+        ok(json!("just a string")),
+    );
+    expect(&h.get(&format!("{NS}/{id}/metadata/none")), 200, ok(Value::Null));
+    expect(
+        &h.get(&format!("{NS}/{id}/metadata/missing")),
+        404,
+        fail(KEY_NOT_FOUND, "metadata: 'key not found'"),
+    );
+    expect(
+        &h.get(&format!("{NS}/nope/metadata/m")),
+        404,
+        fail(NS_NOT_FOUND, "metadata: 'namespace not found'"),
+    );
+}
+
+/// Writes `n` keys `k-0000`... over REST bulk, 1,000 per request (as wrangler batches).
+fn bulk_keys(h: &Http, id: &str, n: usize) {
+    let items: Vec<Value> = (0..n)
+        .map(|i| match i % 3 {
+            0 => json!({"key": format!("k-{i:04}"), "value": format!("v{i}"), "metadata": {"n": i}}),
+            1 => json!({"key": format!("k-{i:04}"), "value": format!("v{i}"), "expiration": 4102444800u64}),
+            _ => json!({"key": format!("k-{i:04}"), "value": format!("v{i}")}),
+        })
+        .collect();
+    for chunk in items.chunks(1000) {
+        let r = h.json("PUT", &format!("{NS}/{id}/bulk"), &[], &Value::Array(chunk.to_vec()));
+        expect(
+            &r,
+            200,
+            ok(json!({"successful_key_count": chunk.len(), "unsuccessful_keys": []})),
+        );
+    }
+}
+
+fn entry(i: usize) -> Value {
+    match i % 3 {
+        0 => json!({"name": format!("k-{i:04}"), "metadata": {"n": i}}),
+        1 => json!({"name": format!("k-{i:04}"), "expiration": 4102444800u64}),
+        _ => json!({"name": format!("k-{i:04}")}),
+    }
+}
+
+#[test]
+fn keys_list_pages_with_cursors() {
+    let (_s, h) = start(&[]);
+    let id = create_ns(&h, "list", &[]);
+    bulk_keys(&h, &id, 2500);
+    // wrangler: `prefix=` always, no limit, then the cursor until it is empty.
+    let mut target = format!("{NS}/{id}/keys?prefix=");
+    let mut pages = Vec::new();
+    loop {
+        let r = h.get(&target).json();
+        assert_eq!(r["success"], true);
+        let cursor = r["result_info"]["cursor"].as_str().unwrap().to_string();
+        let n = r["result"].as_array().unwrap().len();
+        assert_eq!(r["result_info"]["count"], n);
+        pages.push(r["result"].clone());
+        if cursor.is_empty() {
+            break;
+        }
+        assert!(n > 0, "a page with a cursor is never empty");
+        target = format!("{NS}/{id}/keys?prefix=&cursor={cursor}");
+    }
+    assert_eq!(
+        pages.iter().map(|p| p.as_array().unwrap().len()).collect::<Vec<_>>(),
+        [1000, 1000, 500]
+    );
+    let all: Vec<Value> = pages.iter().flat_map(|p| p.as_array().unwrap().clone()).collect();
+    assert_eq!(all, (0..2500).map(entry).collect::<Vec<_>>());
+
+    // The Python SDK: limit=10 with a prefix.
+    let first = h.get(&format!("{NS}/{id}/keys?limit=10&prefix=k-00"));
+    let body = first.json();
+    assert_eq!(body["result"], Value::Array((0..10).map(entry).collect()));
+    assert_eq!(body["result_info"]["count"], 10);
+    let cursor = body["result_info"]["cursor"].as_str().unwrap();
+    assert!(!cursor.is_empty());
+    let second = h
+        .get(&format!("{NS}/{id}/keys?limit=10&prefix=k-00&cursor={cursor}"))
+        .json();
+    assert_eq!(second["result"], Value::Array((10..20).map(entry).collect()));
+    let last = h.get(&format!("{NS}/{id}/keys?limit=1000&prefix=k-00")).json();
+    assert_eq!(
+        last,
+        json!({
+            "success": true, "errors": [], "messages": [],
+            "result": (0..100).map(entry).collect::<Vec<_>>(),
+            "result_info": {"count": 100, "cursor": ""},
+        })
+    );
+
+    let bad =
+        |q: &str, status: u16, msg: &str| expect(&h.get(&format!("{NS}/{id}/keys?{q}")), status, fail(INVALID, msg));
+    bad(
+        "limit=9",
+        400,
+        "Invalid limit of 9. Please specify an integer greater than or equal to 10.",
+    );
+    bad(
+        "limit=1001",
+        400,
+        "Invalid key_count_limit of 1001. Please specify an integer less than 1000.",
+    );
+    bad("cursor=!!", 400, "Invalid cursor.");
+    bad(
+        &format!("prefix={}", "p".repeat(513)),
+        414,
+        "UTF-8 encoded length of 513 exceeds key length limit of 512.",
+    );
+    expect(
+        &h.get(&format!("{NS}/nope/keys")),
+        404,
+        fail(NS_NOT_FOUND, "list keys: 'namespace not found'"),
+    );
+}
+
+#[test]
+fn keys_list_prefix_is_form_decoded() {
+    let (s, h) = start(&[]);
+    let id = create_ns(&h, "prefix", &[]);
+    let mut c = resp_in(&s, &id);
+    for k in ["a+b c", "a+bc", "a b c", "ключ-1"] {
+        c.expect(&["KV.PUT", k, "v"], "+OK\r\n");
+    }
+    let names = |q: &str| h.get(&format!("{NS}/{id}/keys?{q}")).json()["result"].clone();
+    assert_eq!(names("prefix=a%2Bb+c"), json!([{"name": "a+b c"}]));
+    assert_eq!(names("prefix=a+b"), json!([{"name": "a b c"}]));
+    assert_eq!(names("prefix=%D0%BA%D0%BB%D1%8E%D1%87"), json!([{"name": "ключ-1"}]));
+    // A key written with a TTL lists its absolute expiration.
+    c.expect(&["KV.PUT", "ttl", "v", "EXPIRATIONTTL", "300"], "+OK\r\n");
+    let exp = common::int_reply(&mut c, &["PEXPIRETIME", "ttl"]).div_euclid(1000);
+    assert_eq!(names("prefix=ttl"), json!([{"name": "ttl", "expiration": exp}]));
+}
+
+#[test]
+fn bulk_write_and_delete() {
+    let (s, h) = start(&[]);
+    let id = create_ns(&h, "bulk", &[]);
+    let mut c = resp_in(&s, &id);
+    let bulk = format!("{NS}/{id}/bulk");
+    let items = json!([
+        {"key": "a", "value": "1"},
+        {"key": "b", "value": "aGk=", "base64": true},
+        {"key": "c", "value": "x", "metadata": {"m": 1}, "expiration_ttl": 300},
+        {"key": "d", "value": "y", "expiration": 4102444800u64},
+    ]);
+    expect(
+        &h.json("PUT", &bulk, &[], &items),
+        200,
+        ok(json!({"successful_key_count": 4, "unsuccessful_keys": []})),
+    );
+    c.expect(&["GET", "b"], &common::bulk("hi"));
+    c.expect(&["EXPIRETIME", "d"], ":4102444800\r\n");
+    expect(&h.get(&format!("{NS}/{id}/metadata/c")), 200, ok(json!({"m": 1})));
+
+    // One bad item refuses the whole request.
+    expect(
+        &h.json("PUT", &bulk, &[], &json!([{"key": "e", "value": "1"}, {"key": "x"}])),
+        400,
+        fail(
+            INVALID,
+            "Each item should be an object with string \"key\" and \"value\" fields. The item at index 1 is {\"key\":\"x\"}",
+        ),
+    );
+    expect(
+        &h.json("PUT", &bulk, &[], &json!({"key": "x"})),
+        400,
+        fail(
+            INVALID,
+            "Expected an array of key-value objects but got type \"object\".",
+        ),
+    );
+    expect(
+        &h.json(
+            "PUT",
+            &bulk,
+            &[],
+            &json!([{"key": "e", "value": "1", "expiration_ttl": 30}]),
+        ),
+        400,
+        fail(
+            INVALID,
+            "Invalid expiration_ttl of 30. Expiration TTL must be at least 60. (item 0)",
+        ),
+    );
+    c.expect(&["EXISTS", "e"], ":0\r\n");
+
+    // wrangler deletes with DELETE /bulk, the Python SDK with POST /bulk/delete.
+    expect(
+        &h.json("DELETE", &bulk, &[], &json!(["a", "b", "nope"])),
+        200,
+        ok(json!({"successful_key_count": 3, "unsuccessful_keys": []})),
+    );
+    expect(
+        &h.json("POST", &format!("{bulk}/delete"), &[], &json!(["c"])),
+        200,
+        ok(json!({"successful_key_count": 1, "unsuccessful_keys": []})),
+    );
+    c.expect(&["EXISTS", "a", "b", "c", "d"], ":1\r\n");
+    expect(
+        &h.json("POST", &format!("{bulk}/delete"), &[], &json!([])),
+        200,
+        ok(json!({"successful_key_count": 0, "unsuccessful_keys": []})),
+    );
+    // More than 10,000 names: counted, not kept.
+    let names: Vec<String> = (0..10_002).map(|i| format!("n{i}")).collect();
+    expect(
+        &h.json("DELETE", &bulk, &[], &json!(names)),
+        400,
+        fail(INVALID, "A bulk request takes at most 10000 items; this one has 10002."),
+    );
+    let names: Vec<String> = (0..10_000).map(|i| format!("n{i}")).collect();
+    expect(
+        &h.json("DELETE", &bulk, &[], &json!(names)),
+        200,
+        ok(json!({"successful_key_count": 10000, "unsuccessful_keys": []})),
+    );
+    expect(
+        &h.json("DELETE", &bulk, &[], &json!([{"name": "d"}])),
+        400,
+        fail(
+            INVALID,
+            "Invalid request body: expected a JSON array of key names (strings).",
+        ),
+    );
+    expect(
+        &h.json("DELETE", &format!("{NS}/nope/bulk"), &[], &json!(["d"])),
+        404,
+        fail(NS_NOT_FOUND, "bulk delete: 'namespace not found'"),
+    );
+}
+
+#[test]
+fn bulk_get() {
+    let (s, h) = start(&[]);
+    let id = create_ns(&h, "bget", &[]);
+    let mut c = resp_in(&s, &id);
+    c.expect(&["KV.PUT", "a", "1", "METADATA", "{\"m\": true}"], "+OK\r\n");
+    c.expect(&["KV.PUT", "j", "{\"n\":[1,2]}", "EXPIRATION", "4102444800"], "+OK\r\n");
+    c.expect(&["KV.PUT", SPECIAL, "s"], "+OK\r\n");
+    let get = |body: Value| h.json("POST", &format!("{NS}/{id}/bulk/get"), &[], &body);
+
+    // wrangler's request: keys only.
+    expect(
+        &get(json!({"keys": ["a", "missing", SPECIAL]})),
+        200,
+        ok(json!({"values": {"a": "1", "missing": null, SPECIAL: "s"}})),
+    );
+    expect(
+        &get(json!({"keys": ["a", "j", "missing"], "type": "text", "withMetadata": true})),
+        200,
+        ok(json!({"values": {
+            "a": {"value": "1", "metadata": {"m": true}},
+            "j": {"value": "{\"n\":[1,2]}", "metadata": null, "expiration": 4102444800u64},
+            "missing": null,
+        }})),
+    );
+    expect(
+        &get(json!({"keys": ["j", "missing"], "type": "json"})),
+        200,
+        ok(json!({"values": {"j": {"n": [1, 2]}, "missing": null}})),
+    );
+    expect(
+        &get(json!({"keys": ["j", SPECIAL], "type": "json"})),
+        400,
+        fail(
+            INVALID,
+            "At least one of the requested keys corresponds to a non-json value",
+        ),
+    );
+    expect(
+        &get(json!({"keys": ["a"], "type": "xml"})),
+        400,
+        fail(INVALID, "\"xml\" is not a valid type. Use \"json\" or \"text\""),
+    );
+    let many: Vec<String> = (0..101).map(|i| format!("k{i}")).collect();
+    expect(
+        &get(json!({"keys": many})),
+        400,
+        fail(INVALID, "You can request a maximum of 100 keys"),
+    );
+    expect(
+        &get(json!({"keys": []})),
+        400,
+        fail(INVALID, "You must request a minimum of 1 key"),
+    );
+    expect(
+        &get(json!({"keys": "a"})),
+        400,
+        fail(
+            INVALID,
+            "Invalid request body: expected a JSON object with \"keys\", an array of key names (strings).",
+        ),
+    );
+    expect(
+        &get(json!({"keys": ["a".repeat(513)]})),
+        414,
+        fail(INVALID, "UTF-8 encoded length of 513 exceeds key length limit of 512."),
+    );
+    // The values of one bulk get hold at most 25 MiB together.
+    let half = vec![b'x'; 13 * 1024 * 1024];
+    for k in ["big1", "big2"] {
+        assert_eq!(put_raw(&h, &id, k, &half).status, 200);
+    }
+    expect(
+        &get(json!({"keys": ["big1", "big2"]})),
+        413,
+        fail(INVALID, "Total size of request exceeds the limit of 25MB"),
+    );
+}
+
+#[test]
+fn bodies_over_the_limits() {
+    let (s, h) = start(&[]);
+    let id = create_ns(&h, "limits", &[]);
+    let mut c = resp_in(&s, &id);
+    let max = 26_214_400usize;
+    // Declared too long: refused with Workers KV's text, the length declared.
+    let over = vec![b'v'; max + 1];
+    expect(
+        &put_raw(&h, &id, "big", &over),
+        413,
+        fail(INVALID, "Value length of 26214401 exceeds limit of 26214400."),
+    );
+    // Chunked (no length declared): refused once past the limit, the length counted.
+    let over = vec![b'v'; max + 100];
+    expect(
+        &h.send("PUT", &values(&id, "big"), &[], Body::Chunked(&over, 1 << 20)),
+        413,
+        fail(INVALID, "Value length of 26214500 exceeds limit of 26214400."),
+    );
+    c.expect(&["EXISTS", "big"], ":0\r\n");
+    // Exactly the limit is a value.
+    let exact = vec![b'v'; max];
+    expect(&put_raw(&h, &id, "big", &exact), 200, ok(Value::Null));
+    c.expect(&["STRLEN", "big"], ":26214400\r\n");
+    // A multipart value over the limit: the value's own length.
+    let b = "bnd";
+    let body = multipart(b, &[("value", None, None, &over[..max + 1])]);
+    let r = h.send(
+        "PUT",
+        &values(&id, "mp"),
+        &[("Content-Type", "multipart/form-data; boundary=bnd")],
+        Body::Bytes(&body),
+    );
+    expect(
+        &r,
+        413,
+        fail(INVALID, "Value length of 26214401 exceeds limit of 26214400."),
+    );
+
+    // A bulk body over 100 MB.
+    let huge = vec![b' '; 100_000_001];
+    expect(
+        &h.send("PUT", &format!("{NS}/{id}/bulk"), &[], Body::Bytes(&huge)),
+        413,
+        fail(
+            INVALID,
+            "A bulk request takes at most 100000000 bytes; this one has 100000001.",
+        ),
+    );
+    // A namespace title body over 1 MiB.
+    let big = vec![b' '; (1 << 20) + 1];
+    expect(
+        &h.send("POST", NS, &[], Body::Bytes(&big)),
+        413,
+        fail(INVALID, "The request body exceeds the limit of 1048576 bytes."),
+    );
+}
+
+#[test]
+fn routes_and_methods() {
+    let (_s, h) = start(&[]);
+    let id = create_ns(&h, "routes", &[]);
+    expect(
+        &h.get("/client/v4/accounts/acc/storage/kv/nowhere"),
+        404,
+        fail(
+            7003,
+            "Could not route to /accounts/acc/storage/kv/nowhere, perhaps your object identifier is invalid?",
+        ),
+    );
+    expect(
+        &h.send("POST", &values(&id, "k"), &[], Body::Bytes(b"v")),
+        405,
+        fail(7001, "Method not allowed for this route"),
+    );
+    let r = h.get("/nothing");
+    assert_eq!((r.status, r.text().as_str()), (404, "Not Found\n"));
+    let r = h.get("/healthz");
+    assert_eq!((r.status, r.text().as_str()), (200, "ok\n"));
+    // Any account id is accepted.
+    let r = h.get(&format!("/client/v4/accounts/0123abc/storage/kv/namespaces/{id}"));
+    assert_eq!(r.json()["result"]["id"], id.as_str());
+}
+
+const TOKENS: &str = "t-admin:default t-alice:alice t-bob:bob t-off:offuser t-gone:ghost";
+
+#[test]
+fn tokens_pick_the_acl_user() {
+    let (s, h) = start(&["--http-tokens", TOKENS]);
+    let mut admin = s.raw();
+    admin.expect(
+        &["ACL", "SETUSER", "alice", "on", "nopass", "~user:*", "+@kv"],
+        "+OK\r\n",
+    );
+    admin.expect(
+        &["ACL", "SETUSER", "offuser", "off", "nopass", "~*", "+@all"],
+        "+OK\r\n",
+    );
+    let bearer = |t: &str| format!("Bearer {t}");
+    let (adm, ali, off, gone) = (bearer("t-admin"), bearer("t-alice"), bearer("t-off"), bearer("t-gone"));
+
+    let unauth = fail(AUTH, "Authentication error");
+    expect(&h.get(NS), 401, unauth.clone());
+    for t in [&bearer("wrong"), &off, &gone, &"Basic dDp4".to_string()] {
+        expect(
+            &h.send("GET", NS, &[("Authorization", t)], Body::None),
+            401,
+            unauth.clone(),
+        );
+    }
+    // /healthz needs no token.
+    assert_eq!(h.get("/healthz").status, 200);
+
+    let id = create_ns(&h, "shared", &[("Authorization", &adm)]);
+    let al = [("Authorization", ali.as_str())];
+    // alice may touch user:* keys only.
+    let r = h.send("PUT", &values(&id, "user:1"), &al, Body::Bytes(b"v1"));
+    expect(&r, 200, ok(Value::Null));
+    assert_eq!(h.send("GET", &values(&id, "user:1"), &al, Body::None).body, b"v1");
+    let noperm = fail(
+        AUTH,
+        "NOPERM this user has no permissions to access one of the keys used as arguments",
+    );
+    expect(
+        &h.send("PUT", &values(&id, "other"), &al, Body::Bytes(b"v")),
+        403,
+        noperm.clone(),
+    );
+    expect(
+        &h.send("GET", &values(&id, "other"), &al, Body::None),
+        403,
+        noperm.clone(),
+    );
+    expect(
+        &h.send("DELETE", &values(&id, "other"), &al, Body::None),
+        403,
+        noperm.clone(),
+    );
+    expect(
+        &h.send("GET", &format!("{NS}/{id}/metadata/other"), &al, Body::None),
+        403,
+        noperm.clone(),
+    );
+    // Bulk bodies too: keys inside the JSON are checked against her patterns.
+    let bulk = format!("{NS}/{id}/bulk");
+    expect(
+        &h.json(
+            "PUT",
+            &bulk,
+            &al,
+            &json!([{"key": "user:2", "value": "x"}, {"key": "other", "value": "x"}]),
+        ),
+        403,
+        noperm.clone(),
+    );
+    expect(
+        &h.json("DELETE", &bulk, &al, &json!(["user:1", "other"])),
+        403,
+        noperm.clone(),
+    );
+    expect(
+        &h.json(
+            "POST",
+            &format!("{bulk}/get"),
+            &al,
+            &json!({"keys": ["user:1", "other"]}),
+        ),
+        403,
+        noperm.clone(),
+    );
+    expect(
+        &h.json(
+            "POST",
+            &format!("{bulk}/get"),
+            &al,
+            &json!({"keys": ["user:1"], "withMetadata": true}),
+        ),
+        200,
+        ok(json!({"values": {"user:1": {"value": "v1", "metadata": null}}})),
+    );
+    let mut r = s.raw();
+    r.expect(&["SELECT", &id], "+OK\r\n");
+    r.expect(&["EXISTS", "other", "user:2"], ":0\r\n");
+    // The denials are in ACL LOG, with the key and the user.
+    let log = common::text(admin.cmd(&["ACL", "LOG", "1"]));
+    assert!(
+        log.contains("alice") && log.contains("other") && log.contains("key"),
+        "{log}"
+    );
+
+    // A user deleted or switched off loses access at once.
+    admin.expect(&["ACL", "SETUSER", "alice", "off"], "+OK\r\n");
+    expect(
+        &h.send("GET", &values(&id, "user:1"), &al, Body::None),
+        401,
+        unauth.clone(),
+    );
+    admin.expect(&["ACL", "SETUSER", "alice", "on"], "+OK\r\n");
+    assert_eq!(h.send("GET", &values(&id, "user:1"), &al, Body::None).status, 200);
+    admin.expect(&["ACL", "DELUSER", "alice"], ":1\r\n");
+    expect(&h.send("GET", &values(&id, "user:1"), &al, Body::None), 401, unauth);
+}
+
+#[test]
+fn tokens_and_namespace_scope() {
+    let (s, h) = start(&["--http-tokens", TOKENS]);
+    let mut admin = s.raw();
+    admin.cmd(&["KV.NAMESPACE", "CREATE", "A"]);
+    let a = ns_id(&mut admin, "A");
+    admin.cmd(&["KV.NAMESPACE", "CREATE", "B"]);
+    let b = ns_id(&mut admin, "B");
+    admin.expect(
+        &["ACL", "SETUSER", "bob", "on", "nopass", "~*", "+@all", "namespace:A"],
+        "+OK\r\n",
+    );
+    let auth = [("Authorization", "Bearer t-bob")];
+    expect(
+        &h.send("PUT", &values(&a, "k"), &auth, Body::Bytes(b"in A")),
+        200,
+        ok(Value::Null),
+    );
+    assert_eq!(h.send("GET", &values("A", "k"), &auth, Body::None).body, b"in A");
+    let denied = fail(AUTH, "NOPERM this user has no permissions to access namespace 17");
+    expect(
+        &h.send("PUT", &values(&b, "k"), &auth, Body::Bytes(b"v")),
+        403,
+        denied.clone(),
+    );
+    expect(
+        &h.send("GET", &format!("{NS}/{b}"), &auth, Body::None),
+        403,
+        denied.clone(),
+    );
+    expect(
+        &h.send("GET", &format!("{NS}/{b}/keys"), &auth, Body::None),
+        403,
+        denied.clone(),
+    );
+    expect(&h.send("DELETE", &format!("{NS}/{b}"), &auth, Body::None), 403, denied);
+    expect(
+        &h.send("GET", &format!("{NS}/{a}"), &auth, Body::None),
+        200,
+        ok(json!({"id": a, "title": "A", "supports_url_encoding": true})),
+    );
+    // Namespace-wide commands run with database 0 selected, as a fresh RESP connection: a
+    // user scoped to namespaces lists none (as over RESP before a SELECT).
+    expect(
+        &h.send("GET", NS, &auth, Body::None),
+        403,
+        fail(AUTH, "NOPERM this user has no permissions to access namespace 0"),
+    );
+    let mut r = s.raw();
+    r.expect(&["SELECT", &b], "+OK\r\n");
+    r.expect(&["EXISTS", "k"], ":0\r\n");
+}
+
+fn ns_id(c: &mut common::Raw, title: &str) -> String {
+    let r = common::text(c.cmd(&["KV.NAMESPACE", "GET", title]));
+    let i = r.find("$32\r\n").expect("an id") + 5;
+    r[i..i + 32].to_string()
+}
+
+#[test]
+fn without_tokens_only_loopback_and_no_password() {
+    let (_s, h) = start(&[]);
+    assert_eq!(h.get(NS).status, 200);
+    expect(
+        &h.from([127, 0, 0, 2]).get(NS),
+        403,
+        fail(
+            AUTH,
+            "DENIED edgekv's HTTP listener serves only clients on the loopback interface while no http-tokens are configured. To serve other clients, configure http-tokens (space-separated token:user pairs, users from the ACL) and send 'Authorization: Bearer <token>'.",
+        ),
+    );
+    // The default user's password is never bypassed.
+    let (_s, h) = start(&["--requirepass", "pw"]);
+    expect(
+        &h.get(NS),
+        401,
+        fail(
+            AUTH,
+            "Authentication error: the default user requires a password; configure http-tokens (token:user pairs) and send 'Authorization: Bearer <token>'",
+        ),
+    );
+    // With tokens, non-loopback clients are served.
+    let (_s, h) = start(&["--http-tokens", TOKENS, "--protected-mode", "no"]);
+    let r = h
+        .from([127, 0, 0, 2])
+        .send("GET", NS, &[("Authorization", "Bearer t-admin")], Body::None);
+    assert_eq!(r.status, 200, "{}", r.text());
+}
+
+#[test]
+fn quotas_answer_429_with_code_10048() {
+    let (_s, h) = start(&["--kv-quota-writes", "2"]);
+    let id = create_ns(&h, "quota", &[]);
+    assert_eq!(put_raw(&h, &id, "a", b"1").status, 200);
+    expect(
+        &h.json(
+            "PUT",
+            &format!("{NS}/{id}/bulk"),
+            &[],
+            &json!([{"key": "b", "value": "2"}, {"key": "c", "value": "3"}]),
+        ),
+        200,
+        ok(json!({"successful_key_count": 1, "unsuccessful_keys": ["c"]})),
+    );
+    expect(
+        &put_raw(&h, &id, "d", b"1"),
+        429,
+        fail(10048, "KV put() limit exceeded for the day."),
+    );
+}
+
+#[test]
+fn writes_survive_a_restart() {
+    let (mut s, h) = start(&["--appendfsync", "always"]);
+    let id = create_ns(&h, "durable", &[]);
+    assert_eq!(put_raw(&h, &id, "k", b"kept").status, 200);
+    assert_eq!(
+        h.json(
+            "PUT",
+            &format!("{NS}/{id}/bulk"),
+            &[],
+            &json!([{"key": "b", "value": "bulk"}])
+        )
+        .status,
+        200
+    );
+    s.stop();
+    let dir = s.dir.path().to_path_buf();
+    let s2 = common::Server::start_in(&dir, &[]);
+    let mut c = resp_in(&s2, &id);
+    c.expect(
+        &["MGET", "k", "b"],
+        &format!("*2\r\n{}{}", common::bulk("kept"), common::bulk("bulk")),
+    );
+}
+
+#[test]
+fn a_failing_log_refuses_writes_and_acknowledges_none_it_lost() {
+    let (mut s, h) = start(&[]);
+    let id = create_ns(&h, "full", &[]);
+    // A file size limit on the server: its log soon cannot grow.
+    let l = libc::rlimit {
+        rlim_cur: 256 * 1024,
+        rlim_max: libc::RLIM_INFINITY,
+    };
+    // SAFETY: a plain syscall on our child with a valid rlimit.
+    let r = unsafe { libc::prlimit(s.pid() as libc::pid_t, libc::RLIMIT_FSIZE, &l, std::ptr::null_mut()) };
+    assert_eq!(r, 0);
+    let value = vec![b'x'; 1000];
+    let mut acked = Vec::new();
+    let mut refusal = None;
+    for i in 0..2000 {
+        let k = format!("fill{i}");
+        let r = put_raw(&h, &id, &k, &value);
+        if r.status == 200 {
+            acked.push(k);
+            continue;
+        }
+        refusal = Some(r);
+        break;
+    }
+    let r = refusal.expect("a write refused by the full log");
+    assert!(matches!(r.status, 500 | 503), "{}", r.status);
+    let msg = r.json()["errors"][0]["message"].as_str().unwrap().to_string();
+    assert!(msg.starts_with("MISCONF Errors writing to the AOF file: "), "{msg}");
+    // Later writes are refused before they run (503); reads go on.
+    let later = put_raw(&h, &id, "later", b"v");
+    assert_eq!(later.status, 503);
+    assert!(later.json()["errors"][0]["message"]
+        .as_str()
+        .unwrap()
+        .starts_with("MISCONF "));
+    assert_eq!(h.get(&values(&id, &acked[0])).status, 200);
+    // Every acknowledged write is in the log.
+    s.stop();
+    let s2 = common::Server::start_in(s.dir.path(), &[]);
+    let mut c = resp_in(&s2, &id);
+    for k in &acked {
+        c.expect(&["STRLEN", k], ":1000\r\n");
+    }
+}
+
+#[test]
+fn errors_before_the_body_still_read_it() {
+    let (_s, h) = start(&["--http-tokens", TOKENS]);
+    let auth = [("Authorization", "Bearer t-admin")];
+    let id = create_ns(&h, "early", &auth);
+    let big = vec![b'v'; 8 << 20];
+    // Refused before the body is read (unknown namespace, missing token, a bad key): the body
+    // is read anyway, so a client still sending it gets the answer and keeps its connection.
+    let put = |target: &str, token: bool, close: bool| {
+        let mut r = format!(
+            "PUT {target} HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n{}{}\r\n",
+            big.len(),
+            if token { "Authorization: Bearer t-admin\r\n" } else { "" },
+            if close { "Connection: close\r\n" } else { "" },
+        )
+        .into_bytes();
+        r.extend_from_slice(&big);
+        r
+    };
+    let answers = http_util::pipelined(
+        h.port,
+        vec![
+            put(&values("nope", "k"), true, false),
+            put(&values(&id, "k"), false, false),
+            put(&values(&id, "%zz"), true, false),
+            put(&format!("{NS}/nope/bulk"), true, false),
+            put(&values(&id, "k"), true, true),
+        ],
+    );
+    assert_eq!(answers.len(), 5, "{answers:?}");
+    expect(&answers[0], 404, fail(NS_NOT_FOUND, "put: 'namespace not found'"));
+    expect(&answers[1], 401, fail(AUTH, "Authentication error"));
+    expect(&answers[2], 400, fail(INVALID, "Could not URL-decode key name"));
+    expect(&answers[3], 404, fail(NS_NOT_FOUND, "bulk put: 'namespace not found'"));
+    expect(&answers[4], 200, ok(Value::Null));
+    assert_eq!(
+        h.send("GET", &values(&id, "k"), &auth, Body::None).body.len(),
+        big.len()
+    );
+}

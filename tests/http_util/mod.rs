@@ -1,0 +1,294 @@
+//! HTTP test helpers for the HTTP surfaces: the server started with an HTTP listener, and a
+//! raw HTTP/1.1 client over `TcpStream`.
+//!
+//! A raw client rather than an HTTP crate: the tests need the exact request targets the real
+//! tools send (`+`, `:`, `&`, `%2F` unnormalised in the path), chunked bodies, bodies sent
+//! while the answer is read, clients bound to another loopback address, and the reason phrase
+//! of the status line (workerd shows only that) — all easiest to control at the byte level.
+#![allow(dead_code)]
+
+use crate::common::Server;
+use serde_json::Value;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+/// A free TCP port on 127.0.0.1 (bound then released; the server takes it right after).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A server with an HTTP listener; `args` are extra `--name value` arguments.
+pub fn start(args: &[&str]) -> (Server, Http) {
+    let port = free_port();
+    let p = port.to_string();
+    let mut all = vec!["--http-port", &p];
+    all.extend_from_slice(args);
+    let s = Server::start_with(&all);
+    (s, Http { port, src: None })
+}
+
+#[derive(Debug, Clone)]
+pub struct Resp {
+    pub status: u16,
+    pub reason: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Resp {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", String::from_utf8_lossy(&self.body)))
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+#[derive(Clone, Copy)]
+pub struct Http {
+    pub port: u16,
+    /// Connect from this loopback address instead of 127.0.0.1.
+    pub src: Option<[u8; 4]>,
+}
+
+/// How the request body is sent.
+pub enum Body<'a> {
+    None,
+    /// With `Content-Length`.
+    Bytes(&'a [u8]),
+    /// `Transfer-Encoding: chunked`, in chunks of this size.
+    Chunked(&'a [u8], usize),
+}
+
+impl Http {
+    pub fn from(self, src: [u8; 4]) -> Http {
+        Http { src: Some(src), ..self }
+    }
+
+    fn connect(&self) -> TcpStream {
+        let s = match self.src {
+            None => TcpStream::connect(("127.0.0.1", self.port)).expect("connect"),
+            Some(src) => connect_from(src, self.port),
+        };
+        s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        s
+    }
+
+    pub fn get(&self, target: &str) -> Resp {
+        self.send("GET", target, &[], Body::None)
+    }
+
+    /// One request on its own connection (`Connection: close`); the body is written by
+    /// another thread while the answer is read, so an early answer is never lost.
+    pub fn send(&self, method: &str, target: &str, headers: &[(&str, &str)], body: Body) -> Resp {
+        let mut s = self.connect();
+        let mut head = format!("{method} {target} HTTP/1.1\r\nConnection: close\r\n");
+        if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host")) {
+            head.push_str(&format!("Host: 127.0.0.1:{}\r\n", self.port));
+        }
+        for (k, v) in headers {
+            head.push_str(&format!("{k}: {v}\r\n"));
+        }
+        let payload: Vec<u8> = match body {
+            Body::None => Vec::new(),
+            Body::Bytes(b) => {
+                if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("content-length")) {
+                    head.push_str(&format!("Content-Length: {}\r\n", b.len()));
+                }
+                b.to_vec()
+            }
+            Body::Chunked(b, size) => {
+                head.push_str("Transfer-Encoding: chunked\r\n");
+                let mut out = Vec::new();
+                for c in b.chunks(size.max(1)) {
+                    out.extend_from_slice(format!("{:x}\r\n", c.len()).as_bytes());
+                    out.extend_from_slice(c);
+                    out.extend_from_slice(b"\r\n");
+                }
+                out.extend_from_slice(b"0\r\n\r\n");
+                out
+            }
+        };
+        head.push_str("\r\n");
+        s.write_all(head.as_bytes()).unwrap();
+        let mut w = s.try_clone().unwrap();
+        let writer = std::thread::spawn(move || {
+            // The server may answer (and close) before it has read everything.
+            let _ = w.write_all(&payload);
+        });
+        let mut raw = Vec::new();
+        let r = s.read_to_end(&mut raw);
+        let _ = writer.join();
+        if raw.is_empty() {
+            panic!("no answer to {method} {target}: {r:?}");
+        }
+        parse(&raw)
+    }
+
+    /// A request with a JSON body.
+    pub fn json(&self, method: &str, target: &str, headers: &[(&str, &str)], body: &Value) -> Resp {
+        let b = body.to_string();
+        let mut h = vec![("Content-Type", "application/json")];
+        h.extend_from_slice(headers);
+        self.send(method, target, &h, Body::Bytes(b.as_bytes()))
+    }
+}
+
+/// Requests sent one after another on one kept-alive connection (each a full request,
+/// bytes as given; the last should say `Connection: close`); returns the answers read until
+/// the server closed the connection.
+pub fn pipelined(port: u16, requests: Vec<Vec<u8>>) -> Vec<Resp> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let mut w = s.try_clone().unwrap();
+    let writer = std::thread::spawn(move || {
+        for r in requests {
+            if w.write_all(&r).is_err() {
+                return;
+            }
+        }
+    });
+    let mut raw = Vec::new();
+    let _ = s.read_to_end(&mut raw);
+    let _ = writer.join();
+    let mut out = Vec::new();
+    let mut rest = &raw[..];
+    while !rest.is_empty() {
+        let end = rest.windows(4).position(|w| w == b"\r\n\r\n").expect("header end") + 4;
+        let head = String::from_utf8_lossy(&rest[..end]).to_ascii_lowercase();
+        let len: usize = head
+            .split("\r\n")
+            .find_map(|l| l.strip_prefix("content-length:"))
+            .expect("content-length")
+            .trim()
+            .parse()
+            .unwrap();
+        out.push(parse(&rest[..end + len]));
+        rest = &rest[end + len..];
+    }
+    out
+}
+
+fn parse(raw: &[u8]) -> Resp {
+    let end = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or_else(|| panic!("no header end in {:?}", String::from_utf8_lossy(raw)));
+    let head = String::from_utf8_lossy(&raw[..end]).into_owned();
+    let mut lines = head.split("\r\n");
+    let status_line = lines.next().unwrap();
+    let mut parts = status_line.splitn(3, ' ');
+    parts.next();
+    let status: u16 = parts.next().unwrap().parse().unwrap();
+    let reason = parts.next().unwrap_or("").to_string();
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    let rest = &raw[end + 4..];
+    let chunked = headers
+        .iter()
+        .any(|(k, v)| k == "transfer-encoding" && v.eq_ignore_ascii_case("chunked"));
+    let body = if chunked { dechunk(rest) } else { rest.to_vec() };
+    if let Some((_, n)) = headers.iter().find(|(k, _)| k == "content-length") {
+        assert_eq!(body.len(), n.parse::<usize>().unwrap(), "body length");
+    }
+    Resp {
+        status,
+        reason,
+        headers,
+        body,
+    }
+}
+
+fn dechunk(mut b: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let nl = b.windows(2).position(|w| w == b"\r\n").expect("chunk size line");
+        let size = usize::from_str_radix(
+            std::str::from_utf8(&b[..nl]).unwrap().split(';').next().unwrap().trim(),
+            16,
+        )
+        .unwrap();
+        b = &b[nl + 2..];
+        if size == 0 {
+            return out;
+        }
+        out.extend_from_slice(&b[..size]);
+        b = &b[size + 2..];
+    }
+}
+
+/// A connection from `src` (another loopback address: not "loopback" for the server, which
+/// counts exactly 127.0.0.1 and ::1) to 127.0.0.1:`port`.
+pub fn connect_from(src: [u8; 4], port: u16) -> TcpStream {
+    use std::os::fd::FromRawFd;
+    // SAFETY: plain socket calls on a descriptor this function owns; the address structs are
+    // fully initialised and their sizes passed.
+    unsafe {
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
+        assert!(fd >= 0, "socket: {}", std::io::Error::last_os_error());
+        let addr = |ip: [u8; 4], port: u16| {
+            let mut a: libc::sockaddr_in = std::mem::zeroed();
+            a.sin_family = libc::AF_INET as libc::sa_family_t;
+            a.sin_port = port.to_be();
+            a.sin_addr.s_addr = u32::from_ne_bytes(ip);
+            a
+        };
+        let len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+        let local = addr(src, 0);
+        let r = libc::bind(fd, &local as *const libc::sockaddr_in as *const libc::sockaddr, len);
+        assert_eq!(r, 0, "bind {src:?}: {}", std::io::Error::last_os_error());
+        let remote = addr([127, 0, 0, 1], port);
+        let r = libc::connect(fd, &remote as *const libc::sockaddr_in as *const libc::sockaddr, len);
+        assert_eq!(r, 0, "connect: {}", std::io::Error::last_os_error());
+        TcpStream::from_raw_fd(fd)
+    }
+}
+
+/// The REST API's namespaces collection (any account id).
+pub const NS: &str = "/client/v4/accounts/acc/storage/kv/namespaces";
+
+/// Cloudflare's success envelope around `result`.
+pub fn ok(result: Value) -> Value {
+    serde_json::json!({"success": true, "errors": [], "messages": [], "result": result})
+}
+
+/// Cloudflare's error envelope.
+pub fn fail(code: u32, message: &str) -> Value {
+    serde_json::json!({
+        "success": false,
+        "errors": [{"code": code, "message": message}],
+        "messages": [],
+        "result": null,
+    })
+}
+
+/// Creates a namespace over REST and returns its id.
+pub fn create_ns(h: &Http, title: &str, auth: &[(&str, &str)]) -> String {
+    let r = h.json("POST", NS, auth, &serde_json::json!({"title": title}));
+    assert_eq!(r.status, 200, "{}", r.text());
+    r.json()["result"]["id"].as_str().unwrap().to_string()
+}
+
+/// Now, in unix seconds.
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
