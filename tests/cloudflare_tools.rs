@@ -273,7 +273,8 @@ fn plain(s: &str) -> String {
 // workerd
 // ---------------------------------------------------------------------------------------
 
-/// One HTTP/1.1 request to the Worker; returns status and body.
+/// One HTTP/1.1 request to the Worker; returns status and body. The response is read by its
+/// framing (Content-Length or chunked): workerd keeps the connection open a while after it.
 fn http(port: u16, method: &str, path: &str, body: &str) -> (u16, String) {
     let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect to workerd");
     s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
@@ -285,32 +286,60 @@ fn http(port: u16, method: &str, path: &str, body: &str) -> (u16, String) {
     )
     .unwrap();
     let mut raw = Vec::new();
-    s.read_to_end(&mut raw).expect("read the Worker's response");
-    let split = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .expect("end of the response head");
-    let head = String::from_utf8_lossy(&raw[..split]).to_string();
-    let mut body = raw[split + 4..].to_vec();
+    let mut buf = [0u8; 65536];
+    let read_more = |s: &mut TcpStream, raw: &mut Vec<u8>, buf: &mut [u8]| -> bool {
+        let n = s.read(buf).expect("read the Worker's response");
+        raw.extend_from_slice(&buf[..n]);
+        n > 0
+    };
+    let split = loop {
+        if let Some(p) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
+            break p;
+        }
+        assert!(read_more(&mut s, &mut raw, &mut buf), "connection closed in the head");
+    };
+    let head = String::from_utf8_lossy(&raw[..split]).to_ascii_lowercase();
     let status: u16 = head
         .split(' ')
         .nth(1)
         .and_then(|s| s.parse().ok())
         .expect("status code");
-    if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
-        body = dechunk(&body);
-    }
+    let length = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .map(|v| v.trim().parse::<usize>().expect("Content-Length"));
+    let chunked = head.contains("transfer-encoding: chunked");
+    let body = loop {
+        let got = &raw[split + 4..];
+        if let Some(n) = length {
+            if got.len() >= n {
+                break got[..n].to_vec();
+            }
+        } else if chunked {
+            if let Some(b) = dechunk(got) {
+                break b;
+            }
+        }
+        if !read_more(&mut s, &mut raw, &mut buf) {
+            assert!(length.is_none() && !chunked, "connection closed in the body");
+            break raw[split + 4..].to_vec();
+        }
+    };
     (status, String::from_utf8(body).expect("UTF-8 body"))
 }
 
-fn dechunk(mut b: &[u8]) -> Vec<u8> {
+/// A complete chunked body, decoded; None while it is incomplete.
+fn dechunk(mut b: &[u8]) -> Option<Vec<u8>> {
     let mut out = Vec::new();
     loop {
-        let eol = b.windows(2).position(|w| w == b"\r\n").expect("chunk size");
+        let eol = b.windows(2).position(|w| w == b"\r\n")?;
         let size = usize::from_str_radix(String::from_utf8_lossy(&b[..eol]).split(';').next().unwrap().trim(), 16)
             .expect("hex chunk size");
         if size == 0 {
-            return out;
+            return Some(out);
+        }
+        if b.len() < eol + 4 + size {
+            return None;
         }
         out.extend_from_slice(&b[eol + 2..eol + 2 + size]);
         b = &b[eol + 4 + size..];
