@@ -652,6 +652,31 @@ fn workerd_worker_uses_edgekv_namespaces() {
         json!({"value": "w", "metadata": null, "cacheStatus": null})
     );
 
+    // Metadata beyond ASCII (a raw UTF-8 CF-KV-Metadata header both ways).
+    let md = json!({"who": "ünï 😀", "q": "\"quoted\""});
+    op_ok(
+        w,
+        json!({"op": "put", "key": "utf8md", "value": "v", "options": {"metadata": md}}),
+    );
+    assert_eq!(kv_meta(&mut c, "utf8md"), Some(md.clone()));
+    assert_eq!(
+        op_ok(w, json!({"op": "getWithMetadata", "key": "utf8md"}))["metadata"],
+        md
+    );
+    assert_eq!(
+        op_ok(w, json!({"op": "list", "options": {"prefix": "utf8md"}}))["keys"],
+        json!([{"name": "utf8md", "metadata": md}])
+    );
+
+    // A value of several MiB, both ways.
+    let big: String = (0..3 * 1024 * 1024)
+        .map(|i| char::from(b'a' + (i % 26) as u8))
+        .collect();
+    op_ok(w, json!({"op": "put", "key": "big", "value": big}));
+    assert_eq!(kv_get_str(&mut c, "big").as_deref(), Some(big.as_str()));
+    assert_eq!(op_ok(w, json!({"op": "get", "key": "big"})), json!(big));
+    op_ok(w, json!({"op": "delete", "key": "big"}));
+
     // Bulk get: text, json, with metadata; missing keys are null.
     assert_eq!(
         op_ok(
@@ -1021,6 +1046,38 @@ fn wrangler_kv_commands() {
     assert_eq!(kv_get(&mut c, "bin-md").as_deref(), Some(&binary[..]));
     assert_eq!(kv_meta(&mut c, "bin-md"), Some(json!({"type": "blob"})));
 
+    // 5 MiB of every byte value through --path, both ways.
+    let big: Vec<u8> = (0..5 * 1024 * 1024).map(|i| (i * 7 % 256) as u8).collect();
+    std::fs::write(wr.path("big.bin"), &big).unwrap();
+    run_ok(&["kv", "key", "put", "big", "--path", "big.bin"]);
+    assert!(
+        kv_get(&mut c, "big").as_deref() == Some(&big[..]),
+        "5 MiB value differs"
+    );
+    assert!(
+        run_ok(&["kv", "key", "get", "big"]).stdout == big,
+        "5 MiB value read back differs"
+    );
+    run_ok(&["kv", "key", "delete", "big"]);
+
+    // The API's refusals reach the user with their Workers KV text.
+    let r = run_fails(&["kv", "key", "put", "short", "v", "--ttl", "30"]);
+    assert!(
+        r.err
+            .contains("Invalid expiration_ttl of 30. Expiration TTL must be at least 60."),
+        "--ttl 30:\n{}",
+        r.err
+    );
+    let long = "k".repeat(513);
+    let r = run_fails(&["kv", "key", "put", &long, "v"]);
+    assert!(
+        r.err
+            .contains("UTF-8 encoded length of 513 exceeds key length limit of 512."),
+        "513-byte key:\n{}",
+        r.err
+    );
+    assert!(!exists(&mut c, "short"));
+
     assert_eq!(run_ok(&["kv", "key", "get", "greeting"]).stdout, b"hello");
     assert_eq!(run_ok(&["kv", "key", "get", "session", "--text"]).stdout, b"v a l\n");
     assert_eq!(run_ok(&["kv", "key", "get", SPECIAL]).stdout, b"special");
@@ -1277,10 +1334,23 @@ fn python_sdk_kv() {
     check("rename", json!("py-tmp-renamed"));
     check("list_after_rename", json!(["py-sessions", "py-tmp-renamed"]));
     check("list_after_delete", json!(["py-sessions"]));
+    check("list_paged", json!({"count": 26, "many": true}));
+    check("list_after_many", json!(["py-sessions"]));
     let missing = step("delete_missing");
     assert_eq!(missing["status"], json!(404), "{missing}");
     assert_eq!(missing["success"], json!(false), "{missing}");
 
+    let short = step("ttl_too_short");
+    assert_eq!(
+        (&short["status"], &short["success"], &short["messages"]),
+        (
+            &json!(400),
+            &json!(false),
+            &json!(["Invalid expiration_ttl of 30. Expiration TTL must be at least 60."])
+        ),
+        "{short}"
+    );
+    check("big", json!({"equal": true, "metadata": {"size": 4 * 1024 * 1024}}));
     check(
         "get_sess",
         json!({"value": r#"{"user":"ada"}"#, "has_expiration_header": true}),

@@ -21,10 +21,14 @@ def out(step, value):
     print("STEP", step, json.dumps(value, ensure_ascii=False, sort_keys=True), flush=True)
 
 
-def api_error(e):
+def api_error(e, message=False):
     body = e.body if isinstance(e.body, dict) else None
-    codes = [err.get("code") for err in (body or {}).get("errors", [])]
-    return {"status": e.status_code, "codes": codes, "success": (body or {}).get("success")}
+    errors = (body or {}).get("errors", [])
+    out = {"status": e.status_code, "codes": [err.get("code") for err in errors],
+           "success": (body or {}).get("success")}
+    if message:
+        out["messages"] = [err.get("message") for err in errors]
+    return out
 
 
 # Namespaces: create, list (all pages), get, rename, delete.
@@ -49,6 +53,17 @@ try:
 except cloudflare.APIStatusError as e:
     out("delete_missing", api_error(e))
 
+# Paging through namespaces: 25 more, listed 10 per page (the SDK asks page=1, 2, ... until
+# a page comes back empty).
+many = [kv.create(account_id=ACCOUNT, title=f"py-many-{i:02d}") for i in range(25)]
+titles = [n.title for n in kv.list(account_id=ACCOUNT, per_page=10)]
+out("list_paged", {"count": len(titles),
+                   "many": sorted(t for t in titles if t.startswith("py-many-"))
+                   == [f"py-many-{i:02d}" for i in range(25)]})
+for n in many:
+    kv.delete(n.id, account_id=ACCOUNT)
+out("list_after_many", [n.title for n in kv.list(account_id=ACCOUNT)])
+
 NS = ns.id
 A = dict(account_id=ACCOUNT, namespace_id=NS)
 
@@ -60,6 +75,16 @@ kv.values.update("bin", **A, value=b"\x00\xff\x01bin")
 exp = int(time.time()) + 7200
 kv.values.update("exp", **A, value=b"expiring", expiration=exp)
 print("EXP", exp, flush=True)
+
+try:
+    kv.values.update("short", **A, value=b"v", expiration_ttl=30)
+    out("ttl_too_short", "accepted")
+except cloudflare.APIStatusError as e:
+    out("ttl_too_short", api_error(e, message=True))
+big = bytes(range(256)) * 16384  # 4 MiB, every byte value
+kv.values.update("big", **A, value=big, metadata={"size": len(big)})
+out("big", {"equal": kv.values.get("big", **A).read() == big, "metadata": kv.metadata.get("big", **A)})
+kv.values.delete("big", **A)
 
 r = kv.values.get("sess:1", **A)
 out("get_sess", {"value": r.read().decode(), "has_expiration_header": r.headers.get("expiration") is not None})
