@@ -559,6 +559,13 @@ fn workerd_worker_uses_edgekv_namespaces() {
         v,
         json!({"name": "beta", "enabled": false, "value": "off", "metadata": {"owner": "ops"}})
     );
+    // list() without options: `GET /`, no query at all.
+    assert_eq!(
+        op_ok(w, json!({"op": "list", "ns": "FLAGS"})),
+        json!({"keys": [{"name": "flag:beta", "metadata": {"owner": "ops"}},
+                        {"name": "flag:dark-mode", "metadata": {"updatedBy": "admin"}}],
+               "list_complete": true, "cacheStatus": null})
+    );
     let (st, v) = http_json(w, "POST", "/flags", r#"["dark-mode","beta","missing"]"#);
     assert_eq!(
         (st, v),
