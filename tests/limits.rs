@@ -119,12 +119,19 @@ fn hard_limit_closes_the_client_and_drops_its_replies() {
 /// limit has stayed unsent for its seconds.
 #[test]
 fn soft_limit_closes_a_client_that_does_not_read() {
+    soft_limit_case("normal 0 256kb 1");
+}
+
+/// Soft seconds 0: closed as soon as a write would wait with more than the soft limit unsent.
+#[test]
+fn soft_limit_with_zero_seconds() {
+    soft_limit_case("normal 0 256kb 0");
+}
+
+fn soft_limit_case(setting: &str) {
     let s = Server::start();
     let mut admin = s.raw();
-    admin.expect(
-        &["CONFIG", "SET", "client-output-buffer-limit", "normal 0 256kb 1"],
-        "+OK\r\n",
-    );
+    admin.expect(&["CONFIG", "SET", "client-output-buffer-limit", setting], "+OK\r\n");
     admin.expect(&["SET", "v", &"x".repeat(100 * 1024)], "+OK\r\n");
     admin.expect(&["CLIENT", "SETNAME", "admin"], "+OK\r\n");
 

@@ -231,9 +231,11 @@ fn slowlog_exec_multi_and_redaction() {
     assert!(text(c.cmd(&["HELLO", "2", "AUTH", "nobody", "secret"])).starts_with("-WRONGPASS"));
     c.expect(&["ACL", "SETUSER", "bob", "on", ">pw"], "+OK\r\n");
     c.expect(&["CONFIG", "SET", "maxclients", "100", "requirepass", ""], "+OK\r\n");
+    c.expect(&["CONFIG", "SET", "http-tokens", "t0k3n:default"], "+OK\r\n");
     let got = args_of(c.cmd(&["SLOWLOG", "GET", "-1"]));
     let want: Vec<Vec<String>> = [
-        &["CONFIG", "SET", "maxclients", "100", "requirepass", "(redacted)"][..],
+        &["CONFIG", "SET", "http-tokens", "(redacted)"][..],
+        &["CONFIG", "SET", "maxclients", "100", "requirepass", "(redacted)"],
         &["ACL", "SETUSER", "(redacted)", "(redacted)", "(redacted)"],
         &["HELLO", "2", "AUTH", "(redacted)", "(redacted)"],
         &["AUTH", "(redacted)", "(redacted)"],

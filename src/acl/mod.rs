@@ -446,13 +446,16 @@ pub fn for_each_key(spec: &CommandSpec, argv: &[bytes::Bytes], mut f: impl FnMut
     use crate::command::table;
     let specs = table::key_specs(spec.fullname);
     if spec.fullname == "kv.bulkput" {
-        #[derive(serde::Deserialize)]
-        struct Item {
-            key: Option<String>,
-        }
-        // A body that does not parse has no keys to check: the command refuses it.
-        if let Some(items) = argv.get(1).and_then(|b| serde_json::from_slice::<Vec<Item>>(b).ok()) {
-            for k in items.iter().filter_map(|i| i.key.as_deref()) {
+        // The same reading as the command's, item by item (a repeated "key" is the last one,
+        // as the command takes it), bounded at 10,000 items. A body the command will refuse
+        // has no keys to check.
+        let Some(body) = argv.get(1) else { return };
+        let Ok(items) = crate::command::kv::bulk_items(body) else {
+            return;
+        };
+        for raw in items {
+            let item: serde_json::Value = serde_json::from_str(raw.get()).unwrap_or(serde_json::Value::Null);
+            if let Some(k) = item.get("key").and_then(serde_json::Value::as_str) {
                 f(k.as_bytes(), false, true);
             }
         }

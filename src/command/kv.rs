@@ -720,8 +720,9 @@ impl Command for KvBulkPut {
 }
 
 /// The top-level items of a bulk body, each still its raw JSON text, refusing more than
-/// 10,000 before keeping any more of them.
-fn bulk_items(body: &[u8]) -> Result<Vec<&serde_json::value::RawValue>, KvError> {
+/// 10,000 before keeping any more of them. (The ACL layer reads the keys through this too, so
+/// the keys it checks are the keys the command writes.)
+pub(crate) fn bulk_items(body: &[u8]) -> Result<Vec<&serde_json::value::RawValue>, KvError> {
     use serde::de::{Deserializer as _, Error as _, IgnoredAny, SeqAccess, Visitor};
     struct Items;
     impl<'de> Visitor<'de> for Items {

@@ -120,7 +120,8 @@ fn redactions(fullname: &str, argv: &[Bytes]) -> impl Fn(usize) -> bool {
         "config|set" if argv.len().is_multiple_of(2) => {
             let mut j = 2;
             while j + 1 < argv.len() {
-                if is(&argv[j], "requirepass") {
+                // edgekv's http-tokens hold bearer secrets like requirepass.
+                if is(&argv[j], "requirepass") || is(&argv[j], "http-tokens") {
                     hide[j + 1] = true;
                 }
                 j += 2;

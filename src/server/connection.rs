@@ -294,7 +294,9 @@ async fn flush<S: Stream>(shared: &Shared, stream: &mut S, wbuf: &mut BytesMut) 
         .net_output_bytes
         .fetch_add(wbuf.len() as u64, Ordering::Relaxed);
     let limit = shared.config.output_limit();
-    let ok = if limit.soft == 0 || limit.soft_seconds == 0 || wbuf.len() as u64 <= limit.soft {
+    // (0 seconds: the client is closed as soon as a write would wait with more than the soft
+    // limit unsent, as Redis closes it at its next check.)
+    let ok = if limit.soft == 0 || wbuf.len() as u64 <= limit.soft {
         stream.write_all(wbuf).await.is_ok()
     } else {
         write_within_soft_limit(stream, wbuf, limit.soft, Duration::from_secs(limit.soft_seconds)).await
