@@ -1148,6 +1148,80 @@ fn tokens_and_namespace_scope() {
     r.expect(&["EXISTS", "k"], ":0\r\n");
 }
 
+/// The key list shows a user limited by key patterns only the keys it may read: not the
+/// names, nor the metadata, of the others (the review's reproduction), in full pages.
+#[test]
+fn keys_list_shows_only_keys_the_user_may_read() {
+    let (s, h) = start(&["--http-tokens", TOKENS]);
+    let mut admin = s.raw();
+    let id = create_ns(&h, "mixed", &[("Authorization", "Bearer t-admin")]);
+    admin.expect(&["SELECT", &id], "+OK\r\n");
+    admin.expect(
+        &[
+            "KV.PUT",
+            "secret2",
+            "topsecret",
+            "METADATA",
+            r#"{"password":"hunter2"}"#,
+        ],
+        "+OK\r\n",
+    );
+    let mut visible = Vec::new();
+    for i in 0..15 {
+        admin.expect(
+            &["KV.PUT", &format!("pub:{i:02}"), "v", "METADATA", r#"{"shown":1}"#],
+            "+OK\r\n",
+        );
+        admin.expect(
+            &["KV.PUT", &format!("pua:{i:02}"), "v", "METADATA", r#"{"hidden":1}"#],
+            "+OK\r\n",
+        );
+        admin.expect(&["KV.PUT", &format!("p:{i:02}:vis"), "v"], "+OK\r\n");
+        visible.extend([format!("pub:{i:02}"), format!("p:{i:02}:vis")]);
+    }
+    visible.sort();
+    admin.expect(
+        &["ACL", "SETUSER", "alice", "on", "nopass", "~pub:*", "%R~*:vis", "+@all"],
+        "+OK\r\n",
+    );
+    let al = [("Authorization", "Bearer t-alice")];
+    expect(
+        &h.send("GET", &format!("{NS}/{id}/metadata/secret2"), &al, Body::None),
+        403,
+        fail(
+            AUTH,
+            "NOPERM this user has no permissions to access one of the keys used as arguments",
+        ),
+    );
+    let r = h.send("GET", &format!("{NS}/{id}/keys"), &al, Body::None);
+    assert_eq!(r.status, 200, "{}", r.text());
+    for leak in ["secret2", "hunter2", "hidden", "pua:"] {
+        assert!(!r.text().contains(leak), "{leak} in {}", r.text());
+    }
+    assert_eq!(r.json()["result"].as_array().unwrap().len(), 30);
+    // wrangler's and the SDK's paging: full pages until the last, its cursor empty.
+    let mut names = Vec::new();
+    let mut cursor = String::new();
+    for page in 0.. {
+        let r = h.send(
+            "GET",
+            &format!("{NS}/{id}/keys?prefix=p&limit=10&cursor={cursor}"),
+            &al,
+            Body::None,
+        );
+        let v = r.json();
+        let keys = v["result"].as_array().unwrap();
+        names.extend(keys.iter().map(|k| k["name"].as_str().unwrap().to_string()));
+        cursor = v["result_info"]["cursor"].as_str().unwrap().to_string();
+        if cursor.is_empty() {
+            assert_eq!((page, keys.len()), (2, 10));
+            break;
+        }
+        assert_eq!(keys.len(), 10);
+    }
+    assert_eq!(names, visible);
+}
+
 fn ns_id(c: &mut common::Raw, title: &str) -> String {
     let r = common::text(c.cmd(&["KV.NAMESPACE", "GET", title]));
     let i = r.find("$32\r\n").expect("an id") + 5;
