@@ -165,6 +165,24 @@ const SPECS: &[Spec] = &[
         kind: Kind::Int { min: 0, max: 65535 },
         access: Access::Immutable,
     },
+    // Most HTTP connections open at once (RESP's maxclients does not count them); never more
+    // than half the process's file descriptor limit, so idle HTTP clients cannot take the
+    // descriptors RESP clients need. Connections over it are answered 503 and closed.
+    Spec {
+        name: "http-maxclients",
+        default: "512",
+        kind: Kind::Int { min: 1, max: INT_MAX },
+        access: Access::Mutable,
+    },
+    // Seconds an HTTP client gets to send a request's headers, which includes the wait for
+    // the next request on a kept-alive connection; and the grace for a request body, which
+    // must then keep coming at 16 KiB/s on average (see http::read_body).
+    Spec {
+        name: "http-timeout",
+        default: "10",
+        kind: Kind::Int { min: 1, max: 3600 },
+        access: Access::Mutable,
+    },
     // Bearer tokens of the HTTP surfaces, as space-separated `token:user` pairs (ACL users).
     // Empty: the HTTP listener serves loopback clients only, as the default user.
     Spec {

@@ -1391,3 +1391,210 @@ fn errors_before_the_body_still_read_it() {
         big.len()
     );
 }
+
+// ---- The listener: timeouts and the connection cap (review M1) ----
+
+/// Whether the server closed `s` (EOF or reset) within `within`; what it sent first.
+fn closed_within(s: &mut std::net::TcpStream, within: std::time::Duration) -> (bool, Vec<u8>) {
+    use std::io::Read;
+    let end = std::time::Instant::now() + within;
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    while std::time::Instant::now() < end {
+        s.set_read_timeout(Some(std::time::Duration::from_millis(200))).unwrap();
+        match s.read(&mut buf) {
+            Ok(0) => return (true, got),
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
+            Err(_) => return (true, got),
+        }
+    }
+    (false, got)
+}
+
+/// Writes `line` every 300 ms until the server closes the connection; true when it did
+/// within `within`.
+fn trickle_until_closed(s: &std::net::TcpStream, line: &[u8], within: std::time::Duration) -> bool {
+    use std::io::Write;
+    let mut w = s.try_clone().unwrap();
+    let mut r = s.try_clone().unwrap();
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let d = done.clone();
+    let reader = std::thread::spawn(move || {
+        let closed = closed_within(&mut r, within);
+        d.store(true, std::sync::atomic::Ordering::SeqCst);
+        closed
+    });
+    while !done.load(std::sync::atomic::Ordering::SeqCst) {
+        if w.write_all(line).is_err() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    }
+    reader.join().unwrap().0
+}
+
+/// A client that sends its headers a line at a time, or nothing, or nothing more after an
+/// answer, is cut off after `http-timeout`: it cannot hold a connection (slowloris).
+#[test]
+fn slow_and_idle_clients_are_cut_off() {
+    use std::io::Write;
+    let (_s, h) = start(&["--http-timeout", "1"]);
+    let within = std::time::Duration::from_secs(15);
+    // Headers a line at a time, for ever.
+    let mut c = std::net::TcpStream::connect(("127.0.0.1", h.port)).unwrap();
+    c.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n").unwrap();
+    assert!(
+        trickle_until_closed(&c, b"X-Slow: 1\r\n", within),
+        "slow headers were not cut off"
+    );
+    // Nothing at all.
+    let mut idle = std::net::TcpStream::connect(("127.0.0.1", h.port)).unwrap();
+    assert!(closed_within(&mut idle, within).0, "an idle connection stayed open");
+    // Nothing more after an answer on a kept-alive connection.
+    let mut kept = std::net::TcpStream::connect(("127.0.0.1", h.port)).unwrap();
+    kept.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    let (closed, got) = closed_within(&mut kept, within);
+    assert!(closed, "a kept-alive connection stayed open");
+    assert!(
+        got.starts_with(b"HTTP/1.1 200 OK\r\n"),
+        "{:?}",
+        String::from_utf8_lossy(&got)
+    );
+    // A client sending at a normal pace is served.
+    assert_eq!(h.get("/healthz").status, 200);
+}
+
+/// A body trickled a byte at a time is cut off with 408 (and the connection closed) once
+/// its deadline passes; nothing is written.
+#[test]
+fn slow_bodies_are_cut_off() {
+    use std::io::Write;
+    let (s, h) = start(&["--http-timeout", "1"]);
+    let id = create_ns(&h, "slow", &[]);
+    let mut c = std::net::TcpStream::connect(("127.0.0.1", h.port)).unwrap();
+    write!(
+        c,
+        "PUT {} HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n",
+        values(&id, "k")
+    )
+    .unwrap();
+    let mut r = c.try_clone().unwrap();
+    let reader = std::thread::spawn(move || closed_within(&mut r, std::time::Duration::from_secs(15)));
+    for _ in 0..40 {
+        if c.write_all(b"x").is_err() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    }
+    let (closed, got) = reader.join().unwrap();
+    assert!(closed, "a trickled body was not cut off");
+    let got = String::from_utf8_lossy(&got);
+    assert!(got.starts_with("HTTP/1.1 408 "), "{got}");
+    assert!(got.contains("The request body was not received in time."), "{got}");
+    resp_in(&s, &id).expect(&["EXISTS", "k"], ":0\r\n");
+}
+
+/// Connections over `http-maxclients` are answered 503 at once and closed; RESP is served
+/// all the while, and a freed slot serves HTTP again.
+#[test]
+fn connections_over_the_cap_are_refused() {
+    use std::io::Write;
+    let (s, h) = start(&["--http-maxclients", "4", "--http-timeout", "60"]);
+    let held: Vec<_> = (0..4)
+        .map(|_| std::net::TcpStream::connect(("127.0.0.1", h.port)).unwrap())
+        .collect();
+    // The four are being served: a request on one is answered.
+    let mut first = held[0].try_clone().unwrap();
+    first.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    let mut buf = [0u8; 17];
+    first
+        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    std::io::Read::read_exact(&mut first, &mut buf).unwrap();
+    assert_eq!(&buf, b"HTTP/1.1 200 OK\r\n");
+    for _ in 0..3 {
+        let mut extra = std::net::TcpStream::connect(("127.0.0.1", h.port)).unwrap();
+        let (closed, got) = closed_within(&mut extra, std::time::Duration::from_secs(10));
+        let got = String::from_utf8_lossy(&got);
+        assert!(closed, "{got}");
+        assert!(
+            got.starts_with("HTTP/1.1 503 max number of HTTP clients reached\r\n"),
+            "{got}"
+        );
+        assert!(got.contains(r#""code":10503"#), "{got}");
+        s.raw().expect(&["PING"], "+PONG\r\n");
+    }
+    drop(held);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let mut c = std::net::TcpStream::connect(("127.0.0.1", h.port)).unwrap();
+        c.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .unwrap();
+        let (_, got) = closed_within(&mut c, std::time::Duration::from_secs(10));
+        if got.starts_with(b"HTTP/1.1 200 OK\r\n") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{:?}",
+            String::from_utf8_lossy(&got)
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+/// The review's reproduction: with few file descriptors, many idle HTTP connections no
+/// longer take them all: HTTP keeps at most half of them (the rest are answered 503 and
+/// closed at once), and RESP clients are served.
+#[test]
+fn idle_http_clients_leave_descriptors_for_resp() {
+    use std::io::{Read, Write};
+    let port = http_util::free_port();
+    let s = common::Server::start_with_nofile(64, &["--http-port", &port.to_string(), "--http-timeout", "60"]);
+    // Each sends a request and then stays, idle, on its kept-alive connection.
+    let mut conns: Vec<_> = (0..100)
+        .map(|_| {
+            let mut c = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+            c.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+            c
+        })
+        .collect();
+    let (mut served, mut refused) = (0, 0);
+    for c in conns.iter_mut() {
+        c.set_read_timeout(Some(std::time::Duration::from_secs(10))).unwrap();
+        let mut status = [0u8; 12];
+        c.read_exact(&mut status).expect("an answer to every connection");
+        match &status {
+            b"HTTP/1.1 200" => served += 1,
+            b"HTTP/1.1 503" => refused += 1,
+            other => panic!("{:?}", String::from_utf8_lossy(other)),
+        }
+    }
+    assert!(served > 0 && served <= 32 && served + refused == 100, "{served} served");
+    for _ in 0..5 {
+        let mut c = s.raw();
+        c.expect(&["PING"], "+PONG\r\n");
+    }
+    drop(conns);
+}
+
+/// The HTTP listener listens on every `bind` address, as RESP does (it took only the first).
+#[test]
+fn listens_on_every_bind_address() {
+    use std::io::{Read, Write};
+    let port = http_util::free_port();
+    let _s = common::Server::start_with(&["--bind", "127.0.0.2 127.0.0.1", "--http-port", &port.to_string()]);
+    for host in ["127.0.0.2", "127.0.0.1"] {
+        let mut c = std::net::TcpStream::connect((host, port)).unwrap_or_else(|e| panic!("{host}: {e}"));
+        c.set_read_timeout(Some(std::time::Duration::from_secs(10))).unwrap();
+        c.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .unwrap();
+        let mut got = String::new();
+        c.read_to_string(&mut got).unwrap();
+        assert!(
+            got.starts_with("HTTP/1.1 200 OK\r\n") && got.ends_with("ok\n"),
+            "{host}: {got}"
+        );
+    }
+}

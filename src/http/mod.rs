@@ -28,35 +28,152 @@ use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
 use std::net::SocketAddr;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-/// Binds the HTTP listener on the first bind address and `http-port` (0: no listener) and
-/// serves it in the background. Returns the bound address.
-pub async fn start(shared: Arc<Shared>, host: &str, port: u16) -> std::io::Result<Option<SocketAddr>> {
+/// Binds the HTTP listener on every address of `bind` (as RESP does) and `http-port` (0: no
+/// listener), and serves it in the background. Returns the first bound address. (`_host`,
+/// the first bind address, is what the caller names in its error message.)
+pub async fn start(shared: Arc<Shared>, _host: &str, port: u16) -> std::io::Result<Option<SocketAddr>> {
     if port == 0 {
         return Ok(None);
     }
-    let listener = tokio::net::TcpListener::bind(super::server::host_port(host, port)).await?;
-    let addr = listener.local_addr()?;
+    let bind = shared.config.get("bind").unwrap_or_default();
+    let backlog = shared.config.get_i64("tcp-backlog").clamp(1, u32::MAX as i64) as u32;
+    let listeners = crate::server::bind_all(&bind, port, backlog).await?;
+    let addr = listeners[0].local_addr()?;
     let app = router(shared.clone());
-    tokio::spawn(async move {
-        let stop = async move {
-            while !shared.shutting_down.load(Ordering::SeqCst) {
-                let n = shared.shutdown.notified();
-                if shared.shutting_down.load(Ordering::SeqCst) {
-                    break;
-                }
-                n.await;
+    let open = Arc::new(AtomicUsize::new(0));
+    for listener in listeners {
+        tokio::spawn(listen(shared.clone(), listener, app.clone(), open.clone()));
+    }
+    Ok(Some(addr))
+}
+
+/// The lowest average rate (bytes per second) a request body may arrive at, after the
+/// `http-timeout` grace: otherwise a client trickling a body holds its connection for long.
+const BODY_MIN_RATE: f64 = 16.0 * 1024.0;
+
+/// The listener's `http-timeout` in milliseconds, refreshed from the configuration on every
+/// accepted connection (`read_body` has no access to the configuration).
+static TIMEOUT_MS: AtomicU64 = AtomicU64::new(10_000);
+
+fn timeout() -> Duration {
+    Duration::from_millis(TIMEOUT_MS.load(Ordering::Relaxed))
+}
+
+/// Resolves once the server is shutting down.
+async fn stopping(shared: &Shared) {
+    while !shared.shutting_down.load(Ordering::SeqCst) {
+        let n = shared.shutdown.notified();
+        if shared.shutting_down.load(Ordering::SeqCst) {
+            break;
+        }
+        n.await;
+    }
+}
+
+/// Most HTTP connections open at once: `http-maxclients`, and at most half the soft limit
+/// on file descriptors, so that idle HTTP clients can never take all of them from RESP.
+fn connection_cap(shared: &Shared) -> usize {
+    let configured = shared.config.get_i64("http-maxclients").max(1) as usize;
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes the struct it is given, which lives on this stack frame.
+    let fds = if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } == 0 {
+        (lim.rlim_cur / 2).max(1) as usize
+    } else {
+        usize::MAX
+    };
+    configured.min(fds)
+}
+
+/// The answer to a connection over the cap: written without waiting (it fits any socket
+/// buffer), then the connection is closed. JSON in Cloudflare's envelope for the REST tools,
+/// the text in the reason phrase for workerd.
+const BUSY: &str = "max number of HTTP clients reached";
+
+fn refuse(stream: &tokio::net::TcpStream) {
+    let body = format!(
+        "{{\"success\":false,\"errors\":[{{\"code\":{},\"message\":\"{BUSY}\"}}],\"messages\":[],\"result\":null}}",
+        crate::errors::api::UNAVAILABLE
+    );
+    let answer = format!(
+        "HTTP/1.1 503 {BUSY}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nretry-after: 1\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let _ = stream.try_write(answer.as_bytes());
+}
+
+/// One open HTTP connection, counted until it is dropped.
+struct Slot(Arc<AtomicUsize>);
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// Accepts HTTP connections on `listener` until shutdown, then lets the open ones finish
+/// their requests (hyper's graceful shutdown: no new request is read) for a few seconds.
+///
+/// Each connection is served by hyper's HTTP/1 server with a timer, so `http-timeout`
+/// bounds the wait for a request's headers, the first request's and every later one's on a
+/// kept-alive connection (hyper starts the header timer as soon as it waits for a request),
+/// so an idle connection is closed after it as well. `open` counts the connections of every
+/// listener against `connection_cap`.
+async fn listen(shared: Arc<Shared>, listener: tokio::net::TcpListener, app: Router, open: Arc<AtomicUsize>) {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    loop {
+        let accepted = tokio::select! {
+            a = listener.accept() => a,
+            _ = stopping(&shared) => break,
+        };
+        let (stream, peer) = match accepted {
+            Ok(x) => x,
+            Err(e) => {
+                // Out of file descriptors, most likely: wait for some to be freed.
+                tracing::warn!(error = %e, "HTTP accept failed");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                continue;
             }
         };
-        let service = app.into_make_service_with_connect_info::<Conn>();
-        if let Err(e) = axum::serve(listener, service).with_graceful_shutdown(stop).await {
-            tracing::warn!(error = %e, "HTTP listener failed");
+        if open.fetch_add(1, Ordering::AcqRel) >= connection_cap(&shared) {
+            open.fetch_sub(1, Ordering::AcqRel);
+            tracing::debug!(client = %peer, "HTTP connection refused: http-maxclients reached");
+            refuse(&stream);
+            continue;
         }
-    });
-    Ok(Some(addr))
+        let slot = Slot(open.clone());
+        let conn = Conn {
+            peer,
+            local: stream.local_addr().unwrap_or(peer),
+        };
+        let secs = shared.config.get_i64("http-timeout").max(1) as u64;
+        TIMEOUT_MS.store(secs * 1000, Ordering::Relaxed);
+        let service = hyper_util::service::TowerToHyperService::new(app.clone());
+        let service = hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+            req.extensions_mut().insert(ConnectInfo(conn));
+            hyper::service::Service::call(&service, req)
+        });
+        let served = hyper::server::conn::http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(Duration::from_secs(secs))
+            .serve_connection(TokioIo::new(stream), service);
+        let served = graceful.watch(served);
+        tokio::spawn(async move {
+            if let Err(e) = served.await {
+                tracing::debug!(client = %conn.peer, error = %e, "HTTP connection ended");
+            }
+            drop(slot);
+        });
+    }
+    drop(listener);
+    let _ = tokio::time::timeout(Duration::from_secs(5), graceful.shutdown()).await;
 }
 
 /// The two ends of a request's connection (the client's address decides loopback-only
@@ -65,16 +182,6 @@ pub async fn start(shared: Arc<Shared>, host: &str, port: u16) -> std::io::Resul
 pub struct Conn {
     pub peer: SocketAddr,
     pub local: SocketAddr,
-}
-
-impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, tokio::net::TcpListener>> for Conn {
-    fn connect_info(stream: axum::serve::IncomingStream<'_, tokio::net::TcpListener>) -> Conn {
-        let peer = *stream.remote_addr();
-        Conn {
-            peer,
-            local: stream.io().local_addr().unwrap_or(peer),
-        }
-    }
 }
 
 fn router(shared: Arc<Shared>) -> Router {
@@ -110,6 +217,14 @@ async fn surface(
         });
         (route, next.run(req).await)
     };
+    let mut resp = resp;
+    if resp.status() == axum::http::StatusCode::REQUEST_TIMEOUT {
+        // The rest of a late body may still come: the connection cannot serve another request.
+        resp.headers_mut().insert(
+            axum::http::header::CONNECTION,
+            axum::http::HeaderValue::from_static("close"),
+        );
+    }
     crate::metrics::http_request(&shared, &route, resp.status().as_u16(), started.elapsed().as_secs_f64());
     resp
 }
@@ -209,6 +324,20 @@ pub enum BodyError {
     TooLarge(u64),
     /// The client's body broke off or was malformed.
     Read(String),
+    /// The body did not arrive in time (see `read_body`).
+    TimedOut,
+}
+
+impl BodyError {
+    /// The answer to a body that did not arrive in time: 408, and the connection is closed
+    /// (see `surface`), as the rest of the body may still be on its way.
+    pub fn timed_out() -> HttpError {
+        HttpError::new(
+            408,
+            crate::errors::api::INVALID,
+            "The request body was not received in time.",
+        )
+    }
 }
 
 /// After a body passed its limit, the rest is read and thrown away, so that the client, still
@@ -221,6 +350,10 @@ const DRAIN_TIME: std::time::Duration = std::time::Duration::from_secs(5);
 /// is refused before anything is kept; a body without one (chunked) is refused as soon as
 /// it passes the limit. Nothing past the limit is kept: the rest is drained, and counted
 /// for the error text.
+///
+/// The body must arrive by a deadline that starts at `http-timeout` and grows by a second
+/// for every `BODY_MIN_RATE` bytes received (Apache's `RequestReadTimeout body=...,MinRate`):
+/// a client may pause, or send slowly, but not trickle a body for ever.
 pub async fn read_body(body: Body, limit: usize) -> Result<Bytes, BodyError> {
     let mut body = body;
     let drain_max = (limit as u64).max(DRAIN_MIN);
@@ -229,8 +362,15 @@ pub async fn read_body(body: Body, limit: usize) -> Result<Bytes, BodyError> {
         drain(&mut body, n.min(limit as u64 + drain_max)).await;
         return Err(BodyError::TooLarge(n));
     }
+    let started = tokio::time::Instant::now();
+    let grace = timeout();
     let mut buf = bytes::BytesMut::with_capacity(declared.unwrap_or(0) as usize);
-    while let Some(data) = next_data(&mut body).await {
+    loop {
+        let deadline = started + grace + Duration::from_secs_f64(buf.len() as f64 / BODY_MIN_RATE);
+        let Ok(data) = tokio::time::timeout_at(deadline, next_data(&mut body)).await else {
+            return Err(BodyError::TimedOut);
+        };
+        let Some(data) = data else { break };
         let data = data.map_err(|e| BodyError::Read(e.to_string()))?;
         if buf.len() + data.len() > limit {
             let seen = (buf.len() + data.len()) as u64;

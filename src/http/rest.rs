@@ -199,6 +199,7 @@ async fn json_body(body: Body) -> Result<Value, Fail> {
     let bytes = read_body(body, SMALL_BODY).await.map_err(|e| match e {
         BodyError::TooLarge(_) => HttpError::body_too_large(SMALL_BODY),
         BodyError::Read(why) => HttpError::malformed_json(why),
+        BodyError::TimedOut => BodyError::timed_out(),
     })?;
     serde_json::from_slice(&bytes).map_err(|e| Fail(HttpError::malformed_json(e)))
 }
@@ -462,6 +463,7 @@ pub fn value_body_error(e: BodyError) -> Fail {
     Fail(match e {
         BodyError::TooLarge(n) => HttpError::kv(&KvError::ValueTooLong(n as usize)),
         BodyError::Read(why) => HttpError::new(400, api::INVALID, why),
+        BodyError::TimedOut => BodyError::timed_out(),
     })
 }
 
@@ -512,6 +514,7 @@ async fn bulk_body(body: Body) -> Result<Bytes, Fail> {
         Fail(match e {
             BodyError::TooLarge(n) => HttpError::kv(&KvError::BulkTooLarge(n as usize)),
             BodyError::Read(why) => HttpError::new(400, api::INVALID, why),
+            BodyError::TimedOut => BodyError::timed_out(),
         })
     })
 }
@@ -670,6 +673,7 @@ async fn bulk_get(State(shared): State<Arc<Shared>>, Extension(who): Extension<W
     let body = read_body(body, SMALL_BODY).await.map_err(|e| match e {
         BodyError::TooLarge(_) => HttpError::body_too_large(SMALL_BODY),
         BodyError::Read(why) => HttpError::malformed_json(why),
+        BodyError::TimedOut => BodyError::timed_out(),
     })?;
     let q = parse_bulk_get(&body)?;
     let replies = run_bulk_get(&mut call, &q).map_err(|e| rest_error(op, e))?;

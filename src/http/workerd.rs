@@ -185,6 +185,7 @@ async fn put(
         .map_err(|e| match e {
             super::BodyError::TooLarge(n) => HttpError::kv(&KvError::ValueTooLong(n as usize)),
             super::BodyError::Read(why) => HttpError::new(400, api::INVALID, why),
+            super::BodyError::TimedOut => super::BodyError::timed_out(),
         })?;
     let mut argv = vec![arg("KV.PUT"), key, value];
     if let Some(e) = params.get("expiration").filter(|v| !v.is_empty()) {
@@ -238,6 +239,7 @@ async fn bulk_get(call: &mut Call, body: Body) -> Result<Response, HttpError> {
     let body = read_body(body, BULK_GET_BODY).await.map_err(|e| match e {
         super::BodyError::TooLarge(_) => HttpError::body_too_large(BULK_GET_BODY),
         super::BodyError::Read(why) => HttpError::malformed_json(why),
+        super::BodyError::TimedOut => super::BodyError::timed_out(),
     })?;
     let q = super::rest::parse_bulk_get(&body)?;
     let replies = super::rest::run_bulk_get(call, &q).map_err(binding_error)?;
