@@ -1598,3 +1598,40 @@ fn listens_on_every_bind_address() {
         );
     }
 }
+
+/// `/metrics` (its labels carry every namespace's id and title) follows the API's access
+/// rule: loopback clients while no tokens are configured, then a valid token. `/healthz`
+/// stays open.
+#[test]
+fn metrics_follow_the_access_rule_of_the_api() {
+    let (s, h) = start(&[]);
+    let mut admin = s.raw();
+    admin.cmd(&["KV.NAMESPACE", "CREATE", "customer-acme-prod-sessions"]);
+    let r = h.get("/metrics");
+    assert_eq!(r.status, 200);
+    assert!(r.text().contains("customer-acme-prod-sessions"));
+    let remote = h.from([127, 0, 0, 2]);
+    let r = remote.get("/metrics");
+    assert_eq!(r.status, 403);
+    assert!(!r.text().contains("customer-acme"), "{}", r.text());
+    assert!(r
+        .text()
+        .starts_with("DENIED edgekv's HTTP listener serves only clients on the loopback interface"));
+    assert_eq!(remote.get("/healthz").status, 200);
+
+    admin.expect(&["CONFIG", "SET", "http-tokens", "t-admin:default"], "+OK\r\n");
+    for (who, headers) in [
+        (h, vec![]),
+        (remote, vec![]),
+        (h, vec![("Authorization", "Bearer nope")]),
+    ] {
+        let r = who.send("GET", "/metrics", &headers, Body::None);
+        assert_eq!((r.status, r.text().as_str()), (401, "Authentication error\n"));
+    }
+    for who in [h, remote] {
+        let r = who.send("GET", "/metrics", &[("Authorization", "Bearer t-admin")], Body::None);
+        assert_eq!(r.status, 200);
+        assert!(r.text().contains("customer-acme-prod-sessions"));
+        assert_eq!(who.get("/healthz").status, 200);
+    }
+}

@@ -187,7 +187,7 @@ pub struct Conn {
 fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
-        .route("/metrics", get(crate::metrics::http_handler))
+        .route("/metrics", get(metrics))
         .merge(rest::router(shared.clone()))
         .fallback(rest::no_route)
         .method_not_allowed_fallback(rest::method_not_allowed)
@@ -227,6 +227,18 @@ async fn surface(
     }
     crate::metrics::http_request(&shared, &route, resp.status().as_u16(), started.elapsed().as_secs_f64());
     resp
+}
+
+/// `GET /metrics`, for the clients the other surfaces serve (loopback ones while no
+/// `http-tokens` are configured, else a valid bearer token): its labels name every
+/// namespace, id and title, which must not go to whoever reaches the port.
+async fn metrics(State(shared): State<Arc<Shared>>, ConnectInfo(conn): ConnectInfo<Conn>, req: Request) -> Response {
+    use axum::response::IntoResponse;
+    if let Err(e) = auth::authenticate(&shared, conn, req.headers()) {
+        let status = axum::http::StatusCode::from_u16(e.status).unwrap_or(axum::http::StatusCode::FORBIDDEN);
+        return (status, format!("{}\n", e.message)).into_response();
+    }
+    crate::metrics::http_handler(State(shared)).await
 }
 
 /// Liveness and readiness: 200 `ok` once the log is loaded, 503 `loading` before.
