@@ -670,6 +670,9 @@ pub struct Config {
     pub slowlog_max_len: AtomicI64,
     /// `latency-tracking`: per-command latency histograms are recorded.
     pub latency_tracking: AtomicBool,
+    /// Bumped after every change of a value, so that a reader can cache what it derives
+    /// from one (the HTTP tokens) until the next change.
+    generation: AtomicU64,
 }
 
 /// Hot copies of the Workers KV settings (0 = no quota).
@@ -704,6 +707,7 @@ impl Config {
             slowlog_slower_than: AtomicI64::new(0),
             slowlog_max_len: AtomicI64::new(0),
             latency_tracking: AtomicBool::new(false),
+            generation: AtomicU64::new(0),
         };
         c.refresh_hot();
         c
@@ -740,6 +744,8 @@ impl Config {
         }
         let auth = v.get("requirepass").is_some_and(|p| !p.is_empty());
         self.auth_required.store(auth, Ordering::Relaxed);
+        // Every change of a value ends here.
+        self.generation.fetch_add(1, Ordering::Release);
     }
 
     /// True when `requirepass` is set: clients must authenticate.
@@ -768,6 +774,11 @@ impl Config {
         self.values.write().insert(s.name, v);
         self.refresh_hot();
         Ok(())
+    }
+
+    /// Changes so far: a value read after reading this is at least as new as it.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
     }
 
     /// `normalize`, except that a client-output-buffer-limit value changes only the classes

@@ -1635,3 +1635,34 @@ fn metrics_follow_the_access_rule_of_the_api() {
         assert_eq!(who.get("/healthz").status, 200);
     }
 }
+
+/// `http-tokens` is parsed once per change (review L5), and every change counts from the
+/// next request on: a new token works, a removed one is refused, and with none left only
+/// loopback clients are served again.
+#[test]
+fn token_changes_apply_to_the_next_request() {
+    let (s, h) = start(&["--http-tokens", "t1:default"]);
+    let mut admin = s.raw();
+    let with = |t: &str| {
+        h.send("GET", NS, &[("Authorization", &format!("Bearer {t}"))], Body::None)
+            .status
+    };
+    assert_eq!((with("t1"), with("t2")), (200, 401));
+    admin.expect(&["CONFIG", "SET", "http-tokens", "t2:default"], "+OK\r\n");
+    assert_eq!((with("t1"), with("t2")), (401, 200));
+    // Another parameter's change leaves the tokens as they are.
+    admin.expect(&["CONFIG", "SET", "maxclients", "100"], "+OK\r\n");
+    assert_eq!((with("t1"), with("t2")), (401, 200));
+    // Several at once (CONFIG SET with pairs) as well.
+    admin.expect(
+        &["CONFIG", "SET", "http-tokens", "t3:default", "maxclients", "99"],
+        "+OK\r\n",
+    );
+    assert_eq!((with("t2"), with("t3")), (401, 200));
+    // Words without a user configure tokens that admit no one.
+    admin.expect(&["CONFIG", "SET", "http-tokens", "nouser"], "+OK\r\n");
+    assert_eq!((h.get(NS).status, with("nouser")), (401, 401));
+    admin.expect(&["CONFIG", "SET", "http-tokens", ""], "+OK\r\n");
+    assert_eq!(h.get(NS).status, 200);
+    assert_eq!(h.from([127, 0, 0, 2]).get(NS).status, 403);
+}

@@ -11,7 +11,8 @@
 //! - `workerd.rs`: the KV binding protocol workerd speaks to an external service, for
 //!   requests carrying `X-Edgekv-Namespace`, whatever their path.
 //!
-//! Every answered request is reported to `metrics::http_request` with its matched route.
+//! Every answered request is reported to `metrics::http_request` with its matched route
+//! (the routes' metrics are looked up when the router is built).
 
 pub mod auth;
 pub mod rest;
@@ -19,6 +20,7 @@ pub mod workerd;
 
 use crate::command::{self, Session};
 use crate::errors::HttpError;
+use crate::metrics::HttpRoute;
 use crate::protocol::{Protocol, Reply};
 use crate::server::shared::{ClientHandle, Shared};
 use axum::body::{Body, Bytes, HttpBody};
@@ -27,6 +29,7 @@ use axum::middleware::Next;
 use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -184,7 +187,27 @@ pub struct Conn {
     pub local: SocketAddr,
 }
 
+/// What the `surface` layer needs: the server, and each route's metrics (resolved when the
+/// router is built, so a request counts on its route without a lock).
+#[derive(Clone)]
+struct Surface {
+    shared: Arc<Shared>,
+    routes: Arc<HashMap<String, Arc<HttpRoute>>>,
+    workerd: Arc<HttpRoute>,
+    unmatched: Arc<HttpRoute>,
+}
+
 fn router(shared: Arc<Shared>) -> Router {
+    let stats = &shared.metrics;
+    let patterns = ["/healthz".to_string(), "/metrics".to_string()]
+        .into_iter()
+        .chain(rest::patterns());
+    let surface_state = Surface {
+        shared: shared.clone(),
+        routes: Arc::new(patterns.map(|p| (p.clone(), stats.http_route(&p))).collect()),
+        workerd: stats.http_route("workerd"),
+        unmatched: stats.http_route("unmatched"),
+    };
     Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
@@ -193,7 +216,7 @@ fn router(shared: Arc<Shared>) -> Router {
         .method_not_allowed_fallback(rest::method_not_allowed)
         // After every route and the fallback, so it wraps them all: a binding request is
         // recognised by its header whatever path it names.
-        .layer(axum::middleware::from_fn_with_state(shared.clone(), surface))
+        .layer(axum::middleware::from_fn_with_state(surface_state, surface))
         .with_state(shared)
 }
 
@@ -201,7 +224,7 @@ fn router(shared: Arc<Shared>) -> Router {
 /// the others to their route; each answered request is reported to the metrics with the
 /// route it matched (`workerd` for the binding surface, `unmatched` for the fallback).
 async fn surface(
-    State(shared): State<Arc<Shared>>,
+    State(state): State<Surface>,
     ConnectInfo(conn): ConnectInfo<Conn>,
     matched: Option<MatchedPath>,
     req: Request,
@@ -209,12 +232,11 @@ async fn surface(
 ) -> Response {
     let started = Instant::now();
     let (route, resp) = if req.headers().contains_key(workerd::NAMESPACE_HEADER) {
-        let resp = workerd::handle(&shared, conn, req).await;
-        (std::borrow::Cow::Borrowed("workerd"), resp)
+        (&state.workerd, workerd::handle(&state.shared, conn, req).await)
     } else {
-        let route = matched.map_or(std::borrow::Cow::Borrowed("unmatched"), |m| {
-            std::borrow::Cow::Owned(m.as_str().to_string())
-        });
+        let route = matched
+            .and_then(|m| state.routes.get(m.as_str()))
+            .unwrap_or(&state.unmatched);
         (route, next.run(req).await)
     };
     let mut resp = resp;
@@ -225,7 +247,7 @@ async fn surface(
             axum::http::HeaderValue::from_static("close"),
         );
     }
-    crate::metrics::http_request(&shared, &route, resp.status().as_u16(), started.elapsed().as_secs_f64());
+    crate::metrics::http_request(route, resp.status().as_u16(), started.elapsed().as_secs_f64());
     resp
 }
 
@@ -473,6 +495,11 @@ impl Params {
     pub fn get(&self, name: &str) -> Option<&str> {
         self.0.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
     }
+}
+
+/// A command name or keyword: static bytes, never copied per request.
+pub fn word(s: &'static str) -> Bytes {
+    Bytes::from_static(s.as_bytes())
 }
 
 /// A field of a map reply (commands answer maps to the HTTP session, which speaks RESP3).
