@@ -568,6 +568,42 @@ fn keys_in_paths_are_decoded_once() {
     );
 }
 
+/// Keys and prefixes that decode to bytes that are not UTF-8 are refused (review M5): such
+/// a key could be written but never named again (lists show U+FFFD for its bad bytes, which
+/// names another key), and a prefix must not be guessed.
+#[test]
+fn keys_and_prefixes_must_be_utf8() {
+    let (s, h) = start(&[]);
+    let id = create_ns(&h, "utf8", &[]);
+    let bad_key = fail(INVALID, "Could not URL-decode key name");
+    expect(&put_raw(&h, &id, "%FF%FE", b"v1"), 400, bad_key.clone());
+    expect(&put_raw(&h, &id, "ok%E2%9C", b"v1"), 400, bad_key.clone());
+    expect(&h.get(&values(&id, "%FF%FE")), 400, bad_key.clone());
+    expect(
+        &h.send("DELETE", &values(&id, "%FF"), &[], Body::None),
+        400,
+        bad_key.clone(),
+    );
+    expect(&h.get(&format!("{NS}/{id}/metadata/%C0%AF")), 400, bad_key);
+    // U+FFFD itself is a character like any other.
+    expect(&put_raw(&h, &id, "%EF%BF%BD%EF%BF%BD", b"v2"), 200, ok(Value::Null));
+    let mut c = resp_in(&s, &id);
+    c.expect(&["DBSIZE"], ":1\r\n");
+    assert_eq!(
+        h.get(&format!("{NS}/{id}/keys")).json()["result"],
+        json!([{"name": "\u{FFFD}\u{FFFD}"}])
+    );
+    expect(
+        &h.get(&format!("{NS}/{id}/keys?prefix=%FF")),
+        400,
+        fail(INVALID, "Could not URL-decode prefix"),
+    );
+    assert_eq!(
+        h.get(&format!("{NS}/{id}/keys?prefix=%EF%BF%BD")).json()["result"],
+        json!([{"name": "\u{FFFD}\u{FFFD}"}])
+    );
+}
+
 #[test]
 fn metadata_endpoint() {
     let (s, h) = start(&[]);

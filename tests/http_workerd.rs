@@ -469,6 +469,36 @@ fn errors_are_in_the_reason_phrase() {
     );
 }
 
+/// Keys and prefixes that decode to bytes that are not UTF-8 are refused, the text in the
+/// reason phrase (a Worker's keys are JavaScript strings: only a client other than workerd
+/// sends such bytes).
+#[test]
+fn keys_and_prefixes_must_be_utf8() {
+    let (s, h) = start(&[]);
+    let id = create_ns(&h, "utf8", &[]);
+    let b = Binding::new(h, &id);
+    failed(
+        &b.put("/%FF%FE?urlencoded=true", b"v", None),
+        400,
+        "Could not URL-decode key name",
+    );
+    failed(&b.get("/%FF%FE?urlencoded=true"), 400, "Could not URL-decode key name");
+    failed(
+        &b.delete("/%E2%9C?urlencoded=true"),
+        400,
+        "Could not URL-decode key name",
+    );
+    failed(&b.get("/?prefix=%FF"), 400, "Could not URL-decode prefix");
+    ok_empty(&b.put("/%EF%BF%BD?urlencoded=true", b"v", None));
+    let mut c = s.raw();
+    c.expect(&["SELECT", &id], "+OK\r\n");
+    c.expect(&["DBSIZE"], ":1\r\n");
+    assert_eq!(
+        b.get("/?prefix=%EF%BF%BD").json(),
+        json!({"keys": [{"name": "\u{FFFD}"}], "list_complete": true, "cacheStatus": null})
+    );
+}
+
 #[test]
 fn the_header_decides_whatever_the_path() {
     let (s, h) = start(&[]);

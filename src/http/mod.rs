@@ -459,7 +459,7 @@ async fn drain(body: &mut Body, max: u64) -> u64 {
 
 /// Percent-decodes a URL path segment exactly once. `+` stays `+` (it means a space only in
 /// form-encoded queries); a `%` not followed by two hex digits is refused, as
-/// `decodeURIComponent` refuses it. The result is bytes: a key need not be UTF-8.
+/// `decodeURIComponent` refuses it. The result is bytes (see `decode_key` for keys).
 pub fn decode_path(raw: &str) -> Result<Vec<u8>, crate::errors::KvError> {
     let b = raw.as_bytes();
     let mut out = Vec::with_capacity(b.len());
@@ -480,20 +480,62 @@ pub fn decode_path(raw: &str) -> Result<Vec<u8>, crate::errors::KvError> {
     Ok(out)
 }
 
+/// A key named in a URL path: decoded once, and UTF-8. Workers KV keys are JavaScript
+/// strings: a key of other bytes could be written but never named again (a list shows it
+/// with U+FFFD for its bad bytes, which names another key), so it is refused, with the text
+/// Workers KV gives when `decodeURIComponent` fails.
+pub fn decode_key(raw: &str) -> Result<Bytes, crate::errors::KvError> {
+    let bytes = decode_path(raw)?;
+    match String::from_utf8(bytes) {
+        Ok(key) => Ok(Bytes::from(key)),
+        Err(_) => Err(crate::errors::KvError::KeyNotDecodable),
+    }
+}
+
 /// The query parameters of a request, form-decoded (`+` is a space there), first value of
-/// each name winning as in `URLSearchParams.get`.
-pub struct Params(Vec<(String, String)>);
+/// each name winning as in `URLSearchParams.get`. Values whose bytes are not UTF-8 are kept
+/// with U+FFFD for the bad bytes (as `URLSearchParams` does) and marked, so that a caller
+/// that must not guess (a list prefix) can refuse them.
+pub struct Params(Vec<(String, String, bool)>);
 
 impl Params {
     pub fn of(uri: &axum::http::Uri) -> Params {
-        let pairs = axum::extract::Query::<Vec<(String, String)>>::try_from_uri(uri)
-            .map(|q| q.0)
-            .unwrap_or_default();
+        let decode = |s: &[u8]| -> (String, bool) {
+            let plus: Vec<u8> = s.iter().map(|&b| if b == b'+' { b' ' } else { b }).collect();
+            let bytes: Vec<u8> = percent_encoding::percent_decode(&plus).collect();
+            match String::from_utf8(bytes) {
+                Ok(s) => (s, true),
+                Err(e) => (String::from_utf8_lossy(e.as_bytes()).into_owned(), false),
+            }
+        };
+        let pairs = uri
+            .query()
+            .unwrap_or_default()
+            .as_bytes()
+            .split(|&b| b == b'&')
+            .filter(|p| !p.is_empty())
+            .map(|p| {
+                let (k, v) = match p.iter().position(|&b| b == b'=') {
+                    Some(i) => (&p[..i], &p[i + 1..]),
+                    None => (p, &b""[..]),
+                };
+                let ((k, _), (v, utf8)) = (decode(k), decode(v));
+                (k, v, utf8)
+            })
+            .collect();
         Params(pairs)
     }
 
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.0.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.0.iter().find(|(k, _, _)| k == name).map(|(_, v, _)| v.as_str())
+    }
+
+    /// A value, and whether its bytes were UTF-8.
+    pub fn get_checked(&self, name: &str) -> Option<(&str, bool)> {
+        self.0
+            .iter()
+            .find(|(k, _, _)| k == name)
+            .map(|(_, v, utf8)| (v.as_str(), *utf8))
     }
 }
 
@@ -548,6 +590,32 @@ pub fn bulk_entry(reply: &Reply) -> Option<(Bytes, Option<&Reply>, Option<i64>)>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn queries_are_form_decoded() {
+        let p = Params::of(
+            &"/x?prefix=a%2Bb+c&prefix=second&flag&e=&bad=%FF%41&odd=%zz"
+                .parse()
+                .unwrap(),
+        );
+        assert_eq!(p.get("prefix"), Some("a+b c"));
+        assert_eq!(p.get("flag"), Some(""));
+        assert_eq!(p.get("e"), Some(""));
+        assert_eq!(p.get("odd"), Some("%zz"));
+        assert_eq!(p.get("none"), None);
+        assert_eq!(p.get("bad"), Some("\u{FFFD}A"));
+        assert_eq!(p.get_checked("bad"), Some(("\u{FFFD}A", false)));
+        assert_eq!(p.get_checked("prefix"), Some(("a+b c", true)));
+        assert_eq!(p.get_checked("none"), None);
+    }
+
+    #[test]
+    fn keys_must_be_utf8() {
+        assert_eq!(&decode_key("a%2Fb+%E2%9C%93").unwrap()[..], "a/b+✓".as_bytes());
+        assert_eq!(decode_key("%FF%FE"), Err(crate::errors::KvError::KeyNotDecodable));
+        assert_eq!(decode_key("%E2%9C"), Err(crate::errors::KvError::KeyNotDecodable));
+        assert_eq!(&decode_key("%EF%BF%BD").unwrap()[..], "\u{FFFD}".as_bytes());
+    }
 
     #[test]
     fn paths_decode_once() {

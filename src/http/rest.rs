@@ -190,12 +190,10 @@ async fn or_discard<T>(r: Result<T, Fail>, body: Body) -> Result<(T, Body), Fail
     }
 }
 
-/// The key named by the rest of the path, decoded once.
+/// The key named by the rest of the path, decoded once (UTF-8, see `decode_key`).
 fn key_of(uri: &Uri) -> Result<Bytes, Fail> {
     let raw = segment(uri, KEY_AT, true);
-    super::decode_path(&raw)
-        .map(Bytes::from)
-        .map_err(|e| Fail(HttpError::kv(&e)))
+    super::decode_key(&raw).map_err(|e| Fail(HttpError::kv(&e)))
 }
 
 /// An argument from request data (copied).
@@ -362,7 +360,7 @@ async fn keys(State(shared): State<Arc<Shared>>, Extension(who): Extension<Who>,
     let OnNamespace { mut call, .. } = on_namespace(&shared, &who, req.uri(), op)?;
     let params = Params::of(req.uri());
     let mut argv = vec![word("KV.LIST"), word("FORMAT"), word("json")];
-    if let Some(p) = params.get("prefix") {
+    if let Some(p) = prefix_of(&params)? {
         argv.extend([word("PREFIX"), arg(p)]);
     }
     if let Some(l) = params.get("limit") {
@@ -385,6 +383,15 @@ async fn keys(State(shared): State<Arc<Shared>>, Extension(who): Extension<Who>,
     let count = keys.as_array().map_or(0, Vec::len);
     let cursor = page.get("cursor").cloned().unwrap_or(Value::String(String::new()));
     ok_paged(keys, json!({"count": count, "cursor": cursor}))
+}
+
+/// The `prefix` of a list: like keys, it must decode to UTF-8 (a prefix with U+FFFD in place
+/// of its bad bytes would list other keys than the ones asked for).
+pub fn prefix_of(params: &Params) -> Result<Option<&str>, HttpError> {
+    match params.get_checked("prefix") {
+        Some((_, false)) => Err(HttpError::kv(&KvError::PrefixNotDecodable)),
+        p => Ok(p.map(|(p, _)| p)),
+    }
 }
 
 /// `KV.LIST ... FORMAT json`'s page.

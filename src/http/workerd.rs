@@ -117,11 +117,10 @@ async fn serve(
     }
     // Keys come percent-encoded when the request says so (workerd always does).
     let key = if params.get("urlencoded").is_some_and(|v| v.eq_ignore_ascii_case("true")) {
-        super::decode_path(raw).map_err(|e| HttpError::kv(&e))?
+        super::decode_key(raw).map_err(|e| HttpError::kv(&e))?
     } else {
-        raw.as_bytes().to_vec()
+        Bytes::copy_from_slice(raw.as_bytes())
     };
-    let key = Bytes::from(key);
     match *method {
         Method::GET => get(&mut call, key, &params).await,
         Method::PUT => {
@@ -206,7 +205,10 @@ async fn put(
 /// `GET /?key_count_limit=&prefix=&cursor=` (workerd sends the limit only when it is > 0).
 fn list(call: &mut Call, params: &Params) -> Result<Response, HttpError> {
     let mut argv = vec![word("KV.LIST"), word("FORMAT"), word("json")];
-    for (param, opt) in [("prefix", "PREFIX"), ("key_count_limit", "LIMIT"), ("cursor", "CURSOR")] {
+    if let Some(p) = super::rest::prefix_of(params)? {
+        argv.extend([word("PREFIX"), arg(p)]);
+    }
+    for (param, opt) in [("key_count_limit", "LIMIT"), ("cursor", "CURSOR")] {
         if let Some(v) = params.get(param) {
             argv.extend([word(opt), arg(v)]);
         }
