@@ -1172,13 +1172,6 @@ fn tokens_and_namespace_scope() {
         200,
         ok(json!({"id": a, "title": "A", "supports_url_encoding": true})),
     );
-    // Namespace-wide commands run with database 0 selected, as a fresh RESP connection: a
-    // user scoped to namespaces lists none (as over RESP before a SELECT).
-    expect(
-        &h.send("GET", NS, &auth, Body::None),
-        403,
-        fail(AUTH, "NOPERM this user has no permissions to access namespace 0"),
-    );
     let mut r = s.raw();
     r.expect(&["SELECT", &b], "+OK\r\n");
     r.expect(&["EXISTS", "k"], ":0\r\n");
@@ -1256,6 +1249,84 @@ fn keys_list_shows_only_keys_the_user_may_read() {
         assert_eq!(keys.len(), 10);
     }
     assert_eq!(names, visible);
+}
+
+/// Namespace management for a user scoped to some namespaces (review M6): the list shows
+/// the namespaces it may use (it was refused: NOPERM for namespace 0), creating one needs
+/// `allnamespaces` (a new namespace would be outside its scope), and an unscoped user
+/// creates one when its command rules allow it.
+#[test]
+fn namespaces_for_scoped_users() {
+    let (s, h) = start(&["--http-tokens", TOKENS]);
+    let mut admin = s.raw();
+    let adm = [("Authorization", "Bearer t-admin")];
+    let a = create_ns(&h, "A", &adm);
+    create_ns(&h, "B", &adm);
+    let c = create_ns(&h, "C", &adm);
+    admin.expect(
+        &[
+            "ACL",
+            "SETUSER",
+            "bob",
+            "on",
+            "nopass",
+            "~*",
+            "+@all",
+            "resetnamespaces",
+            "namespace:A",
+            &format!("namespace:{c}"),
+        ],
+        "+OK\r\n",
+    );
+    let bob = [("Authorization", "Bearer t-bob")];
+    let describe = |id: &str, title: &str| json!({"id": id, "title": title, "supports_url_encoding": true});
+    let r = h.send("GET", &format!("{NS}?order=title"), &bob, Body::None);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["result"], json!([describe(&a, "A"), describe(&c, "C")]));
+    assert_eq!(r.json()["result_info"]["total_count"], 2);
+    // wrangler's paging ends on the empty page past them.
+    let r = h.send("GET", &format!("{NS}?per_page=1&page=3"), &bob, Body::None);
+    assert_eq!(r.json()["result"], json!([]));
+    expect(
+        &h.json("POST", NS, &bob, &json!({"title": "D"})),
+        403,
+        fail(AUTH, "NOPERM this user has no permissions to access every namespace"),
+    );
+    admin.expect(&["KV.NAMESPACE", "GET", "D"], "-ERR Unknown namespace.\r\n");
+    let log = common::text(admin.cmd(&["ACL", "LOG", "1"]));
+    assert!(log.contains("bob") && log.contains("namespace"), "{log}");
+    // The admin still sees and creates every namespace.
+    let r = h.send("GET", NS, &adm, Body::None);
+    assert_eq!(r.json()["result_info"]["total_count"], 3);
+    // An unscoped user: its command rules decide.
+    admin.expect(
+        &[
+            "ACL",
+            "SETUSER",
+            "alice",
+            "on",
+            "nopass",
+            "~*",
+            "+@all",
+            "-kv.namespace|create",
+        ],
+        "+OK\r\n",
+    );
+    let al = [("Authorization", "Bearer t-alice")];
+    expect(
+        &h.json("POST", NS, &al, &json!({"title": "D"})),
+        403,
+        fail(
+            AUTH,
+            "NOPERM this user has no permissions to run the 'kv.namespace|create' command",
+        ),
+    );
+    admin.expect(&["ACL", "SETUSER", "alice", "+kv.namespace|create"], "+OK\r\n");
+    create_ns(&h, "D", &al);
+    assert_eq!(
+        h.send("GET", NS, &al, Body::None).json()["result_info"]["total_count"],
+        4
+    );
 }
 
 fn ns_id(c: &mut common::Raw, title: &str) -> String {

@@ -2266,3 +2266,79 @@ fn list_of_a_restricted_user_is_bounded_and_cursors_stay_sealed() {
     };
     expect_err(&mut alice, &["KV.LIST", "CURSOR", &bad], "Invalid cursor.");
 }
+
+/// KV.NAMESPACE for a user limited to some namespaces (review M6): it works from any
+/// selected database (it touches no keys there), LIST shows only the namespaces the user may
+/// use, GET, STATS, RENAME and DELETE of another are refused, and CREATE needs
+/// `allnamespaces` (a new namespace would be outside the scope). Denials are logged.
+#[test]
+fn namespace_commands_for_scoped_users() {
+    let s = Server::start();
+    let mut admin = s.raw();
+    let a = create(&mut admin, "A", 16);
+    let b = create(&mut admin, "B", 17);
+    let c = create(&mut admin, "C", 18);
+    admin.expect(
+        &[
+            "ACL",
+            "SETUSER",
+            "bob",
+            "on",
+            ">pw",
+            "~*",
+            "+@all",
+            "namespace:A",
+            "namespace:18",
+        ],
+        OK,
+    );
+    let mut bob = s.raw();
+    bob.expect(&["AUTH", "bob", "pw"], OK);
+    let noperm_b = "-NOPERM this user has no permissions to access namespace 17\r\n";
+    // From database 0, which is outside his scope, and from his own namespace alike.
+    for selected in [None, Some("A")] {
+        if let Some(ns) = selected {
+            bob.expect(&["SELECT", ns], OK);
+        }
+        bob.expect(
+            &["KV.NAMESPACE", "LIST"],
+            &arr(&[described(P::R2, &a, "A", 16, 0), described(P::R2, &c, "C", 18, 0)]),
+        );
+        bob.expect(&["KV.NAMESPACE", "GET", &c], &described(P::R2, &c, "C", 18, 0));
+        bob.expect(&["KV.NAMESPACE", "GET", "B"], noperm_b);
+        bob.expect(&["KV.NAMESPACE", "GET", &b], noperm_b);
+        bob.expect(&["KV.NAMESPACE", "STATS", "B"], noperm_b);
+        bob.expect(&["KV.NAMESPACE", "RENAME", &b, "mine now"], noperm_b);
+        bob.expect(&["KV.NAMESPACE", "DELETE", &b], noperm_b);
+        bob.expect(
+            &["KV.NAMESPACE", "CREATE", "D"],
+            "-NOPERM this user has no permissions to access every namespace\r\n",
+        );
+        // Unknown namespaces are unknown, whoever asks.
+        bob.expect(&["KV.NAMESPACE", "GET", "nope"], "-ERR Unknown namespace.\r\n");
+        bob.expect(&["KV.NAMESPACE", "DELETE", "nope"], "-ERR Unknown namespace.\r\n");
+    }
+    admin.expect(&["KV.NAMESPACE", "GET", "B"], &described(P::R2, &b, "B", 17, 0));
+    admin.expect(&["KV.NAMESPACE", "GET", "D"], "-ERR Unknown namespace.\r\n");
+    let log = text(admin.cmd(&["ACL", "LOG", "2"]));
+    assert!(
+        log.contains("bob") && log.contains("namespace") && log.contains("\r\n*\r\n"),
+        "{log}"
+    );
+    // Within his scope he renames and deletes.
+    bob.expect(&["KV.NAMESPACE", "RENAME", &c, "C2"], OK);
+    bob.expect(&["KV.NAMESPACE", "DELETE", &c], OK);
+    bob.expect(&["KV.NAMESPACE", "LIST"], &arr(&[described(P::R2, &a, "A", 16, 0)]));
+    // Unscoped users see every namespace, and create when their command rules allow it.
+    admin.expect(&["ACL", "SETUSER", "bob", "allnamespaces"], OK);
+    bob.expect(
+        &["KV.NAMESPACE", "LIST"],
+        &arr(&[described(P::R2, &a, "A", 16, 0), described(P::R2, &b, "B", 17, 0)]),
+    );
+    create(&mut bob, "D", 18);
+    admin.expect(&["ACL", "SETUSER", "bob", "-kv.namespace|create"], OK);
+    bob.expect(
+        &["KV.NAMESPACE", "CREATE", "E"],
+        "-NOPERM this user has no permissions to run the 'kv.namespace|create' command\r\n",
+    );
+}
