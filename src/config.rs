@@ -158,7 +158,7 @@ const SPECS: &[Spec] = &[
         access: Access::Mutable,
     },
     // The HTTP listener (http/): Cloudflare's REST API v4, the workerd KV binding protocol,
-    // /metrics and /healthz, on the bind address; 0 turns it off.
+    // /metrics and /healthz, on every bind address; 0 turns it off.
     Spec {
         name: "http-port",
         default: "8787",

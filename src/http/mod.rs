@@ -1,7 +1,9 @@
-//! The HTTP listener (`http-port`, on the bind address): the surfaces Cloudflare's own tools
-//! speak, served from the same store, KV rules and ACL users as RESP.
+//! The HTTP listener (`http-port`, on every bind address): the surfaces Cloudflare's own
+//! tools speak, served from the same store, KV rules and ACL users as RESP.
 //!
-//! It owns HTTP parsing (axum/hyper), routing and the mapping of replies to HTTP responses.
+//! It owns HTTP parsing (axum/hyper), routing and the mapping of replies to HTTP responses,
+//! and its connections' limits: `http-timeout` for headers, idle keep-alive and bodies, and
+//! `http-maxclients` open connections (see `listen`).
 //! It never touches the store directly: every request becomes commands run through
 //! `command::dispatch`, so limits, quotas, ACL checks and the log behave as over RESP.
 //!
@@ -100,6 +102,9 @@ fn connection_cap(shared: &Shared) -> usize {
 const BUSY: &str = "max number of HTTP clients reached";
 
 fn refuse(stream: &tokio::net::TcpStream) {
+    // What the client already sent is read (not waited for): closing a socket with unread
+    // data resets the connection, and the client could lose the answer.
+    let _ = stream.try_read(&mut [0u8; 4096]);
     let body = format!(
         "{{\"success\":false,\"errors\":[{{\"code\":{},\"message\":\"{BUSY}\"}}],\"messages\":[],\"result\":null}}",
         crate::errors::api::UNAVAILABLE
