@@ -508,7 +508,7 @@ impl Command for KvList {
             // Where the listing stopped when that is a key the user may not read (see
             // `LIST_SKIP_BUDGET`): the cursor is then sealed, so that it does not show it.
             let mut hidden_stop: Option<Vec<u8>> = None;
-            let user = ctx.session.user.clone();
+            let user = &ctx.session.user;
             if user.all_keys {
                 ctx.db().walk_ordered(from, |r| {
                     let key = r.key();
@@ -531,7 +531,7 @@ impl Command for KvList {
                 // can match, skips the keys there that they do not, and goes on until the page
                 // is full, so a page is not cut short by keys the user cannot see.
                 let mut skipped = 0usize;
-                'ranges: for start in readable_starts(&user, prefix) {
+                'ranges: for start in readable_starts(user, prefix) {
                     let from = match &after {
                         Some(a) if a.as_slice() >= start.as_slice() => Bound::Excluded(a.as_slice()),
                         _ => Bound::Included(start.as_slice()),
