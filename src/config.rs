@@ -158,12 +158,30 @@ const SPECS: &[Spec] = &[
         access: Access::Mutable,
     },
     // The HTTP listener (http/): Cloudflare's REST API v4, the workerd KV binding protocol,
-    // /metrics and /healthz, on the bind address; 0 turns it off.
+    // /metrics and /healthz, on every bind address; 0 turns it off.
     Spec {
         name: "http-port",
         default: "8787",
         kind: Kind::Int { min: 0, max: 65535 },
         access: Access::Immutable,
+    },
+    // Most HTTP connections open at once (RESP's maxclients does not count them); never more
+    // than half the process's file descriptor limit, so idle HTTP clients cannot take the
+    // descriptors RESP clients need. Connections over it are answered 503 and closed.
+    Spec {
+        name: "http-maxclients",
+        default: "512",
+        kind: Kind::Int { min: 1, max: INT_MAX },
+        access: Access::Mutable,
+    },
+    // Seconds an HTTP client gets to send a request's headers, which includes the wait for
+    // the next request on a kept-alive connection; and the grace for a request body, which
+    // must then keep coming at 16 KiB/s on average (see http::read_body).
+    Spec {
+        name: "http-timeout",
+        default: "10",
+        kind: Kind::Int { min: 1, max: 3600 },
+        access: Access::Mutable,
     },
     // Bearer tokens of the HTTP surfaces, as space-separated `token:user` pairs (ACL users).
     // Empty: the HTTP listener serves loopback clients only, as the default user.
@@ -652,6 +670,9 @@ pub struct Config {
     pub slowlog_max_len: AtomicI64,
     /// `latency-tracking`: per-command latency histograms are recorded.
     pub latency_tracking: AtomicBool,
+    /// Bumped after every change of a value, so that a reader can cache what it derives
+    /// from one (the HTTP tokens) until the next change.
+    generation: AtomicU64,
 }
 
 /// Hot copies of the Workers KV settings (0 = no quota).
@@ -686,6 +707,7 @@ impl Config {
             slowlog_slower_than: AtomicI64::new(0),
             slowlog_max_len: AtomicI64::new(0),
             latency_tracking: AtomicBool::new(false),
+            generation: AtomicU64::new(0),
         };
         c.refresh_hot();
         c
@@ -722,6 +744,8 @@ impl Config {
         }
         let auth = v.get("requirepass").is_some_and(|p| !p.is_empty());
         self.auth_required.store(auth, Ordering::Relaxed);
+        // Every change of a value ends here.
+        self.generation.fetch_add(1, Ordering::Release);
     }
 
     /// True when `requirepass` is set: clients must authenticate.
@@ -750,6 +774,11 @@ impl Config {
         self.values.write().insert(s.name, v);
         self.refresh_hot();
         Ok(())
+    }
+
+    /// Changes so far: a value read after reading this is at least as new as it.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
     }
 
     /// `normalize`, except that a client-output-buffer-limit value changes only the classes

@@ -248,8 +248,12 @@ pub enum KvError {
     /// `KV.GET key TYPE json` of a value that is not JSON (serde's reason).
     ValueNotJson(String),
     InvalidType(String),
-    /// A key in a URL whose percent-encoding is broken (`%` not followed by two hex digits).
+    /// A key in a URL whose percent-encoding is broken (`%` not followed by two hex digits)
+    /// or decodes to bytes that are not UTF-8 (Workers KV keys are JavaScript strings, and
+    /// `decodeURIComponent` refuses both).
     KeyNotDecodable,
+    /// A list prefix in a URL that decodes to bytes that are not UTF-8.
+    PrefixNotDecodable,
     /// `cache_ttl` below the minimum, or not an integer (value as given, minimum).
     CacheTtlTooShort(String, i64),
     /// A bulk get with `type: "json"` hit a value that is not JSON (the type asked for).
@@ -315,6 +319,7 @@ impl KvError {
             KvError::ValueNotJson(why) => format!("The value is not valid JSON: {why}"),
             KvError::InvalidType(t) => format!("\"{t}\" is not a valid type. Use \"json\" or \"text\""),
             KvError::KeyNotDecodable => "Could not URL-decode key name".into(),
+            KvError::PrefixNotDecodable => "Could not URL-decode prefix".into(),
             KvError::CacheTtlTooShort(v, min) => format!("Invalid cache_ttl of {v}. Cache TTL must be at least {min}."),
             KvError::BulkGetNotType(t) => format!("At least one of the requested keys corresponds to a non-{t} value"),
             KvError::BulkGetTooLarge => format!("Total size of request exceeds the limit of {}MB", KV_MAX_VALUE >> 20),
@@ -576,6 +581,7 @@ mod tests {
             KvError::ValueNotJson("x".into()),
             KvError::InvalidType("x".into()),
             KvError::KeyNotDecodable,
+            KvError::PrefixNotDecodable,
             KvError::CacheTtlTooShort("10".into(), 30),
             KvError::BulkGetNotType("json".into()),
             KvError::BulkGetTooLarge,

@@ -568,6 +568,42 @@ fn keys_in_paths_are_decoded_once() {
     );
 }
 
+/// Keys and prefixes that decode to bytes that are not UTF-8 are refused (review M5): such
+/// a key could be written but never named again (lists show U+FFFD for its bad bytes, which
+/// names another key), and a prefix must not be guessed.
+#[test]
+fn keys_and_prefixes_must_be_utf8() {
+    let (s, h) = start(&[]);
+    let id = create_ns(&h, "utf8", &[]);
+    let bad_key = fail(INVALID, "Could not URL-decode key name");
+    expect(&put_raw(&h, &id, "%FF%FE", b"v1"), 400, bad_key.clone());
+    expect(&put_raw(&h, &id, "ok%E2%9C", b"v1"), 400, bad_key.clone());
+    expect(&h.get(&values(&id, "%FF%FE")), 400, bad_key.clone());
+    expect(
+        &h.send("DELETE", &values(&id, "%FF"), &[], Body::None),
+        400,
+        bad_key.clone(),
+    );
+    expect(&h.get(&format!("{NS}/{id}/metadata/%C0%AF")), 400, bad_key);
+    // U+FFFD itself is a character like any other.
+    expect(&put_raw(&h, &id, "%EF%BF%BD%EF%BF%BD", b"v2"), 200, ok(Value::Null));
+    let mut c = resp_in(&s, &id);
+    c.expect(&["DBSIZE"], ":1\r\n");
+    assert_eq!(
+        h.get(&format!("{NS}/{id}/keys")).json()["result"],
+        json!([{"name": "\u{FFFD}\u{FFFD}"}])
+    );
+    expect(
+        &h.get(&format!("{NS}/{id}/keys?prefix=%FF")),
+        400,
+        fail(INVALID, "Could not URL-decode prefix"),
+    );
+    assert_eq!(
+        h.get(&format!("{NS}/{id}/keys?prefix=%EF%BF%BD")).json()["result"],
+        json!([{"name": "\u{FFFD}\u{FFFD}"}])
+    );
+}
+
 #[test]
 fn metadata_endpoint() {
     let (s, h) = start(&[]);
@@ -1136,16 +1172,161 @@ fn tokens_and_namespace_scope() {
         200,
         ok(json!({"id": a, "title": "A", "supports_url_encoding": true})),
     );
-    // Namespace-wide commands run with database 0 selected, as a fresh RESP connection: a
-    // user scoped to namespaces lists none (as over RESP before a SELECT).
-    expect(
-        &h.send("GET", NS, &auth, Body::None),
-        403,
-        fail(AUTH, "NOPERM this user has no permissions to access namespace 0"),
-    );
     let mut r = s.raw();
     r.expect(&["SELECT", &b], "+OK\r\n");
     r.expect(&["EXISTS", "k"], ":0\r\n");
+}
+
+/// The key list shows a user limited by key patterns only the keys it may read: not the
+/// names, nor the metadata, of the others (the review's reproduction), in full pages.
+#[test]
+fn keys_list_shows_only_keys_the_user_may_read() {
+    let (s, h) = start(&["--http-tokens", TOKENS]);
+    let mut admin = s.raw();
+    let id = create_ns(&h, "mixed", &[("Authorization", "Bearer t-admin")]);
+    admin.expect(&["SELECT", &id], "+OK\r\n");
+    admin.expect(
+        &[
+            "KV.PUT",
+            "secret2",
+            "topsecret",
+            "METADATA",
+            r#"{"password":"hunter2"}"#,
+        ],
+        "+OK\r\n",
+    );
+    let mut visible = Vec::new();
+    for i in 0..15 {
+        admin.expect(
+            &["KV.PUT", &format!("pub:{i:02}"), "v", "METADATA", r#"{"shown":1}"#],
+            "+OK\r\n",
+        );
+        admin.expect(
+            &["KV.PUT", &format!("pua:{i:02}"), "v", "METADATA", r#"{"hidden":1}"#],
+            "+OK\r\n",
+        );
+        admin.expect(&["KV.PUT", &format!("p:{i:02}:vis"), "v"], "+OK\r\n");
+        visible.extend([format!("pub:{i:02}"), format!("p:{i:02}:vis")]);
+    }
+    visible.sort();
+    admin.expect(
+        &["ACL", "SETUSER", "alice", "on", "nopass", "~pub:*", "%R~*:vis", "+@all"],
+        "+OK\r\n",
+    );
+    let al = [("Authorization", "Bearer t-alice")];
+    expect(
+        &h.send("GET", &format!("{NS}/{id}/metadata/secret2"), &al, Body::None),
+        403,
+        fail(
+            AUTH,
+            "NOPERM this user has no permissions to access one of the keys used as arguments",
+        ),
+    );
+    let r = h.send("GET", &format!("{NS}/{id}/keys"), &al, Body::None);
+    assert_eq!(r.status, 200, "{}", r.text());
+    for leak in ["secret2", "hunter2", "hidden", "pua:"] {
+        assert!(!r.text().contains(leak), "{leak} in {}", r.text());
+    }
+    assert_eq!(r.json()["result"].as_array().unwrap().len(), 30);
+    // wrangler's and the SDK's paging: full pages until the last, its cursor empty.
+    let mut names = Vec::new();
+    let mut cursor = String::new();
+    for page in 0.. {
+        let r = h.send(
+            "GET",
+            &format!("{NS}/{id}/keys?prefix=p&limit=10&cursor={cursor}"),
+            &al,
+            Body::None,
+        );
+        let v = r.json();
+        let keys = v["result"].as_array().unwrap();
+        names.extend(keys.iter().map(|k| k["name"].as_str().unwrap().to_string()));
+        cursor = v["result_info"]["cursor"].as_str().unwrap().to_string();
+        if cursor.is_empty() {
+            assert_eq!((page, keys.len()), (2, 10));
+            break;
+        }
+        assert_eq!(keys.len(), 10);
+    }
+    assert_eq!(names, visible);
+}
+
+/// Namespace management for a user scoped to some namespaces (review M6): the list shows
+/// the namespaces it may use (it was refused: NOPERM for namespace 0), creating one needs
+/// `allnamespaces` (a new namespace would be outside its scope), and an unscoped user
+/// creates one when its command rules allow it.
+#[test]
+fn namespaces_for_scoped_users() {
+    let (s, h) = start(&["--http-tokens", TOKENS]);
+    let mut admin = s.raw();
+    let adm = [("Authorization", "Bearer t-admin")];
+    let a = create_ns(&h, "A", &adm);
+    create_ns(&h, "B", &adm);
+    let c = create_ns(&h, "C", &adm);
+    admin.expect(
+        &[
+            "ACL",
+            "SETUSER",
+            "bob",
+            "on",
+            "nopass",
+            "~*",
+            "+@all",
+            "resetnamespaces",
+            "namespace:A",
+            &format!("namespace:{c}"),
+        ],
+        "+OK\r\n",
+    );
+    let bob = [("Authorization", "Bearer t-bob")];
+    let describe = |id: &str, title: &str| json!({"id": id, "title": title, "supports_url_encoding": true});
+    let r = h.send("GET", &format!("{NS}?order=title"), &bob, Body::None);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["result"], json!([describe(&a, "A"), describe(&c, "C")]));
+    assert_eq!(r.json()["result_info"]["total_count"], 2);
+    // wrangler's paging ends on the empty page past them.
+    let r = h.send("GET", &format!("{NS}?per_page=1&page=3"), &bob, Body::None);
+    assert_eq!(r.json()["result"], json!([]));
+    expect(
+        &h.json("POST", NS, &bob, &json!({"title": "D"})),
+        403,
+        fail(AUTH, "NOPERM this user has no permissions to access every namespace"),
+    );
+    admin.expect(&["KV.NAMESPACE", "GET", "D"], "-ERR Unknown namespace.\r\n");
+    let log = common::text(admin.cmd(&["ACL", "LOG", "1"]));
+    assert!(log.contains("bob") && log.contains("namespace"), "{log}");
+    // The admin still sees and creates every namespace.
+    let r = h.send("GET", NS, &adm, Body::None);
+    assert_eq!(r.json()["result_info"]["total_count"], 3);
+    // An unscoped user: its command rules decide.
+    admin.expect(
+        &[
+            "ACL",
+            "SETUSER",
+            "alice",
+            "on",
+            "nopass",
+            "~*",
+            "+@all",
+            "-kv.namespace|create",
+        ],
+        "+OK\r\n",
+    );
+    let al = [("Authorization", "Bearer t-alice")];
+    expect(
+        &h.json("POST", NS, &al, &json!({"title": "D"})),
+        403,
+        fail(
+            AUTH,
+            "NOPERM this user has no permissions to run the 'kv.namespace|create' command",
+        ),
+    );
+    admin.expect(&["ACL", "SETUSER", "alice", "+kv.namespace|create"], "+OK\r\n");
+    create_ns(&h, "D", &al);
+    assert_eq!(
+        h.send("GET", NS, &al, Body::None).json()["result_info"]["total_count"],
+        4
+    );
 }
 
 fn ns_id(c: &mut common::Raw, title: &str) -> String {
@@ -1316,4 +1497,279 @@ fn errors_before_the_body_still_read_it() {
         h.send("GET", &values(&id, "k"), &auth, Body::None).body.len(),
         big.len()
     );
+}
+
+// ---- The listener: timeouts and the connection cap (review M1) ----
+
+/// Whether the server closed `s` (EOF or reset) within `within`; what it sent first.
+fn closed_within(s: &mut std::net::TcpStream, within: std::time::Duration) -> (bool, Vec<u8>) {
+    use std::io::Read;
+    let end = std::time::Instant::now() + within;
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    while std::time::Instant::now() < end {
+        s.set_read_timeout(Some(std::time::Duration::from_millis(200))).unwrap();
+        match s.read(&mut buf) {
+            Ok(0) => return (true, got),
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
+            Err(_) => return (true, got),
+        }
+    }
+    (false, got)
+}
+
+/// Writes `line` every 300 ms until the server closes the connection; true when it did
+/// within `within`.
+fn trickle_until_closed(s: &std::net::TcpStream, line: &[u8], within: std::time::Duration) -> bool {
+    use std::io::Write;
+    let mut w = s.try_clone().unwrap();
+    let mut r = s.try_clone().unwrap();
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let d = done.clone();
+    let reader = std::thread::spawn(move || {
+        let closed = closed_within(&mut r, within);
+        d.store(true, std::sync::atomic::Ordering::SeqCst);
+        closed
+    });
+    while !done.load(std::sync::atomic::Ordering::SeqCst) {
+        if w.write_all(line).is_err() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    }
+    reader.join().unwrap().0
+}
+
+/// A client that sends its headers a line at a time, or nothing, or nothing more after an
+/// answer, is cut off after `http-timeout`: it cannot hold a connection (slowloris).
+#[test]
+fn slow_and_idle_clients_are_cut_off() {
+    use std::io::Write;
+    let (_s, h) = start(&["--http-timeout", "1"]);
+    let within = std::time::Duration::from_secs(15);
+    // Headers a line at a time, for ever.
+    let mut c = std::net::TcpStream::connect(("127.0.0.1", h.port)).unwrap();
+    c.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n").unwrap();
+    assert!(
+        trickle_until_closed(&c, b"X-Slow: 1\r\n", within),
+        "slow headers were not cut off"
+    );
+    // Nothing at all.
+    let mut idle = std::net::TcpStream::connect(("127.0.0.1", h.port)).unwrap();
+    assert!(closed_within(&mut idle, within).0, "an idle connection stayed open");
+    // Nothing more after an answer on a kept-alive connection.
+    let mut kept = std::net::TcpStream::connect(("127.0.0.1", h.port)).unwrap();
+    kept.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    let (closed, got) = closed_within(&mut kept, within);
+    assert!(closed, "a kept-alive connection stayed open");
+    assert!(
+        got.starts_with(b"HTTP/1.1 200 OK\r\n"),
+        "{:?}",
+        String::from_utf8_lossy(&got)
+    );
+    // A client sending at a normal pace is served.
+    assert_eq!(h.get("/healthz").status, 200);
+}
+
+/// A body trickled a byte at a time is cut off with 408 (and the connection closed) once
+/// its deadline passes; nothing is written.
+#[test]
+fn slow_bodies_are_cut_off() {
+    use std::io::Write;
+    let (s, h) = start(&["--http-timeout", "1"]);
+    let id = create_ns(&h, "slow", &[]);
+    let mut c = std::net::TcpStream::connect(("127.0.0.1", h.port)).unwrap();
+    write!(
+        c,
+        "PUT {} HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n",
+        values(&id, "k")
+    )
+    .unwrap();
+    let mut r = c.try_clone().unwrap();
+    let reader = std::thread::spawn(move || closed_within(&mut r, std::time::Duration::from_secs(15)));
+    for _ in 0..40 {
+        if c.write_all(b"x").is_err() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    }
+    let (closed, got) = reader.join().unwrap();
+    assert!(closed, "a trickled body was not cut off");
+    let got = String::from_utf8_lossy(&got);
+    assert!(got.starts_with("HTTP/1.1 408 "), "{got}");
+    assert!(got.contains("The request body was not received in time."), "{got}");
+    resp_in(&s, &id).expect(&["EXISTS", "k"], ":0\r\n");
+}
+
+/// Connections over `http-maxclients` are answered 503 at once and closed; RESP is served
+/// all the while, and a freed slot serves HTTP again.
+#[test]
+fn connections_over_the_cap_are_refused() {
+    use std::io::Write;
+    let (s, h) = start(&["--http-maxclients", "4", "--http-timeout", "60"]);
+    let held: Vec<_> = (0..4)
+        .map(|_| std::net::TcpStream::connect(("127.0.0.1", h.port)).unwrap())
+        .collect();
+    // The four are being served: a request on one is answered.
+    let mut first = held[0].try_clone().unwrap();
+    first.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    let mut buf = [0u8; 17];
+    first
+        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    std::io::Read::read_exact(&mut first, &mut buf).unwrap();
+    assert_eq!(&buf, b"HTTP/1.1 200 OK\r\n");
+    for _ in 0..3 {
+        let mut extra = std::net::TcpStream::connect(("127.0.0.1", h.port)).unwrap();
+        let (closed, got) = closed_within(&mut extra, std::time::Duration::from_secs(10));
+        let got = String::from_utf8_lossy(&got);
+        assert!(closed, "{got}");
+        assert!(
+            got.starts_with("HTTP/1.1 503 max number of HTTP clients reached\r\n"),
+            "{got}"
+        );
+        assert!(got.contains(r#""code":10503"#), "{got}");
+        s.raw().expect(&["PING"], "+PONG\r\n");
+    }
+    drop(held);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let mut c = std::net::TcpStream::connect(("127.0.0.1", h.port)).unwrap();
+        c.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .unwrap();
+        let (_, got) = closed_within(&mut c, std::time::Duration::from_secs(10));
+        if got.starts_with(b"HTTP/1.1 200 OK\r\n") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{:?}",
+            String::from_utf8_lossy(&got)
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+/// The review's reproduction: with few file descriptors, many idle HTTP connections no
+/// longer take them all: HTTP keeps at most half of them (the rest are answered 503 and
+/// closed at once), and RESP clients are served.
+#[test]
+fn idle_http_clients_leave_descriptors_for_resp() {
+    use std::io::{Read, Write};
+    let port = http_util::free_port();
+    let s = common::Server::start_with_nofile(64, &["--http-port", &port.to_string(), "--http-timeout", "60"]);
+    // Each sends a request and then stays, idle, on its kept-alive connection.
+    let mut conns: Vec<_> = (0..100)
+        .map(|_| {
+            let mut c = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+            c.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+            c
+        })
+        .collect();
+    let (mut served, mut refused) = (0, 0);
+    for c in conns.iter_mut() {
+        c.set_read_timeout(Some(std::time::Duration::from_secs(10))).unwrap();
+        let mut status = [0u8; 12];
+        c.read_exact(&mut status).expect("an answer to every connection");
+        match &status {
+            b"HTTP/1.1 200" => served += 1,
+            b"HTTP/1.1 503" => refused += 1,
+            other => panic!("{:?}", String::from_utf8_lossy(other)),
+        }
+    }
+    assert!(served > 0 && served <= 32 && served + refused == 100, "{served} served");
+    for _ in 0..5 {
+        let mut c = s.raw();
+        c.expect(&["PING"], "+PONG\r\n");
+    }
+    drop(conns);
+}
+
+/// The HTTP listener listens on every `bind` address, as RESP does (it took only the first).
+#[test]
+fn listens_on_every_bind_address() {
+    use std::io::{Read, Write};
+    let port = http_util::free_port();
+    let _s = common::Server::start_with(&["--bind", "127.0.0.2 127.0.0.1", "--http-port", &port.to_string()]);
+    for host in ["127.0.0.2", "127.0.0.1"] {
+        let mut c = std::net::TcpStream::connect((host, port)).unwrap_or_else(|e| panic!("{host}: {e}"));
+        c.set_read_timeout(Some(std::time::Duration::from_secs(10))).unwrap();
+        c.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .unwrap();
+        let mut got = String::new();
+        c.read_to_string(&mut got).unwrap();
+        assert!(
+            got.starts_with("HTTP/1.1 200 OK\r\n") && got.ends_with("ok\n"),
+            "{host}: {got}"
+        );
+    }
+}
+
+/// `/metrics` (its labels carry every namespace's id and title) follows the API's access
+/// rule: loopback clients while no tokens are configured, then a valid token. `/healthz`
+/// stays open.
+#[test]
+fn metrics_follow_the_access_rule_of_the_api() {
+    let (s, h) = start(&[]);
+    let mut admin = s.raw();
+    admin.cmd(&["KV.NAMESPACE", "CREATE", "customer-acme-prod-sessions"]);
+    let r = h.get("/metrics");
+    assert_eq!(r.status, 200);
+    assert!(r.text().contains("customer-acme-prod-sessions"));
+    let remote = h.from([127, 0, 0, 2]);
+    let r = remote.get("/metrics");
+    assert_eq!(r.status, 403);
+    assert!(!r.text().contains("customer-acme"), "{}", r.text());
+    assert!(r
+        .text()
+        .starts_with("DENIED edgekv's HTTP listener serves only clients on the loopback interface"));
+    assert_eq!(remote.get("/healthz").status, 200);
+
+    admin.expect(&["CONFIG", "SET", "http-tokens", "t-admin:default"], "+OK\r\n");
+    for (who, headers) in [
+        (h, vec![]),
+        (remote, vec![]),
+        (h, vec![("Authorization", "Bearer nope")]),
+    ] {
+        let r = who.send("GET", "/metrics", &headers, Body::None);
+        assert_eq!((r.status, r.text().as_str()), (401, "Authentication error\n"));
+    }
+    for who in [h, remote] {
+        let r = who.send("GET", "/metrics", &[("Authorization", "Bearer t-admin")], Body::None);
+        assert_eq!(r.status, 200);
+        assert!(r.text().contains("customer-acme-prod-sessions"));
+        assert_eq!(who.get("/healthz").status, 200);
+    }
+}
+
+/// `http-tokens` is parsed once per change (review L5), and every change counts from the
+/// next request on: a new token works, a removed one is refused, and with none left only
+/// loopback clients are served again.
+#[test]
+fn token_changes_apply_to_the_next_request() {
+    let (s, h) = start(&["--http-tokens", "t1:default"]);
+    let mut admin = s.raw();
+    let with = |t: &str| {
+        h.send("GET", NS, &[("Authorization", &format!("Bearer {t}"))], Body::None)
+            .status
+    };
+    assert_eq!((with("t1"), with("t2")), (200, 401));
+    admin.expect(&["CONFIG", "SET", "http-tokens", "t2:default"], "+OK\r\n");
+    assert_eq!((with("t1"), with("t2")), (401, 200));
+    // Another parameter's change leaves the tokens as they are.
+    admin.expect(&["CONFIG", "SET", "maxclients", "100"], "+OK\r\n");
+    assert_eq!((with("t1"), with("t2")), (401, 200));
+    // Several at once (CONFIG SET with pairs) as well.
+    admin.expect(
+        &["CONFIG", "SET", "http-tokens", "t3:default", "maxclients", "99"],
+        "+OK\r\n",
+    );
+    assert_eq!((with("t2"), with("t3")), (401, 200));
+    // Words without a user configure tokens that admit no one.
+    admin.expect(&["CONFIG", "SET", "http-tokens", "nouser"], "+OK\r\n");
+    assert_eq!((h.get(NS).status, with("nouser")), (401, 401));
+    admin.expect(&["CONFIG", "SET", "http-tokens", ""], "+OK\r\n");
+    assert_eq!(h.get(NS).status, 200);
+    assert_eq!(h.from([127, 0, 0, 2]).get(NS).status, 403);
 }

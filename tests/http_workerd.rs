@@ -469,6 +469,36 @@ fn errors_are_in_the_reason_phrase() {
     );
 }
 
+/// Keys and prefixes that decode to bytes that are not UTF-8 are refused, the text in the
+/// reason phrase (a Worker's keys are JavaScript strings: only a client other than workerd
+/// sends such bytes).
+#[test]
+fn keys_and_prefixes_must_be_utf8() {
+    let (s, h) = start(&[]);
+    let id = create_ns(&h, "utf8", &[]);
+    let b = Binding::new(h, &id);
+    failed(
+        &b.put("/%FF%FE?urlencoded=true", b"v", None),
+        400,
+        "Could not URL-decode key name",
+    );
+    failed(&b.get("/%FF%FE?urlencoded=true"), 400, "Could not URL-decode key name");
+    failed(
+        &b.delete("/%E2%9C?urlencoded=true"),
+        400,
+        "Could not URL-decode key name",
+    );
+    failed(&b.get("/?prefix=%FF"), 400, "Could not URL-decode prefix");
+    ok_empty(&b.put("/%EF%BF%BD?urlencoded=true", b"v", None));
+    let mut c = s.raw();
+    c.expect(&["SELECT", &id], "+OK\r\n");
+    c.expect(&["DBSIZE"], ":1\r\n");
+    assert_eq!(
+        b.get("/?prefix=%EF%BF%BD").json(),
+        json!({"keys": [{"name": "\u{FFFD}"}], "list_complete": true, "cacheStatus": null})
+    );
+}
+
 #[test]
 fn the_header_decides_whatever_the_path() {
     let (s, h) = start(&[]);
@@ -576,6 +606,59 @@ fn auth_applies_to_bindings() {
         &w.put("/k?urlencoded=true", b"v", None),
         403,
         "NOPERM this user has no permissions to run the 'kv.put' command",
+    );
+}
+
+/// A binding's list shows a user limited by key patterns only the keys it may read, with
+/// their metadata, and none of the others' names or metadata.
+#[test]
+fn list_shows_only_keys_the_user_may_read() {
+    let (s, h) = start(&["--http-tokens", "t-a:default t-s:alice"]);
+    let mut admin = s.raw();
+    let id = create_ns(&h, "mixed", &[("Authorization", "Bearer t-a")]);
+    admin.expect(&["SELECT", &id], "+OK\r\n");
+    admin.expect(
+        &[
+            "KV.PUT",
+            "secret2",
+            "topsecret",
+            "METADATA",
+            r#"{"password":"hunter2"}"#,
+        ],
+        "+OK\r\n",
+    );
+    for i in 0..5 {
+        admin.expect(
+            &["KV.PUT", &format!("pub:{i}"), "v", "METADATA", r#"{"shown":1}"#],
+            "+OK\r\n",
+        );
+        admin.expect(
+            &["KV.PUT", &format!("pua:{i}"), "v", "METADATA", r#"{"hidden":1}"#],
+            "+OK\r\n",
+        );
+    }
+    admin.expect(
+        &["ACL", "SETUSER", "alice", "on", "nopass", "~pub:*", "+@all"],
+        "+OK\r\n",
+    );
+    let b = Binding::new(h, &id).with("Authorization", "Bearer t-s");
+    let r = b.get("/");
+    assert_eq!(r.status, 200, "{}", r.text());
+    let entry = |i: u32| json!({"name": format!("pub:{i}"), "metadata": "{\"shown\":1}"});
+    assert_eq!(
+        r.json(),
+        json!({"keys": (0..5).map(entry).collect::<Vec<_>>(), "list_complete": true, "cacheStatus": null})
+    );
+    let page = b.get("/?key_count_limit=3&prefix=pu").json();
+    let cursor = page["cursor"].as_str().unwrap().to_string();
+    assert_eq!(
+        page,
+        json!({"keys": [entry(0), entry(1), entry(2)], "list_complete": false, "cursor": cursor, "cacheStatus": null})
+    );
+    let page = b.get(&format!("/?key_count_limit=3&prefix=pu&cursor={cursor}")).json();
+    assert_eq!(
+        page,
+        json!({"keys": [entry(3), entry(4)], "list_complete": true, "cacheStatus": null})
     );
 }
 

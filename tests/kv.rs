@@ -2111,3 +2111,234 @@ fn bulkput_checks_key_patterns_of_its_items() {
     );
     admin.expect(&["GET", "user:1"], &bulk("a"));
 }
+
+/// The JSON pages of `KV.LIST ... LIMIT limit FORMAT json` from `c`, following the cursor:
+/// (names per page, cursors given).
+fn json_pages(c: &mut Raw, prefix: &str, limit: usize) -> (Vec<Vec<String>>, Vec<String>) {
+    let (mut pages, mut cursors) = (Vec::new(), Vec::new());
+    let mut cursor = String::new();
+    for _ in 0..1000 {
+        let l = limit.to_string();
+        let r = payload(&c.cmd(&[
+            "KV.LIST", "PREFIX", prefix, "LIMIT", &l, "CURSOR", &cursor, "FORMAT", "json",
+        ]));
+        let v: serde_json::Value = serde_json::from_str(&r).unwrap_or_else(|e| panic!("{e}: {r}"));
+        let names = v["keys"].as_array().unwrap().iter();
+        pages.push(names.map(|k| k["name"].as_str().unwrap().to_string()).collect());
+        if v["list_complete"] == true {
+            assert!(v.get("cursor").is_none(), "{r}");
+            return (pages, cursors);
+        }
+        cursor = v["cursor"].as_str().unwrap().to_string();
+        cursors.push(cursor.clone());
+    }
+    panic!("KV.LIST never completed");
+}
+
+/// The raw bytes of a KV.LIST cursor (base64url): a version byte, then the key (1) or a
+/// sealed key (2).
+fn cursor_bytes(c: &str) -> Vec<u8> {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(c).unwrap()
+}
+
+/// KV.LIST shows a user limited by ACL key patterns only the keys it may read: neither the
+/// names nor the metadata of the others (they are stored data, and a direct read of them is
+/// refused), in full pages while more keys it may read follow, with cursors that name only
+/// keys it may read.
+#[test]
+fn list_shows_only_keys_the_user_may_read() {
+    let s = Server::start();
+    let mut admin = s.raw();
+    admin.expect(
+        &["KV.PUT", "secret", "topsecret", "METADATA", r#"{"password":"hunter2"}"#],
+        OK,
+    );
+    let mut visible = Vec::new();
+    for i in 0..25 {
+        // Visible through `~pub:*` and `%R~*:vis`; hidden ones in between and around them.
+        admin.expect(&["KV.PUT", &format!("pub:{i:02}"), "v"], OK);
+        admin.expect(
+            &["KV.PUT", &format!("a:{i:02}"), "v", "METADATA", r#"{"hidden":1}"#],
+            OK,
+        );
+        admin.expect(
+            &["KV.PUT", &format!("a:{i:02}:vis"), "v", "METADATA", r#"{"shown":1}"#],
+            OK,
+        );
+        visible.extend([format!("pub:{i:02}"), format!("a:{i:02}:vis")]);
+    }
+    for k in ["pub", "puba", "w:1", "zzz"] {
+        admin.expect(&["KV.PUT", k, "v"], OK);
+    }
+    visible.sort();
+    admin.expect(
+        &[
+            "ACL", "SETUSER", "alice", "on", ">pw", "~pub:*", "%R~*:vis", "%W~w:*", "+@all",
+        ],
+        OK,
+    );
+    admin.expect(&["ACL", "SETUSER", "bob", "on", ">pw", "~pub:*", "+@all"], OK);
+    let mut alice = s.raw();
+    alice.expect(&["AUTH", "alice", "pw"], OK);
+    let mut bob = s.raw();
+    bob.expect(&["AUTH", "bob", "pw"], OK);
+    // What the review found: her direct read of `secret` is refused...
+    alice.expect(
+        &["KV.GETWITHMETADATA", "secret"],
+        "-NOPERM this user has no permissions to access one of the keys used as arguments\r\n",
+    );
+    // ...and no list shows it, nor any other key she may not read.
+    let whole = payload(&alice.cmd(&["KV.LIST", "FORMAT", "json"]));
+    for leak in [
+        "secret", "hunter2", "hidden", "\"a:00\"", "\"pub\"", "puba", "w:1", "zzz",
+    ] {
+        assert!(!whole.contains(leak), "{leak} in {whole}");
+    }
+    assert_eq!(list_all(&mut alice, &[]).len(), 50);
+    for limit in [1, 7, 10, 50, 1000] {
+        let (pages, cursors) = json_pages(&mut alice, "", limit);
+        // Every page but the last is full: filtering never shortens one.
+        for p in &pages[..pages.len() - 1] {
+            assert_eq!(p.len(), limit, "{pages:?}");
+        }
+        assert_eq!(pages.concat(), visible, "limit {limit}");
+        // A cursor names the last key of its page, one she may read.
+        for (c, p) in cursors.iter().zip(&pages) {
+            let raw = cursor_bytes(c);
+            assert_eq!((raw[0], &raw[1..]), (1, p.last().unwrap().as_bytes()), "{c}");
+        }
+    }
+    let (pages, _) = json_pages(&mut alice, "a:", 10);
+    assert_eq!(pages.concat(), visible[..25].to_vec());
+    // bob reads `pub:*` only: whatever prefix he asks, he sees those keys only.
+    let pubs: Vec<String> = (0..25).map(|i| format!("pub:{i:02}")).collect();
+    for prefix in ["", "p", "pu", "pub", "pub:"] {
+        let (pages, _) = json_pages(&mut bob, prefix, 10);
+        assert_eq!(pages.concat(), pubs, "prefix {prefix:?}");
+        assert_eq!(pages.len(), 3, "prefix {prefix:?}");
+    }
+    let (pages, _) = json_pages(&mut bob, "pub:1", 10);
+    assert_eq!(pages.concat(), pubs[10..20].to_vec());
+    for prefix in ["a", "pub:x", "secret", "z"] {
+        assert_eq!(json_pages(&mut bob, prefix, 10).0, vec![Vec::<String>::new()]);
+    }
+    // The default user (unrestricted) still lists everything.
+    assert_eq!(list_all(&mut admin, &[]).len(), 50 + 25 + 1 + 4);
+}
+
+/// Past 10,000 keys it may not read without one it may, a restricted user's KV.LIST page
+/// ends (the walk holds the namespace's locks): a page with what was found, not the last,
+/// and a sealed cursor that does not show the key it stopped at; the next page goes on from
+/// there.
+#[test]
+fn list_of_a_restricted_user_is_bounded_and_cursors_stay_sealed() {
+    let s = Server::start();
+    let mut admin = s.raw();
+    let mut mset = vec!["MSET".to_string()];
+    for i in 0..10_500 {
+        mset.extend([format!("h:{i:05}"), "v".into()]);
+    }
+    let args: Vec<&str> = mset.iter().map(String::as_str).collect();
+    admin.expect(&args, OK);
+    admin.expect(&["KV.PUT", "b:vis", "v"], OK);
+    admin.expect(&["KV.PUT", "z:vis", "v"], OK);
+    admin.expect(&["ACL", "SETUSER", "alice", "on", ">pw", "%R~*:vis", "+@all"], OK);
+    let mut alice = s.raw();
+    alice.expect(&["AUTH", "alice", "pw"], OK);
+    let (pages, cursors) = json_pages(&mut alice, "", 1000);
+    assert_eq!(pages, vec![vec!["b:vis".to_string()], vec!["z:vis".to_string()]]);
+    let raw = cursor_bytes(&cursors[0]);
+    assert_eq!(raw[0], 2, "a sealed cursor");
+    assert!(!raw.windows(2).any(|w| w == b"h:"), "{:?}", cursors[0]);
+    // With nothing she may read before the budget runs out, the page is empty (the one case
+    // where a page that is not the last is).
+    admin.expect(&["DEL", "b:vis"], ":1\r\n");
+    let (pages, cursors) = json_pages(&mut alice, "", 1000);
+    assert_eq!(pages, vec![vec![], vec!["z:vis".to_string()]]);
+    assert_eq!(cursor_bytes(&cursors[0])[0], 2);
+    // A sealed cursor changed by a client is refused.
+    let mut bad = cursor_bytes(&cursors[0]);
+    *bad.last_mut().unwrap() ^= 1;
+    let bad = {
+        use base64::Engine;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bad)
+    };
+    expect_err(&mut alice, &["KV.LIST", "CURSOR", &bad], "Invalid cursor.");
+}
+
+/// KV.NAMESPACE for a user limited to some namespaces (review M6): it works from any
+/// selected database (it touches no keys there), LIST shows only the namespaces the user may
+/// use, GET, STATS, RENAME and DELETE of another are refused, and CREATE needs
+/// `allnamespaces` (a new namespace would be outside the scope). Denials are logged.
+#[test]
+fn namespace_commands_for_scoped_users() {
+    let s = Server::start();
+    let mut admin = s.raw();
+    let a = create(&mut admin, "A", 16);
+    let b = create(&mut admin, "B", 17);
+    let c = create(&mut admin, "C", 18);
+    admin.expect(
+        &[
+            "ACL",
+            "SETUSER",
+            "bob",
+            "on",
+            ">pw",
+            "~*",
+            "+@all",
+            "namespace:A",
+            "namespace:18",
+        ],
+        OK,
+    );
+    let mut bob = s.raw();
+    bob.expect(&["AUTH", "bob", "pw"], OK);
+    let noperm_b = "-NOPERM this user has no permissions to access namespace 17\r\n";
+    // From database 0, which is outside his scope, and from his own namespace alike.
+    for selected in [None, Some("A")] {
+        if let Some(ns) = selected {
+            bob.expect(&["SELECT", ns], OK);
+        }
+        bob.expect(
+            &["KV.NAMESPACE", "LIST"],
+            &arr(&[described(P::R2, &a, "A", 16, 0), described(P::R2, &c, "C", 18, 0)]),
+        );
+        bob.expect(&["KV.NAMESPACE", "GET", &c], &described(P::R2, &c, "C", 18, 0));
+        bob.expect(&["KV.NAMESPACE", "GET", "B"], noperm_b);
+        bob.expect(&["KV.NAMESPACE", "GET", &b], noperm_b);
+        bob.expect(&["KV.NAMESPACE", "STATS", "B"], noperm_b);
+        bob.expect(&["KV.NAMESPACE", "RENAME", &b, "mine now"], noperm_b);
+        bob.expect(&["KV.NAMESPACE", "DELETE", &b], noperm_b);
+        bob.expect(
+            &["KV.NAMESPACE", "CREATE", "D"],
+            "-NOPERM this user has no permissions to access every namespace\r\n",
+        );
+        // Unknown namespaces are unknown, whoever asks.
+        bob.expect(&["KV.NAMESPACE", "GET", "nope"], "-ERR Unknown namespace.\r\n");
+        bob.expect(&["KV.NAMESPACE", "DELETE", "nope"], "-ERR Unknown namespace.\r\n");
+    }
+    admin.expect(&["KV.NAMESPACE", "GET", "B"], &described(P::R2, &b, "B", 17, 0));
+    admin.expect(&["KV.NAMESPACE", "GET", "D"], "-ERR Unknown namespace.\r\n");
+    let log = text(admin.cmd(&["ACL", "LOG", "2"]));
+    assert!(
+        log.contains("bob") && log.contains("namespace") && log.contains("\r\n*\r\n"),
+        "{log}"
+    );
+    // Within his scope he renames and deletes.
+    bob.expect(&["KV.NAMESPACE", "RENAME", &c, "C2"], OK);
+    bob.expect(&["KV.NAMESPACE", "DELETE", &c], OK);
+    bob.expect(&["KV.NAMESPACE", "LIST"], &arr(&[described(P::R2, &a, "A", 16, 0)]));
+    // Unscoped users see every namespace, and create when their command rules allow it.
+    admin.expect(&["ACL", "SETUSER", "bob", "allnamespaces"], OK);
+    bob.expect(
+        &["KV.NAMESPACE", "LIST"],
+        &arr(&[described(P::R2, &a, "A", 16, 0), described(P::R2, &b, "B", 17, 0)]),
+    );
+    create(&mut bob, "D", 18);
+    admin.expect(&["ACL", "SETUSER", "bob", "-kv.namespace|create"], OK);
+    bob.expect(
+        &["KV.NAMESPACE", "CREATE", "E"],
+        "-NOPERM this user has no permissions to run the 'kv.namespace|create' command\r\n",
+    );
+}

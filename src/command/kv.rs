@@ -431,6 +431,10 @@ impl Command for KvDelete {
 /// The cursor names the last key returned; the next page starts strictly after it. So no key
 /// appears on two pages, and a key present for the whole listing is returned exactly once,
 /// whatever is written meanwhile. Expired keys are never listed.
+///
+/// A user limited by ACL key patterns lists only the keys its read patterns match (Redis's
+/// SCAN and KEYS show every key, but here a list entry carries the key's metadata, stored
+/// data the user may not read); see `LIST_SKIP_BUDGET` for what bounds that walk.
 pub struct KvList {
     prefix: Bytes,
     limit: Option<String>,
@@ -488,45 +492,85 @@ impl Command for KvList {
             // 1000 entries, and building a `Reply` per entry (and dropping them) was the
             // largest cost of a page after the walk itself.
             let proto = ctx.session.proto;
+            let json = self.json;
             let mut body = BytesMut::new();
             let mut n = 0;
             let mut last: Vec<u8> = Vec::new();
             let mut more = false;
-            ctx.db().walk_ordered(from, |r| {
-                let key = r.key();
-                if !key.starts_with(prefix) {
-                    return false; // past the prefix's range
-                }
-                if n == limit {
-                    more = true;
-                    return false;
-                }
-                let (deadline, meta) = (r.deadline(), r.meta());
-                if self.json {
-                    json_list_entry(&mut body, n, key, deadline, meta);
+            let put = |body: &mut BytesMut, n: usize, r: &Rec| {
+                let (key, deadline, meta) = (r.key(), r.deadline(), r.meta());
+                if json {
+                    json_list_entry(body, n, key, deadline, meta);
                 } else {
-                    encode::put_map_header(
-                        &mut body,
-                        1 + deadline.is_some() as usize + meta.is_some() as usize,
-                        proto,
-                    );
-                    encode::put_bulk(&mut body, b"name");
-                    encode::put_bulk(&mut body, key);
-                    if let Some(d) = deadline {
-                        encode::put_bulk(&mut body, b"expiration");
-                        encode::put_int(&mut body, d.div_euclid(1000));
+                    resp_list_entry(body, proto, key, deadline, meta);
+                }
+            };
+            // Where the listing stopped when that is a key the user may not read (see
+            // `LIST_SKIP_BUDGET`): the cursor is then sealed, so that it does not show it.
+            let mut hidden_stop: Option<Vec<u8>> = None;
+            let user = &ctx.session.user;
+            if user.all_keys {
+                ctx.db().walk_ordered(from, |r| {
+                    let key = r.key();
+                    if !key.starts_with(prefix) {
+                        return false; // past the prefix's range
                     }
-                    if let Some(m) = meta {
-                        encode::put_bulk(&mut body, b"metadata");
-                        encode::put_bulk(&mut body, m);
+                    if n == limit {
+                        more = true;
+                        return false;
+                    }
+                    put(&mut body, n, r);
+                    last.clear();
+                    last.extend_from_slice(key);
+                    n += 1;
+                    true
+                });
+            } else {
+                // A user limited by key patterns lists only the keys it may read (names and
+                // metadata are stored data): the walk visits only the ranges its read patterns
+                // can match, skips the keys there that they do not, and goes on until the page
+                // is full, so a page is not cut short by keys the user cannot see.
+                let mut skipped = 0usize;
+                'ranges: for start in readable_starts(user, prefix) {
+                    let from = match &after {
+                        Some(a) if a.as_slice() >= start.as_slice() => Bound::Excluded(a.as_slice()),
+                        _ => Bound::Included(start.as_slice()),
+                    };
+                    let mut stop = false;
+                    ctx.db().walk_ordered(from, |r| {
+                        let key = r.key();
+                        if !key.starts_with(&start) {
+                            return false; // on to the next range
+                        }
+                        if !user.may_access(key, false) {
+                            skipped += 1;
+                            if skipped >= LIST_SKIP_BUDGET {
+                                hidden_stop = Some(key.to_vec());
+                                (more, stop) = (true, true);
+                                return false;
+                            }
+                            return true;
+                        }
+                        if n == limit {
+                            // Another key the user may read follows: the page is not the last.
+                            (more, stop) = (true, true);
+                            return false;
+                        }
+                        put(&mut body, n, r);
+                        last.clear();
+                        last.extend_from_slice(key);
+                        n += 1;
+                        true
+                    });
+                    if stop {
+                        break 'ranges;
                     }
                 }
-                last.clear();
-                last.extend_from_slice(key);
-                n += 1;
-                true
-            });
-            let cursor = more.then(|| limits::encode_cursor(&last));
+            }
+            let cursor = match hidden_stop {
+                Some(k) => Some(limits::seal_cursor(&k)),
+                None => more.then(|| limits::encode_cursor(&last)),
+            };
             if self.json {
                 let mut out = Vec::with_capacity(body.len() + 96);
                 out.extend_from_slice(b"{\"keys\":[");
@@ -556,6 +600,59 @@ impl Command for KvList {
             Ok(Reply::Encoded(out.freeze()))
         };
         run().unwrap_or_else(|e| e.reply())
+    }
+}
+
+/// Most keys a `KV.LIST` by a user limited by ACL key patterns passes over without listing
+/// them (keys in its patterns' ranges that the patterns do not match), per call. The walk
+/// holds the namespace's shard locks, so it must stay short (10,000 keys: a few ms); when
+/// the budget runs out, the page ends there, not full and possibly empty, with
+/// `list_complete` false and a sealed cursor positioned after the last key passed over.
+/// Only then can a page that is not the last be empty. Users whose read patterns begin with
+/// a literal (`~pub:*`) walk only the keys under it, and never hit this.
+const LIST_SKIP_BUDGET: usize = 10_000;
+
+/// Where the keys `user`'s read patterns can match begin, within `prefix`: for each pattern,
+/// its literal head (up to the first `*`, `?`, `[` or `\`), joined with `prefix` (none when
+/// the two disagree). A start that extends another is dropped (its keys are in the other's
+/// range), so the ranges (the keys beginning with each start) are disjoint and in order.
+fn readable_starts(user: &crate::acl::User, prefix: &[u8]) -> Vec<Vec<u8>> {
+    let mut starts: Vec<Vec<u8>> = user
+        .keys
+        .iter()
+        .filter(|k| k.read)
+        .filter_map(|k| {
+            let head = &k.pattern[..k
+                .pattern
+                .iter()
+                .position(|b| matches!(b, b'*' | b'?' | b'[' | b'\\'))
+                .unwrap_or(k.pattern.len())];
+            if head.starts_with(prefix) {
+                Some(head.to_vec())
+            } else if prefix.starts_with(head) {
+                Some(prefix.to_vec())
+            } else {
+                None
+            }
+        })
+        .collect();
+    starts.sort();
+    starts.dedup_by(|later, kept| later.starts_with(kept.as_slice()));
+    starts
+}
+
+/// One `{name, expiration?, metadata?}` map of a RESP list page.
+fn resp_list_entry(out: &mut BytesMut, proto: Protocol, key: &[u8], deadline: Option<i64>, meta: Option<&[u8]>) {
+    encode::put_map_header(out, 1 + deadline.is_some() as usize + meta.is_some() as usize, proto);
+    encode::put_bulk(out, b"name");
+    encode::put_bulk(out, key);
+    if let Some(d) = deadline {
+        encode::put_bulk(out, b"expiration");
+        encode::put_int(out, d.div_euclid(1000));
+    }
+    if let Some(m) = meta {
+        encode::put_bulk(out, b"metadata");
+        encode::put_bulk(out, m);
     }
 }
 

@@ -343,13 +343,16 @@ pub fn log_denial(shared: &Shared, session: &Session, reason: &'static str, obje
     });
 }
 
-/// Commands that read or write keys of the selected database.
+/// Commands that read or write keys of the selected database. Not the `KV.NAMESPACE`
+/// subcommands: they work on the registry, and check the scope of the namespace they name
+/// themselves (namespace.rs), whatever database is selected.
 pub(crate) fn touches_keyspace(spec: &CommandSpec) -> bool {
-    spec.keys.0 != 0
+    (spec.keys.0 != 0
         || spec
             .categories
             .iter()
-            .any(|c| matches!(*c, "@keyspace" | "@read" | "@write" | "@kv"))
+            .any(|c| matches!(*c, "@keyspace" | "@read" | "@write" | "@kv")))
+        && !spec.fullname.starts_with("kv.namespace|")
 }
 
 /// May `user` use database (or namespace slot) `db`? Entries are indexes, ids or titles.

@@ -1,6 +1,15 @@
 //! `KV.NAMESPACE CREATE|LIST|GET|RENAME|DELETE|STATS|HELP`: the Workers KV namespaces. A
 //! namespace is a store slot after the numbered databases, with a random id and a unique
 //! title (kv/mod.rs keeps the registry and its file).
+//!
+//! A user limited to some namespaces (`namespace:` ACL rules) manages namespaces from any
+//! selected database (these commands touch no keys of it, so `dispatch` does not check its
+//! scope): LIST shows only the namespaces it may use, and GET, STATS, RENAME and DELETE of
+//! another namespace are refused (NOPERM, logged). CREATE needs `allnamespaces`: a new
+//! namespace gets a random id, so it is in general outside the user's scope, and a scoped
+//! user could fill `kv-max-namespaces` with namespaces that it can then neither use nor
+//! delete (namespaces are the account's resource, as creating one needs account-level
+//! rights at Cloudflare). An unrestricted user creates one when its command rules allow it.
 
 use super::connection::help;
 use super::{Args, Command, Ctx};
@@ -55,6 +64,23 @@ fn find(ctx: &Ctx, id_or_title: &[u8]) -> Result<Namespace, KvError> {
         .ok_or(KvError::NamespaceNotFound)
 }
 
+/// `id_or_title`'s namespace, when the user may use it (a denial is logged and answered with
+/// NOPERM, as SELECT's).
+fn find_in_scope(ctx: &Ctx, id_or_title: &[u8]) -> Result<Namespace, Reply> {
+    let ns = find(ctx, id_or_title).map_err(|e| e.reply())?;
+    ctx.may_use_db(ns.index)?;
+    Ok(ns)
+}
+
+/// Before RENAME or DELETE by id: refused when the namespace with that id is outside the
+/// user's scope (an unknown id is the registry's to report).
+fn check_scope_of_id(ctx: &Ctx, id: &[u8]) -> Result<(), Reply> {
+    match ctx.shared.namespaces.find(id).filter(|ns| ns.id.as_bytes() == id) {
+        Some(ns) => ctx.may_use_db(ns.index),
+        None => Ok(()),
+    }
+}
+
 /// `KV.NAMESPACE CREATE title` → `{id, title, index}` of the new namespace, which takes the
 /// lowest free slot after the numbered databases. Its ordered index exists from the start,
 /// so listing never pays for building one.
@@ -69,6 +95,11 @@ impl Command for NsCreate {
         })
     }
     fn execute(self, ctx: &mut Ctx) -> Reply {
+        // See the module's doc: creating needs every namespace.
+        if ctx.session.user.namespaces.is_some() {
+            super::log_denial(ctx.shared, ctx.session, "namespace", "*".into());
+            return crate::errors::err(crate::errors::NOPERM_ALL_NAMESPACES);
+        }
         match ctx.shared.namespaces.create(&self.title) {
             Ok(ns) => {
                 // A reused slot was emptied when its namespace was deleted.
@@ -84,7 +115,8 @@ impl Command for NsCreate {
     }
 }
 
-/// `KV.NAMESPACE LIST` → every namespace as `{id, title, index, keys}`, by index.
+/// `KV.NAMESPACE LIST` → every namespace the user may use as `{id, title, index, keys}`, by
+/// index.
 pub struct NsList;
 
 impl Command for NsList {
@@ -93,7 +125,13 @@ impl Command for NsList {
     }
     fn execute(self, ctx: &mut Ctx) -> Reply {
         let list = ctx.shared.namespaces.list();
-        Reply::Array(list.iter().map(|ns| describe(ctx, ns)).collect())
+        let user = &ctx.session.user;
+        Reply::Array(
+            list.iter()
+                .filter(|ns| super::may_use_db(ctx.shared, user, ns.index))
+                .map(|ns| describe(ctx, ns))
+                .collect(),
+        )
     }
 }
 
@@ -109,9 +147,9 @@ impl Command for NsGet {
         })
     }
     fn execute(self, ctx: &mut Ctx) -> Reply {
-        match find(ctx, &self.name) {
+        match find_in_scope(ctx, &self.name) {
             Ok(ns) => describe(ctx, &ns),
-            Err(e) => e.reply(),
+            Err(r) => r,
         }
     }
 }
@@ -131,6 +169,9 @@ impl Command for NsRename {
         })
     }
     fn execute(self, ctx: &mut Ctx) -> Reply {
+        if let Err(r) = check_scope_of_id(ctx, &self.id) {
+            return r;
+        }
         match ctx.shared.namespaces.rename(&self.id, &self.title) {
             Ok(_) => Reply::Ok,
             Err(e) => e.reply(),
@@ -152,6 +193,9 @@ impl Command for NsDelete {
         })
     }
     fn execute(self, ctx: &mut Ctx) -> Reply {
+        if let Err(r) = check_scope_of_id(ctx, &self.id) {
+            return r;
+        }
         match ctx.shared.namespaces.delete(&self.id) {
             Ok(ns) => {
                 ctx.db_at(ns.index).clear();
@@ -175,9 +219,9 @@ impl Command for NsStats {
         })
     }
     fn execute(self, ctx: &mut Ctx) -> Reply {
-        let ns = match find(ctx, &self.name) {
+        let ns = match find_in_scope(ctx, &self.name) {
             Ok(ns) => ns,
-            Err(e) => return e.reply(),
+            Err(r) => return r,
         };
         let info = ctx.shared.store.info(ns.index, ctx.now);
         let u = ctx.shared.namespaces.usage(ns.index).snapshot(ctx.now);

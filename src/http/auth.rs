@@ -23,8 +23,8 @@ pub struct Who {
 
 /// Authenticates a request from its headers and client address.
 pub fn authenticate(shared: &Shared, conn: Conn, headers: &HeaderMap) -> Result<Who, HttpError> {
-    let tokens = shared.config.get("http-tokens").unwrap_or_default();
-    if tokens.split_whitespace().next().is_none() {
+    let tokens = tokens(shared);
+    if !tokens.configured {
         if !is_loopback(&conn.peer) {
             return Err(HttpError::new(403, api::AUTH, HTTP_DENIED));
         }
@@ -37,13 +37,79 @@ pub fn authenticate(shared: &Shared, conn: Conn, headers: &HeaderMap) -> Result<
         });
     }
     let token = bearer(headers).ok_or_else(HttpError::unauthenticated)?;
-    let name = user_for(&tokens, token).ok_or_else(HttpError::unauthenticated)?;
+    let name = tokens.user_for(token).ok_or_else(HttpError::unauthenticated)?;
     let user = shared
         .acl
-        .get(&name)
+        .get(name)
         .filter(|u| u.enabled)
         .ok_or_else(HttpError::unauthenticated)?;
     Ok(Who { user, conn })
+}
+
+/// `http-tokens`, parsed: each token's SHA-256 digest and its user.
+struct Tokens {
+    /// Which configuration (its address) at which generation this was parsed from.
+    source: (usize, u64),
+    /// Anything is configured (even pairs without a user, which admit no one).
+    configured: bool,
+    pairs: Vec<([u8; 32], String)>,
+}
+
+/// The last parse of `http-tokens`: a request only reads it, and parses again only after
+/// the configuration changed (its generation moved).
+static TOKENS: std::sync::RwLock<Option<Arc<Tokens>>> = std::sync::RwLock::new(None);
+
+fn tokens(shared: &Shared) -> Arc<Tokens> {
+    // The generation first: the value read next is at least as new.
+    let source = (&shared.config as *const _ as usize, shared.config.generation());
+    if let Some(t) = TOKENS
+        .read()
+        .ok()
+        .and_then(|t| t.clone())
+        .filter(|t| t.source == source)
+    {
+        return t;
+    }
+    let t = Arc::new(Tokens::parse(
+        source,
+        &shared.config.get("http-tokens").unwrap_or_default(),
+    ));
+    if let Ok(mut cached) = TOKENS.write() {
+        *cached = Some(t.clone());
+    }
+    t
+}
+
+impl Tokens {
+    /// Space-separated `token:user` pairs. The user is after the last `:` (tokens may hold
+    /// colons, ACL user names here may not); a pair without one is ignored.
+    fn parse(source: (usize, u64), text: &str) -> Tokens {
+        let pairs = text
+            .split_whitespace()
+            .filter_map(|pair| pair.rsplit_once(':'))
+            .map(|(t, user)| (crate::acl::sha256(t.as_bytes()), user.to_string()))
+            .collect();
+        Tokens {
+            source,
+            configured: text.split_whitespace().next().is_some(),
+            pairs,
+        }
+    }
+
+    /// The user of `token`. Every pair is compared in full, in time independent of where
+    /// the bytes differ, so the comparison does not leak the tokens (digests have one
+    /// length, so even the tokens' lengths do not show).
+    fn user_for(&self, token: &[u8]) -> Option<&str> {
+        let digest = crate::acl::sha256(token);
+        let mut found = None;
+        for (t, user) in &self.pairs {
+            let same = t.iter().zip(digest.iter()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0;
+            if same && found.is_none() {
+                found = Some(user.as_str());
+            }
+        }
+        found
+    }
 }
 
 /// Exactly 127.0.0.1 or ::1, as protected mode counts loopback clients.
@@ -65,41 +131,24 @@ fn bearer(headers: &HeaderMap) -> Option<&[u8]> {
     (!token.is_empty()).then_some(token)
 }
 
-/// The user of `token` in `token:user` pairs. The user is after the last `:` (tokens may
-/// hold colons, ACL user names here may not). Every pair is compared in full, in time
-/// independent of where the bytes differ, so the comparison does not leak the tokens.
-fn user_for(tokens: &str, token: &[u8]) -> Option<String> {
-    let mut found = None;
-    for pair in tokens.split_whitespace() {
-        let Some((t, user)) = pair.rsplit_once(':') else {
-            continue;
-        };
-        if same(t.as_bytes(), token) && found.is_none() {
-            found = Some(user.to_string());
-        }
-    }
-    found
-}
-
-fn same(a: &[u8], b: &[u8]) -> bool {
-    use sha2::{Digest, Sha256};
-    // Digests have one length, so even the lengths do not show in the timing.
-    let (a, b) = (Sha256::digest(a), Sha256::digest(b));
-    a.iter().zip(b.iter()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn tokens_name_users() {
-        let t = "abc:alice  x:y:bob  :nobody empty:";
-        assert_eq!(user_for(t, b"abc").as_deref(), Some("alice"));
-        assert_eq!(user_for(t, b"x:y").as_deref(), Some("bob"));
-        assert_eq!(user_for(t, b"ab"), None);
-        assert_eq!(user_for(t, b""), Some("nobody".into()));
-        assert_eq!(user_for(t, b"empty").as_deref(), Some(""));
+        let t = Tokens::parse((0, 0), "abc:alice  x:y:bob  :nobody empty: nocolon");
+        assert!(t.configured);
+        assert_eq!(t.user_for(b"abc"), Some("alice"));
+        assert_eq!(t.user_for(b"x:y"), Some("bob"));
+        assert_eq!(t.user_for(b"ab"), None);
+        assert_eq!(t.user_for(b""), Some("nobody"));
+        assert_eq!(t.user_for(b"empty"), Some(""));
+        assert_eq!(t.user_for(b"nocolon"), None);
+        // Pairs without a user still mean "tokens configured": no one is admitted.
+        let t = Tokens::parse((0, 0), " nocolon ");
+        assert!(t.configured && t.pairs.is_empty());
+        assert!(!Tokens::parse((0, 0), "  ").configured);
     }
 
     #[test]

@@ -1,7 +1,9 @@
-//! The HTTP listener (`http-port`, on the bind address): the surfaces Cloudflare's own tools
-//! speak, served from the same store, KV rules and ACL users as RESP.
+//! The HTTP listener (`http-port`, on every bind address): the surfaces Cloudflare's own
+//! tools speak, served from the same store, KV rules and ACL users as RESP.
 //!
-//! It owns HTTP parsing (axum/hyper), routing and the mapping of replies to HTTP responses.
+//! It owns HTTP parsing (axum/hyper), routing and the mapping of replies to HTTP responses,
+//! and its connections' limits: `http-timeout` for headers, idle keep-alive and bodies, and
+//! `http-maxclients` open connections (see `listen`).
 //! It never touches the store directly: every request becomes commands run through
 //! `command::dispatch`, so limits, quotas, ACL checks and the log behave as over RESP.
 //!
@@ -11,7 +13,8 @@
 //! - `workerd.rs`: the KV binding protocol workerd speaks to an external service, for
 //!   requests carrying `X-Edgekv-Namespace`, whatever their path.
 //!
-//! Every answered request is reported to `metrics::http_request` with its matched route.
+//! Every answered request is reported to `metrics::http_request` with its matched route
+//! (the routes' metrics are looked up when the router is built).
 
 pub mod auth;
 pub mod rest;
@@ -19,6 +22,7 @@ pub mod workerd;
 
 use crate::command::{self, Session};
 use crate::errors::HttpError;
+use crate::metrics::HttpRoute;
 use crate::protocol::{Protocol, Reply};
 use crate::server::shared::{ClientHandle, Shared};
 use axum::body::{Body, Bytes, HttpBody};
@@ -27,36 +31,157 @@ use axum::middleware::Next;
 use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
+use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-/// Binds the HTTP listener on the first bind address and `http-port` (0: no listener) and
-/// serves it in the background. Returns the bound address.
-pub async fn start(shared: Arc<Shared>, host: &str, port: u16) -> std::io::Result<Option<SocketAddr>> {
+/// Binds the HTTP listener on every address of `bind` (as RESP does) and `http-port` (0: no
+/// listener), and serves it in the background. Returns the first bound address. (`_host`,
+/// the first bind address, is what the caller names in its error message.)
+pub async fn start(shared: Arc<Shared>, _host: &str, port: u16) -> std::io::Result<Option<SocketAddr>> {
     if port == 0 {
         return Ok(None);
     }
-    let listener = tokio::net::TcpListener::bind(super::server::host_port(host, port)).await?;
-    let addr = listener.local_addr()?;
+    let bind = shared.config.get("bind").unwrap_or_default();
+    let backlog = shared.config.get_i64("tcp-backlog").clamp(1, u32::MAX as i64) as u32;
+    let listeners = crate::server::bind_all(&bind, port, backlog).await?;
+    let addr = listeners[0].local_addr()?;
     let app = router(shared.clone());
-    tokio::spawn(async move {
-        let stop = async move {
-            while !shared.shutting_down.load(Ordering::SeqCst) {
-                let n = shared.shutdown.notified();
-                if shared.shutting_down.load(Ordering::SeqCst) {
-                    break;
-                }
-                n.await;
+    let open = Arc::new(AtomicUsize::new(0));
+    for listener in listeners {
+        tokio::spawn(listen(shared.clone(), listener, app.clone(), open.clone()));
+    }
+    Ok(Some(addr))
+}
+
+/// The lowest average rate (bytes per second) a request body may arrive at, after the
+/// `http-timeout` grace: otherwise a client trickling a body holds its connection for long.
+const BODY_MIN_RATE: f64 = 16.0 * 1024.0;
+
+/// The listener's `http-timeout` in milliseconds, refreshed from the configuration on every
+/// accepted connection (`read_body` has no access to the configuration).
+static TIMEOUT_MS: AtomicU64 = AtomicU64::new(10_000);
+
+fn timeout() -> Duration {
+    Duration::from_millis(TIMEOUT_MS.load(Ordering::Relaxed))
+}
+
+/// Resolves once the server is shutting down.
+async fn stopping(shared: &Shared) {
+    while !shared.shutting_down.load(Ordering::SeqCst) {
+        let n = shared.shutdown.notified();
+        if shared.shutting_down.load(Ordering::SeqCst) {
+            break;
+        }
+        n.await;
+    }
+}
+
+/// Most HTTP connections open at once: `http-maxclients`, and at most half the soft limit
+/// on file descriptors, so that idle HTTP clients can never take all of them from RESP.
+fn connection_cap(shared: &Shared) -> usize {
+    let configured = shared.config.get_i64("http-maxclients").max(1) as usize;
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes the struct it is given, which lives on this stack frame.
+    let fds = if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } == 0 {
+        (lim.rlim_cur / 2).max(1) as usize
+    } else {
+        usize::MAX
+    };
+    configured.min(fds)
+}
+
+/// The answer to a connection over the cap: written without waiting (it fits any socket
+/// buffer), then the connection is closed. JSON in Cloudflare's envelope for the REST tools,
+/// the text in the reason phrase for workerd.
+const BUSY: &str = "max number of HTTP clients reached";
+
+fn refuse(stream: &tokio::net::TcpStream) {
+    // What the client already sent is read (not waited for): closing a socket with unread
+    // data resets the connection, and the client could lose the answer.
+    let _ = stream.try_read(&mut [0u8; 4096]);
+    let body = format!(
+        "{{\"success\":false,\"errors\":[{{\"code\":{},\"message\":\"{BUSY}\"}}],\"messages\":[],\"result\":null}}",
+        crate::errors::api::UNAVAILABLE
+    );
+    let answer = format!(
+        "HTTP/1.1 503 {BUSY}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nretry-after: 1\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let _ = stream.try_write(answer.as_bytes());
+}
+
+/// One open HTTP connection, counted until it is dropped.
+struct Slot(Arc<AtomicUsize>);
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// Accepts HTTP connections on `listener` until shutdown, then lets the open ones finish
+/// their requests (hyper's graceful shutdown: no new request is read) for a few seconds.
+///
+/// Each connection is served by hyper's HTTP/1 server with a timer, so `http-timeout`
+/// bounds the wait for a request's headers, the first request's and every later one's on a
+/// kept-alive connection (hyper starts the header timer as soon as it waits for a request),
+/// so an idle connection is closed after it as well. `open` counts the connections of every
+/// listener against `connection_cap`.
+async fn listen(shared: Arc<Shared>, listener: tokio::net::TcpListener, app: Router, open: Arc<AtomicUsize>) {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    loop {
+        let accepted = tokio::select! {
+            a = listener.accept() => a,
+            _ = stopping(&shared) => break,
+        };
+        let (stream, peer) = match accepted {
+            Ok(x) => x,
+            Err(e) => {
+                // Out of file descriptors, most likely: wait for some to be freed.
+                tracing::warn!(error = %e, "HTTP accept failed");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                continue;
             }
         };
-        let service = app.into_make_service_with_connect_info::<Conn>();
-        if let Err(e) = axum::serve(listener, service).with_graceful_shutdown(stop).await {
-            tracing::warn!(error = %e, "HTTP listener failed");
+        if open.fetch_add(1, Ordering::AcqRel) >= connection_cap(&shared) {
+            open.fetch_sub(1, Ordering::AcqRel);
+            tracing::debug!(client = %peer, "HTTP connection refused: http-maxclients reached");
+            refuse(&stream);
+            continue;
         }
-    });
-    Ok(Some(addr))
+        let slot = Slot(open.clone());
+        let conn = Conn {
+            peer,
+            local: stream.local_addr().unwrap_or(peer),
+        };
+        let secs = shared.config.get_i64("http-timeout").max(1) as u64;
+        TIMEOUT_MS.store(secs * 1000, Ordering::Relaxed);
+        let service = hyper_util::service::TowerToHyperService::new(app.clone());
+        let service = hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+            req.extensions_mut().insert(ConnectInfo(conn));
+            hyper::service::Service::call(&service, req)
+        });
+        let served = hyper::server::conn::http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(Duration::from_secs(secs))
+            .serve_connection(TokioIo::new(stream), service);
+        let served = graceful.watch(served);
+        tokio::spawn(async move {
+            if let Err(e) = served.await {
+                tracing::debug!(client = %conn.peer, error = %e, "HTTP connection ended");
+            }
+            drop(slot);
+        });
+    }
+    drop(listener);
+    let _ = tokio::time::timeout(Duration::from_secs(5), graceful.shutdown()).await;
 }
 
 /// The two ends of a request's connection (the client's address decides loopback-only
@@ -67,26 +192,36 @@ pub struct Conn {
     pub local: SocketAddr,
 }
 
-impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, tokio::net::TcpListener>> for Conn {
-    fn connect_info(stream: axum::serve::IncomingStream<'_, tokio::net::TcpListener>) -> Conn {
-        let peer = *stream.remote_addr();
-        Conn {
-            peer,
-            local: stream.io().local_addr().unwrap_or(peer),
-        }
-    }
+/// What the `surface` layer needs: the server, and each route's metrics (resolved when the
+/// router is built, so a request counts on its route without a lock).
+#[derive(Clone)]
+struct Surface {
+    shared: Arc<Shared>,
+    routes: Arc<HashMap<String, Arc<HttpRoute>>>,
+    workerd: Arc<HttpRoute>,
+    unmatched: Arc<HttpRoute>,
 }
 
 fn router(shared: Arc<Shared>) -> Router {
+    let stats = &shared.metrics;
+    let patterns = ["/healthz".to_string(), "/metrics".to_string()]
+        .into_iter()
+        .chain(rest::patterns());
+    let surface_state = Surface {
+        shared: shared.clone(),
+        routes: Arc::new(patterns.map(|p| (p.clone(), stats.http_route(&p))).collect()),
+        workerd: stats.http_route("workerd"),
+        unmatched: stats.http_route("unmatched"),
+    };
     Router::new()
         .route("/healthz", get(healthz))
-        .route("/metrics", get(crate::metrics::http_handler))
+        .route("/metrics", get(metrics))
         .merge(rest::router(shared.clone()))
         .fallback(rest::no_route)
         .method_not_allowed_fallback(rest::method_not_allowed)
         // After every route and the fallback, so it wraps them all: a binding request is
         // recognised by its header whatever path it names.
-        .layer(axum::middleware::from_fn_with_state(shared.clone(), surface))
+        .layer(axum::middleware::from_fn_with_state(surface_state, surface))
         .with_state(shared)
 }
 
@@ -94,7 +229,7 @@ fn router(shared: Arc<Shared>) -> Router {
 /// the others to their route; each answered request is reported to the metrics with the
 /// route it matched (`workerd` for the binding surface, `unmatched` for the fallback).
 async fn surface(
-    State(shared): State<Arc<Shared>>,
+    State(state): State<Surface>,
     ConnectInfo(conn): ConnectInfo<Conn>,
     matched: Option<MatchedPath>,
     req: Request,
@@ -102,16 +237,35 @@ async fn surface(
 ) -> Response {
     let started = Instant::now();
     let (route, resp) = if req.headers().contains_key(workerd::NAMESPACE_HEADER) {
-        let resp = workerd::handle(&shared, conn, req).await;
-        (std::borrow::Cow::Borrowed("workerd"), resp)
+        (&state.workerd, workerd::handle(&state.shared, conn, req).await)
     } else {
-        let route = matched.map_or(std::borrow::Cow::Borrowed("unmatched"), |m| {
-            std::borrow::Cow::Owned(m.as_str().to_string())
-        });
+        let route = matched
+            .and_then(|m| state.routes.get(m.as_str()))
+            .unwrap_or(&state.unmatched);
         (route, next.run(req).await)
     };
-    crate::metrics::http_request(&shared, &route, resp.status().as_u16(), started.elapsed().as_secs_f64());
+    let mut resp = resp;
+    if resp.status() == axum::http::StatusCode::REQUEST_TIMEOUT {
+        // The rest of a late body may still come: the connection cannot serve another request.
+        resp.headers_mut().insert(
+            axum::http::header::CONNECTION,
+            axum::http::HeaderValue::from_static("close"),
+        );
+    }
+    crate::metrics::http_request(route, resp.status().as_u16(), started.elapsed().as_secs_f64());
     resp
+}
+
+/// `GET /metrics`, for the clients the other surfaces serve (loopback ones while no
+/// `http-tokens` are configured, else a valid bearer token): its labels name every
+/// namespace, id and title, which must not go to whoever reaches the port.
+async fn metrics(State(shared): State<Arc<Shared>>, ConnectInfo(conn): ConnectInfo<Conn>, req: Request) -> Response {
+    use axum::response::IntoResponse;
+    if let Err(e) = auth::authenticate(&shared, conn, req.headers()) {
+        let status = axum::http::StatusCode::from_u16(e.status).unwrap_or(axum::http::StatusCode::FORBIDDEN);
+        return (status, format!("{}\n", e.message)).into_response();
+    }
+    crate::metrics::http_handler(State(shared)).await
 }
 
 /// Liveness and readiness: 200 `ok` once the log is loaded, 503 `loading` before.
@@ -209,6 +363,20 @@ pub enum BodyError {
     TooLarge(u64),
     /// The client's body broke off or was malformed.
     Read(String),
+    /// The body did not arrive in time (see `read_body`).
+    TimedOut,
+}
+
+impl BodyError {
+    /// The answer to a body that did not arrive in time: 408, and the connection is closed
+    /// (see `surface`), as the rest of the body may still be on its way.
+    pub fn timed_out() -> HttpError {
+        HttpError::new(
+            408,
+            crate::errors::api::INVALID,
+            "The request body was not received in time.",
+        )
+    }
 }
 
 /// After a body passed its limit, the rest is read and thrown away, so that the client, still
@@ -221,6 +389,10 @@ const DRAIN_TIME: std::time::Duration = std::time::Duration::from_secs(5);
 /// is refused before anything is kept; a body without one (chunked) is refused as soon as
 /// it passes the limit. Nothing past the limit is kept: the rest is drained, and counted
 /// for the error text.
+///
+/// The body must arrive by a deadline that starts at `http-timeout` and grows by a second
+/// for every `BODY_MIN_RATE` bytes received (Apache's `RequestReadTimeout body=...,MinRate`):
+/// a client may pause, or send slowly, but not trickle a body for ever.
 pub async fn read_body(body: Body, limit: usize) -> Result<Bytes, BodyError> {
     let mut body = body;
     let drain_max = (limit as u64).max(DRAIN_MIN);
@@ -229,8 +401,15 @@ pub async fn read_body(body: Body, limit: usize) -> Result<Bytes, BodyError> {
         drain(&mut body, n.min(limit as u64 + drain_max)).await;
         return Err(BodyError::TooLarge(n));
     }
+    let started = tokio::time::Instant::now();
+    let grace = timeout();
     let mut buf = bytes::BytesMut::with_capacity(declared.unwrap_or(0) as usize);
-    while let Some(data) = next_data(&mut body).await {
+    loop {
+        let deadline = started + grace + Duration::from_secs_f64(buf.len() as f64 / BODY_MIN_RATE);
+        let Ok(data) = tokio::time::timeout_at(deadline, next_data(&mut body)).await else {
+            return Err(BodyError::TimedOut);
+        };
+        let Some(data) = data else { break };
         let data = data.map_err(|e| BodyError::Read(e.to_string()))?;
         if buf.len() + data.len() > limit {
             let seen = (buf.len() + data.len()) as u64;
@@ -285,7 +464,7 @@ async fn drain(body: &mut Body, max: u64) -> u64 {
 
 /// Percent-decodes a URL path segment exactly once. `+` stays `+` (it means a space only in
 /// form-encoded queries); a `%` not followed by two hex digits is refused, as
-/// `decodeURIComponent` refuses it. The result is bytes: a key need not be UTF-8.
+/// `decodeURIComponent` refuses it. The result is bytes (see `decode_key` for keys).
 pub fn decode_path(raw: &str) -> Result<Vec<u8>, crate::errors::KvError> {
     let b = raw.as_bytes();
     let mut out = Vec::with_capacity(b.len());
@@ -306,21 +485,68 @@ pub fn decode_path(raw: &str) -> Result<Vec<u8>, crate::errors::KvError> {
     Ok(out)
 }
 
+/// A key named in a URL path: decoded once, and UTF-8. Workers KV keys are JavaScript
+/// strings: a key of other bytes could be written but never named again (a list shows it
+/// with U+FFFD for its bad bytes, which names another key), so it is refused, with the text
+/// Workers KV gives when `decodeURIComponent` fails.
+pub fn decode_key(raw: &str) -> Result<Bytes, crate::errors::KvError> {
+    let bytes = decode_path(raw)?;
+    match String::from_utf8(bytes) {
+        Ok(key) => Ok(Bytes::from(key)),
+        Err(_) => Err(crate::errors::KvError::KeyNotDecodable),
+    }
+}
+
 /// The query parameters of a request, form-decoded (`+` is a space there), first value of
-/// each name winning as in `URLSearchParams.get`.
-pub struct Params(Vec<(String, String)>);
+/// each name winning as in `URLSearchParams.get`. Values whose bytes are not UTF-8 are kept
+/// with U+FFFD for the bad bytes (as `URLSearchParams` does) and marked, so that a caller
+/// that must not guess (a list prefix) can refuse them.
+pub struct Params(Vec<(String, String, bool)>);
 
 impl Params {
     pub fn of(uri: &axum::http::Uri) -> Params {
-        let pairs = axum::extract::Query::<Vec<(String, String)>>::try_from_uri(uri)
-            .map(|q| q.0)
-            .unwrap_or_default();
+        let decode = |s: &[u8]| -> (String, bool) {
+            let plus: Vec<u8> = s.iter().map(|&b| if b == b'+' { b' ' } else { b }).collect();
+            let bytes: Vec<u8> = percent_encoding::percent_decode(&plus).collect();
+            match String::from_utf8(bytes) {
+                Ok(s) => (s, true),
+                Err(e) => (String::from_utf8_lossy(e.as_bytes()).into_owned(), false),
+            }
+        };
+        let pairs = uri
+            .query()
+            .unwrap_or_default()
+            .as_bytes()
+            .split(|&b| b == b'&')
+            .filter(|p| !p.is_empty())
+            .map(|p| {
+                let (k, v) = match p.iter().position(|&b| b == b'=') {
+                    Some(i) => (&p[..i], &p[i + 1..]),
+                    None => (p, &b""[..]),
+                };
+                let ((k, _), (v, utf8)) = (decode(k), decode(v));
+                (k, v, utf8)
+            })
+            .collect();
         Params(pairs)
     }
 
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.0.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.0.iter().find(|(k, _, _)| k == name).map(|(_, v, _)| v.as_str())
     }
+
+    /// A value, and whether its bytes were UTF-8.
+    pub fn get_checked(&self, name: &str) -> Option<(&str, bool)> {
+        self.0
+            .iter()
+            .find(|(k, _, _)| k == name)
+            .map(|(_, v, utf8)| (v.as_str(), *utf8))
+    }
+}
+
+/// A command name or keyword: static bytes, never copied per request.
+pub fn word(s: &'static str) -> Bytes {
+    Bytes::from_static(s.as_bytes())
 }
 
 /// A field of a map reply (commands answer maps to the HTTP session, which speaks RESP3).
@@ -369,6 +595,32 @@ pub fn bulk_entry(reply: &Reply) -> Option<(Bytes, Option<&Reply>, Option<i64>)>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn queries_are_form_decoded() {
+        let p = Params::of(
+            &"/x?prefix=a%2Bb+c&prefix=second&flag&e=&bad=%FF%41&odd=%zz"
+                .parse()
+                .unwrap(),
+        );
+        assert_eq!(p.get("prefix"), Some("a+b c"));
+        assert_eq!(p.get("flag"), Some(""));
+        assert_eq!(p.get("e"), Some(""));
+        assert_eq!(p.get("odd"), Some("%zz"));
+        assert_eq!(p.get("none"), None);
+        assert_eq!(p.get("bad"), Some("\u{FFFD}A"));
+        assert_eq!(p.get_checked("bad"), Some(("\u{FFFD}A", false)));
+        assert_eq!(p.get_checked("prefix"), Some(("a+b c", true)));
+        assert_eq!(p.get_checked("none"), None);
+    }
+
+    #[test]
+    fn keys_must_be_utf8() {
+        assert_eq!(&decode_key("a%2Fb+%E2%9C%93").unwrap()[..], "a/b+✓".as_bytes());
+        assert_eq!(decode_key("%FF%FE"), Err(crate::errors::KvError::KeyNotDecodable));
+        assert_eq!(decode_key("%E2%9C"), Err(crate::errors::KvError::KeyNotDecodable));
+        assert_eq!(&decode_key("%EF%BF%BD").unwrap()[..], "\u{FFFD}".as_bytes());
+    }
 
     #[test]
     fn paths_decode_once() {

@@ -12,7 +12,7 @@
 //! is a `/` inside the key).
 
 use super::auth::{self, Who};
-use super::{field, read_body, text, BodyError, Call, Conn, Params};
+use super::{field, read_body, text, word, BodyError, Call, Conn, Params};
 use crate::errors::{api, HttpError, KvError};
 use crate::kv::limits;
 use crate::protocol::Reply;
@@ -39,20 +39,32 @@ const SMALL_BODY: usize = 1024 * 1024;
 /// A multipart value body: the value, its metadata and the parts' framing.
 const MULTIPART_BODY: usize = crate::errors::KV_MAX_VALUE + 64 * 1024;
 
-pub fn router(shared: Arc<Shared>) -> Router<Arc<Shared>> {
+/// The routes' patterns, as `router` takes them (the metrics label requests with them).
+pub fn patterns() -> [String; 8] {
     let id = format!("{NS}/{{namespace_id}}");
+    [
+        NS.to_string(),
+        format!("{id}/keys"),
+        format!("{id}/values/{{*key_name}}"),
+        format!("{id}/metadata/{{*key_name}}"),
+        format!("{id}/bulk"),
+        format!("{id}/bulk/delete"),
+        format!("{id}/bulk/get"),
+        id,
+    ]
+}
+
+pub fn router(shared: Arc<Shared>) -> Router<Arc<Shared>> {
+    let [ns, keys_of, values, metadata, bulk, bulk_del, bulk_get_of, id] = patterns();
     Router::new()
-        .route(NS, get(namespaces).post(create))
+        .route(&ns, get(namespaces).post(create))
         .route(&id, get(namespace).put(rename).delete(drop_namespace))
-        .route(&format!("{id}/keys"), get(keys))
-        .route(
-            &format!("{id}/values/{{*key_name}}"),
-            get(get_value).put(put_value).delete(delete_value),
-        )
-        .route(&format!("{id}/metadata/{{*key_name}}"), get(get_metadata))
-        .route(&format!("{id}/bulk"), put(bulk_put).delete(bulk_delete))
-        .route(&format!("{id}/bulk/delete"), post(bulk_delete))
-        .route(&format!("{id}/bulk/get"), post(bulk_get))
+        .route(&keys_of, get(keys))
+        .route(&values, get(get_value).put(put_value).delete(delete_value))
+        .route(&metadata, get(get_metadata))
+        .route(&bulk, put(bulk_put).delete(bulk_delete))
+        .route(&bulk_del, post(bulk_delete))
+        .route(&bulk_get_of, post(bulk_get))
         .route_layer(axum::middleware::from_fn_with_state(shared, authenticate))
         // Bodies are read by `read_body`, with each route's own limit and Workers KV's texts.
         .layer(axum::extract::DefaultBodyLimit::disable())
@@ -178,14 +190,13 @@ async fn or_discard<T>(r: Result<T, Fail>, body: Body) -> Result<(T, Body), Fail
     }
 }
 
-/// The key named by the rest of the path, decoded once.
+/// The key named by the rest of the path, decoded once (UTF-8, see `decode_key`).
 fn key_of(uri: &Uri) -> Result<Bytes, Fail> {
     let raw = segment(uri, KEY_AT, true);
-    super::decode_path(&raw)
-        .map(Bytes::from)
-        .map_err(|e| Fail(HttpError::kv(&e)))
+    super::decode_key(&raw).map_err(|e| Fail(HttpError::kv(&e)))
 }
 
+/// An argument from request data (copied).
 fn arg(s: &str) -> Bytes {
     Bytes::copy_from_slice(s.as_bytes())
 }
@@ -199,6 +210,7 @@ async fn json_body(body: Body) -> Result<Value, Fail> {
     let bytes = read_body(body, SMALL_BODY).await.map_err(|e| match e {
         BodyError::TooLarge(_) => HttpError::body_too_large(SMALL_BODY),
         BodyError::Read(why) => HttpError::malformed_json(why),
+        BodyError::TimedOut => BodyError::timed_out(),
     })?;
     serde_json::from_slice(&bytes).map_err(|e| Fail(HttpError::malformed_json(e)))
 }
@@ -255,7 +267,7 @@ async fn namespaces(State(shared): State<Arc<Shared>>, Extension(who): Extension
         }
     };
     let mut call = Call::new(&shared, &who);
-    let reply = call.run(vec![arg("KV.NAMESPACE"), arg("LIST")])?;
+    let reply = call.run(vec![word("KV.NAMESPACE"), word("LIST")])?;
     let Reply::Array(all) = reply else {
         return Err(Fail(HttpError::new(500, api::INTERNAL, "unexpected reply")));
     };
@@ -296,7 +308,7 @@ async fn create(State(shared): State<Arc<Shared>>, Extension(who): Extension<Who
     let title = title_of(&json_body(req.into_body()).await?)?;
     let mut call = Call::new(&shared, &who);
     let reply = call
-        .run(vec![arg("KV.NAMESPACE"), arg("CREATE"), arg(&title)])
+        .run(vec![word("KV.NAMESPACE"), word("CREATE"), arg(&title)])
         .map_err(|e| rest_error("create namespace", e))?;
     call.durable().await?;
     ok(describe(
@@ -310,7 +322,7 @@ async fn namespace(State(shared): State<Arc<Shared>>, Extension(who): Extension<
     let op = "get namespace";
     let OnNamespace { mut call, ns } = on_namespace(&shared, &who, req.uri(), op)?;
     let reply = call
-        .run(vec![arg("KV.NAMESPACE"), arg("GET"), arg(&ns.id)])
+        .run(vec![word("KV.NAMESPACE"), word("GET"), arg(&ns.id)])
         .map_err(|e| rest_error(op, e))?;
     ok(describe(
         &text(field(&reply, "id")).unwrap_or_default(),
@@ -324,7 +336,7 @@ async fn rename(State(shared): State<Arc<Shared>>, Extension(who): Extension<Who
     let (parts, body) = req.into_parts();
     let (OnNamespace { mut call, ns }, body) = or_discard(on_namespace(&shared, &who, &parts.uri, op), body).await?;
     let title = title_of(&json_body(body).await?)?;
-    call.run(vec![arg("KV.NAMESPACE"), arg("RENAME"), arg(&ns.id), arg(&title)])
+    call.run(vec![word("KV.NAMESPACE"), word("RENAME"), arg(&ns.id), arg(&title)])
         .map_err(|e| rest_error(op, e))?;
     call.durable().await?;
     ok(describe(&ns.id, &title))
@@ -334,7 +346,7 @@ async fn rename(State(shared): State<Arc<Shared>>, Extension(who): Extension<Who
 async fn drop_namespace(State(shared): State<Arc<Shared>>, Extension(who): Extension<Who>, req: Request) -> Answer {
     let op = "delete namespace";
     let OnNamespace { mut call, ns } = on_namespace(&shared, &who, req.uri(), op)?;
-    call.run(vec![arg("KV.NAMESPACE"), arg("DELETE"), arg(&ns.id)])
+    call.run(vec![word("KV.NAMESPACE"), word("DELETE"), arg(&ns.id)])
         .map_err(|e| rest_error(op, e))?;
     call.durable().await?;
     ok(Value::Null)
@@ -347,9 +359,9 @@ async fn keys(State(shared): State<Arc<Shared>>, Extension(who): Extension<Who>,
     let op = "list keys";
     let OnNamespace { mut call, .. } = on_namespace(&shared, &who, req.uri(), op)?;
     let params = Params::of(req.uri());
-    let mut argv = vec![arg("KV.LIST"), arg("FORMAT"), arg("json")];
-    if let Some(p) = params.get("prefix") {
-        argv.extend([arg("PREFIX"), arg(p)]);
+    let mut argv = vec![word("KV.LIST"), word("FORMAT"), word("json")];
+    if let Some(p) = prefix_of(&params)? {
+        argv.extend([word("PREFIX"), arg(p)]);
     }
     if let Some(l) = params.get("limit") {
         // Below the REST API's minimum of 10 (larger ones and non-numbers are KV.LIST's to judge).
@@ -360,10 +372,10 @@ async fn keys(State(shared): State<Arc<Shared>>, Extension(who): Extension<Who>,
                 "Please specify an integer greater than or equal to 10.",
             )));
         }
-        argv.extend([arg("LIMIT"), arg(l)]);
+        argv.extend([word("LIMIT"), arg(l)]);
     }
     if let Some(c) = params.get("cursor") {
-        argv.extend([arg("CURSOR"), arg(c)]);
+        argv.extend([word("CURSOR"), arg(c)]);
     }
     let reply = call.run(argv).map_err(|e| rest_error(op, e))?;
     let page = list_page(&reply)?;
@@ -371,6 +383,15 @@ async fn keys(State(shared): State<Arc<Shared>>, Extension(who): Extension<Who>,
     let count = keys.as_array().map_or(0, Vec::len);
     let cursor = page.get("cursor").cloned().unwrap_or(Value::String(String::new()));
     ok_paged(keys, json!({"count": count, "cursor": cursor}))
+}
+
+/// The `prefix` of a list: like keys, it must decode to UTF-8 (a prefix with U+FFFD in place
+/// of its bad bytes would list other keys than the ones asked for).
+pub fn prefix_of(params: &Params) -> Result<Option<&str>, HttpError> {
+    match params.get_checked("prefix") {
+        Some((_, false)) => Err(HttpError::kv(&KvError::PrefixNotDecodable)),
+        p => Ok(p.map(|(p, _)| p)),
+    }
 }
 
 /// `KV.LIST ... FORMAT json`'s page.
@@ -388,7 +409,7 @@ async fn get_value(State(shared): State<Arc<Shared>>, Extension(who): Extension<
     let OnNamespace { mut call, .. } = on_namespace(&shared, &who, req.uri(), op)?;
     let key = key_of(req.uri())?;
     let reply = call
-        .run(vec![arg("KV.GETWITHMETADATA"), key, arg("WITHEXPIRATION")])
+        .run(vec![word("KV.GETWITHMETADATA"), key, word("WITHEXPIRATION")])
         .map_err(|e| rest_error(op, e))?;
     call.durable().await?;
     let Some(Reply::Bulk(value)) = field(&reply, "value") else {
@@ -410,7 +431,7 @@ async fn get_metadata(State(shared): State<Arc<Shared>>, Extension(who): Extensi
     let OnNamespace { mut call, .. } = on_namespace(&shared, &who, req.uri(), op)?;
     let key = key_of(req.uri())?;
     let reply = call
-        .run(vec![arg("KV.GETWITHMETADATA"), key])
+        .run(vec![word("KV.GETWITHMETADATA"), key])
         .map_err(|e| rest_error(op, e))?;
     call.durable().await?;
     if matches!(field(&reply, "value"), None | Some(Reply::Nil)) {
@@ -441,16 +462,16 @@ async fn put_value(State(shared): State<Arc<Shared>>, Extension(who): Extension<
             .map_err(value_body_error)?;
         (body, None)
     };
-    let mut argv = vec![arg("KV.PUT"), key, value];
+    let mut argv = vec![word("KV.PUT"), key, value];
     // Empty parameters count as absent (wrangler sends each only when it is set).
     if let Some(e) = params.get("expiration").filter(|v| !v.is_empty()) {
-        argv.extend([arg("EXPIRATION"), arg(e)]);
+        argv.extend([word("EXPIRATION"), arg(e)]);
     }
     if let Some(t) = params.get("expiration_ttl").filter(|v| !v.is_empty()) {
-        argv.extend([arg("EXPIRATIONTTL"), arg(t)]);
+        argv.extend([word("EXPIRATIONTTL"), arg(t)]);
     }
     if let Some(m) = metadata {
-        argv.extend([arg("METADATA"), m]);
+        argv.extend([word("METADATA"), m]);
     }
     call.run(argv).map_err(|e| rest_error(op, e))?;
     call.durable().await?;
@@ -462,6 +483,7 @@ pub fn value_body_error(e: BodyError) -> Fail {
     Fail(match e {
         BodyError::TooLarge(n) => HttpError::kv(&KvError::ValueTooLong(n as usize)),
         BodyError::Read(why) => HttpError::new(400, api::INVALID, why),
+        BodyError::TimedOut => BodyError::timed_out(),
     })
 }
 
@@ -501,7 +523,7 @@ async fn delete_value(State(shared): State<Arc<Shared>>, Extension(who): Extensi
     let op = "delete";
     let OnNamespace { mut call, .. } = on_namespace(&shared, &who, req.uri(), op)?;
     let key = key_of(req.uri())?;
-    call.run(vec![arg("KV.DELETE"), key]).map_err(|e| rest_error(op, e))?;
+    call.run(vec![word("KV.DELETE"), key]).map_err(|e| rest_error(op, e))?;
     call.durable().await?;
     ok(Value::Null)
 }
@@ -512,6 +534,7 @@ async fn bulk_body(body: Body) -> Result<Bytes, Fail> {
         Fail(match e {
             BodyError::TooLarge(n) => HttpError::kv(&KvError::BulkTooLarge(n as usize)),
             BodyError::Read(why) => HttpError::new(400, api::INVALID, why),
+            BodyError::TimedOut => BodyError::timed_out(),
         })
     })
 }
@@ -535,7 +558,9 @@ async fn bulk_put(State(shared): State<Arc<Shared>>, Extension(who): Extension<W
     let (parts, body) = req.into_parts();
     let (OnNamespace { mut call, .. }, body) = or_discard(on_namespace(&shared, &who, &parts.uri, op), body).await?;
     let body = bulk_body(body).await?;
-    let reply = call.run(vec![arg("KV.BULKPUT"), body]).map_err(|e| rest_error(op, e))?;
+    let reply = call
+        .run(vec![word("KV.BULKPUT"), body])
+        .map_err(|e| rest_error(op, e))?;
     call.durable().await?;
     ok(bulk_result(&reply))
 }
@@ -552,7 +577,7 @@ async fn bulk_delete(State(shared): State<Arc<Shared>>, Extension(who): Extensio
         return ok(json!({"successful_key_count": 0, "unsuccessful_keys": []}));
     }
     let mut argv = Vec::with_capacity(keys.len() + 1);
-    argv.push(arg("KV.BULKDELETE"));
+    argv.push(word("KV.BULKDELETE"));
     argv.extend(keys);
     let reply = call.run(argv).map_err(|e| rest_error(op, e))?;
     call.durable().await?;
@@ -653,7 +678,7 @@ pub fn bulk_value(value: &[u8], json: bool) -> Result<Value, HttpError> {
 /// Runs a bulk get: `KV.BULKGET` of the keys, in their order.
 pub fn run_bulk_get(call: &mut Call, req: &BulkGet) -> Result<Vec<Reply>, HttpError> {
     let mut argv = Vec::with_capacity(req.keys.len() + 1);
-    argv.push(arg("KV.BULKGET"));
+    argv.push(word("KV.BULKGET"));
     argv.extend(req.keys.iter().map(|k| arg(k)));
     match call.run(argv)? {
         Reply::Array(a) => Ok(a),
@@ -670,6 +695,7 @@ async fn bulk_get(State(shared): State<Arc<Shared>>, Extension(who): Extension<W
     let body = read_body(body, SMALL_BODY).await.map_err(|e| match e {
         BodyError::TooLarge(_) => HttpError::body_too_large(SMALL_BODY),
         BodyError::Read(why) => HttpError::malformed_json(why),
+        BodyError::TimedOut => BodyError::timed_out(),
     })?;
     let q = parse_bulk_get(&body)?;
     let replies = run_bulk_get(&mut call, &q).map_err(|e| rest_error(op, e))?;

@@ -19,7 +19,7 @@
 //! never becomes a space. An unknown namespace is a 400 here, not a 404: workerd turns a 404
 //! on GET into null, which would hide a misconfigured binding.
 
-use super::{auth, bulk_entry, field, metadata_json, read_body, Call, Conn, HttpError, Params};
+use super::{auth, bulk_entry, field, metadata_json, read_body, word, Call, Conn, HttpError, Params};
 use crate::errors::{api, KvError};
 use crate::protocol::Reply;
 use crate::server::shared::Shared;
@@ -79,6 +79,7 @@ fn failure(e: HttpError) -> Response {
     resp
 }
 
+/// An argument from request data (copied).
 fn arg(s: &str) -> Bytes {
     Bytes::copy_from_slice(s.as_bytes())
 }
@@ -116,11 +117,10 @@ async fn serve(
     }
     // Keys come percent-encoded when the request says so (workerd always does).
     let key = if params.get("urlencoded").is_some_and(|v| v.eq_ignore_ascii_case("true")) {
-        super::decode_path(raw).map_err(|e| HttpError::kv(&e))?
+        super::decode_key(raw).map_err(|e| HttpError::kv(&e))?
     } else {
-        raw.as_bytes().to_vec()
+        Bytes::copy_from_slice(raw.as_bytes())
     };
-    let key = Bytes::from(key);
     match *method {
         Method::GET => get(&mut call, key, &params).await,
         Method::PUT => {
@@ -131,7 +131,7 @@ async fn serve(
             put(&mut call, key, &params, metadata, body.take().unwrap_or_default()).await
         }
         Method::DELETE => {
-            call.run(vec![arg("KV.DELETE"), key]).map_err(binding_error)?;
+            call.run(vec![word("KV.DELETE"), key]).map_err(binding_error)?;
             call.durable().await?;
             Ok(empty(StatusCode::OK))
         }
@@ -153,7 +153,7 @@ async fn get(call: &mut Call, key: Bytes, params: &Params) -> Result<Response, H
         crate::kv::limits::check_cache_ttl(t).map_err(|e| HttpError::kv(&e))?;
     }
     let reply = call
-        .run(vec![arg("KV.GETWITHMETADATA"), key, arg("WITHEXPIRATION")])
+        .run(vec![word("KV.GETWITHMETADATA"), key, word("WITHEXPIRATION")])
         .map_err(binding_error)?;
     call.durable().await?;
     let Some(Reply::Bulk(value)) = field(&reply, "value") else {
@@ -185,16 +185,17 @@ async fn put(
         .map_err(|e| match e {
             super::BodyError::TooLarge(n) => HttpError::kv(&KvError::ValueTooLong(n as usize)),
             super::BodyError::Read(why) => HttpError::new(400, api::INVALID, why),
+            super::BodyError::TimedOut => super::BodyError::timed_out(),
         })?;
-    let mut argv = vec![arg("KV.PUT"), key, value];
+    let mut argv = vec![word("KV.PUT"), key, value];
     if let Some(e) = params.get("expiration").filter(|v| !v.is_empty()) {
-        argv.extend([arg("EXPIRATION"), arg(e)]);
+        argv.extend([word("EXPIRATION"), arg(e)]);
     }
     if let Some(t) = params.get("expiration_ttl").filter(|v| !v.is_empty()) {
-        argv.extend([arg("EXPIRATIONTTL"), arg(t)]);
+        argv.extend([word("EXPIRATIONTTL"), arg(t)]);
     }
     if let Some(m) = metadata {
-        argv.extend([arg("METADATA"), m]);
+        argv.extend([word("METADATA"), m]);
     }
     call.run(argv).map_err(binding_error)?;
     call.durable().await?;
@@ -203,10 +204,13 @@ async fn put(
 
 /// `GET /?key_count_limit=&prefix=&cursor=` (workerd sends the limit only when it is > 0).
 fn list(call: &mut Call, params: &Params) -> Result<Response, HttpError> {
-    let mut argv = vec![arg("KV.LIST"), arg("FORMAT"), arg("json")];
-    for (param, opt) in [("prefix", "PREFIX"), ("key_count_limit", "LIMIT"), ("cursor", "CURSOR")] {
+    let mut argv = vec![word("KV.LIST"), word("FORMAT"), word("json")];
+    if let Some(p) = super::rest::prefix_of(params)? {
+        argv.extend([word("PREFIX"), arg(p)]);
+    }
+    for (param, opt) in [("key_count_limit", "LIMIT"), ("cursor", "CURSOR")] {
         if let Some(v) = params.get(param) {
-            argv.extend([arg(opt), arg(v)]);
+            argv.extend([word(opt), arg(v)]);
         }
     }
     let reply = call.run(argv).map_err(binding_error)?;
@@ -238,6 +242,7 @@ async fn bulk_get(call: &mut Call, body: Body) -> Result<Response, HttpError> {
     let body = read_body(body, BULK_GET_BODY).await.map_err(|e| match e {
         super::BodyError::TooLarge(_) => HttpError::body_too_large(BULK_GET_BODY),
         super::BodyError::Read(why) => HttpError::malformed_json(why),
+        super::BodyError::TimedOut => super::BodyError::timed_out(),
     })?;
     let q = super::rest::parse_bulk_get(&body)?;
     let replies = super::rest::run_bulk_get(call, &q).map_err(binding_error)?;

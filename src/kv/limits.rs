@@ -144,17 +144,68 @@ pub fn encode_cursor(last_key: &[u8]) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw)
 }
 
+/// A sealed cursor: the position is a key the user may not read (a listing filtered by ACL
+/// key patterns stopped on one), so it is encrypted and authenticated: version byte, nonce,
+/// ChaCha20-Poly1305 ciphertext of the key and tag. The key is random per process, so such a
+/// cursor is valid until the server restarts (after that it is `Invalid cursor.`).
+const CURSOR_SEALED: u8 = 2;
+
+fn cursor_key() -> &'static ring::aead::LessSafeKey {
+    use ring::aead::{LessSafeKey, UnboundKey, CHACHA20_POLY1305};
+    static KEY: std::sync::OnceLock<LessSafeKey> = std::sync::OnceLock::new();
+    KEY.get_or_init(|| {
+        let mut k = [0u8; 32];
+        rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut k);
+        LessSafeKey::new(UnboundKey::new(&CHACHA20_POLY1305, &k).expect("a 32-byte key"))
+    })
+}
+
+/// A cursor positioned after `last_key` that does not show `last_key`.
+pub fn seal_cursor(last_key: &[u8]) -> String {
+    use ring::aead::{Aad, Nonce, NONCE_LEN};
+    let mut nonce = [0u8; NONCE_LEN];
+    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut nonce);
+    let mut sealed = last_key.to_vec();
+    cursor_key()
+        .seal_in_place_append_tag(
+            Nonce::assume_unique_for_key(nonce),
+            Aad::from([CURSOR_SEALED]),
+            &mut sealed,
+        )
+        .expect("a cursor fits ChaCha20-Poly1305's limits");
+    let mut raw = Vec::with_capacity(1 + NONCE_LEN + sealed.len());
+    raw.push(CURSOR_SEALED);
+    raw.extend_from_slice(&nonce);
+    raw.extend_from_slice(&sealed);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw)
+}
+
+/// The key a cursor (plain or sealed) is positioned after.
 pub fn decode_cursor(cursor: &[u8]) -> Result<Vec<u8>, KvError> {
     let mut raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(cursor)
         .map_err(|_| KvError::InvalidCursor)?;
     // Keys written with plain SET may be longer than Workers KV's 512 bytes: a cursor may
     // name one. Its size is bounded by the request that carried it.
-    if raw.first() != Some(&CURSOR_V1) {
-        return Err(KvError::InvalidCursor);
+    match raw.first() {
+        Some(&CURSOR_V1) => {
+            raw.remove(0);
+            Ok(raw)
+        }
+        Some(&CURSOR_SEALED) => {
+            use ring::aead::{Aad, Nonce, NONCE_LEN};
+            let nonce = raw
+                .get(1..1 + NONCE_LEN)
+                .and_then(|n| Nonce::try_assume_unique_for_key(n).ok())
+                .ok_or(KvError::InvalidCursor)?;
+            let mut sealed = raw.split_off(1 + NONCE_LEN);
+            let key = cursor_key()
+                .open_in_place(nonce, Aad::from([CURSOR_SEALED]), &mut sealed)
+                .map_err(|_| KvError::InvalidCursor)?;
+            Ok(key.to_vec())
+        }
+        _ => Err(KvError::InvalidCursor),
     }
-    raw.remove(0);
-    Ok(raw)
 }
 
 #[cfg(test)]
@@ -204,5 +255,27 @@ mod tests {
             assert_eq!(decode_cursor(c.as_bytes()).unwrap(), k);
         }
         assert_eq!(decode_cursor(b"!!"), Err(KvError::InvalidCursor));
+    }
+
+    #[test]
+    fn sealed_cursors_hide_the_key() {
+        use base64::Engine;
+        for k in [&b""[..], b"secret:password", &[0xfe; 512]] {
+            let c = seal_cursor(k);
+            assert_eq!(decode_cursor(c.as_bytes()).unwrap(), k);
+            let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(&c).unwrap();
+            assert!(
+                k.len() < 4 || !raw.windows(k.len()).any(|w| w == k),
+                "the key shows in {c}"
+            );
+            // Two cursors of one key differ (a fresh nonce each).
+            assert_ne!(c, seal_cursor(k));
+            // Any change to a sealed cursor makes it invalid.
+            let mut bad = raw.clone();
+            *bad.last_mut().unwrap() ^= 1;
+            let bad = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bad);
+            assert_eq!(decode_cursor(bad.as_bytes()), Err(KvError::InvalidCursor));
+        }
+        assert_eq!(decode_cursor(b"Ag"), Err(KvError::InvalidCursor));
     }
 }

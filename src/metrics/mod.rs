@@ -9,7 +9,8 @@
 //!   `hdr::Histogram` per command (INFO latencystats). `/metrics` reads both at scrape time,
 //!   so the command path pays nothing for Prometheus.
 //! - the log's fsyncs: `persist::log::AofStats::fsync`, a `Buckets` histogram.
-//! - HTTP requests: `http_request`, one short lock per request (never per command).
+//! - HTTP requests: `http_request` on the route's `HttpRoute` (registered once, when the
+//!   router is built), a few atomic operations per request.
 //! - keys, clients, log size: read from the store and the log at scrape time.
 
 pub mod hdr;
@@ -21,7 +22,6 @@ use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::{Registry, Unit};
-use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -34,9 +34,8 @@ const FSYNC_BOUNDS: [f64; 15] = [
     0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
 ];
 
-/// At most this many distinct HTTP routes are labelled; later ones count as `other`, so a
-/// caller passing raw paths cannot grow the label set without bound.
-const MAX_ROUTES: usize = 128;
+/// HTTP status codes are three digits, 100..=999 (what `http::StatusCode` allows).
+const STATUSES: std::ops::RangeInclusive<u16> = 100..=999;
 
 /// A histogram with fixed Prometheus bounds, recorded lock-free.
 pub struct Buckets {
@@ -98,39 +97,45 @@ impl Default for Buckets {
     }
 }
 
-/// One HTTP route's figures.
-struct Route {
-    statuses: BTreeMap<u16, u64>,
+/// One HTTP route's figures: a counter per status code and the latencies, all atomic, so
+/// that counting a request takes no lock.
+pub struct HttpRoute {
+    name: String,
+    /// Indexed by status - 100.
+    statuses: Box<[AtomicU64]>,
     latency: Buckets,
 }
 
-/// What the HTTP layer reports (behind `http_request`).
+/// What the HTTP layer reports: its routes, registered when the router is built (a fixed
+/// set of route patterns, never raw paths, so the label set stays bounded).
 #[derive(Default)]
 pub struct Metrics {
-    http: Mutex<HashMap<String, Route>>,
+    http: Mutex<Vec<Arc<HttpRoute>>>,
 }
 
-/// One HTTP request answered: `route` is the matched route pattern (never the raw path, so
-/// label values stay bounded), `status` its status code.
-pub fn http_request(shared: &Shared, route: &str, status: u16, seconds: f64) {
-    let mut routes = shared.metrics.http.lock();
-    let route = if routes.contains_key(route) || routes.len() < MAX_ROUTES {
-        route
-    } else {
-        "other"
-    };
-    if !routes.contains_key(route) {
-        routes.insert(
-            route.to_string(),
-            Route {
-                statuses: BTreeMap::new(),
-                latency: Buckets::new(&LATENCY_BOUNDS),
-            },
-        );
+impl Metrics {
+    /// The figures of the route named `name` (a route pattern), created on first use. Called
+    /// when the router is built; requests then count on the `HttpRoute` directly.
+    pub fn http_route(&self, name: &str) -> Arc<HttpRoute> {
+        let mut routes = self.http.lock();
+        if let Some(r) = routes.iter().find(|r| r.name == name) {
+            return r.clone();
+        }
+        let r = Arc::new(HttpRoute {
+            name: name.to_string(),
+            statuses: STATUSES.map(|_| AtomicU64::new(0)).collect(),
+            latency: Buckets::new(&LATENCY_BOUNDS),
+        });
+        routes.push(r.clone());
+        r
     }
-    let r = routes.get_mut(route).expect("inserted above");
-    *r.statuses.entry(status).or_insert(0) += 1;
-    r.latency.observe(seconds);
+}
+
+/// One HTTP request answered on `route` with `status`.
+pub fn http_request(route: &HttpRoute, status: u16, seconds: f64) {
+    let i = status.clamp(*STATUSES.start(), *STATUSES.end()) - STATUSES.start();
+    route.statuses[i as usize].fetch_add(1, Ordering::Relaxed);
+    route.latency.observe(seconds);
 }
 
 /// `GET /metrics`: the OpenMetrics text exposition.
@@ -346,18 +351,21 @@ impl prometheus_client::collector::Collector for Collector {
         }
 
         // HTTP.
+        // Routes that served no request yet are left out, as before they were registered.
         let routes: Vec<RouteData> = sh
             .metrics
             .http
             .lock()
+            .clone()
             .iter()
-            .map(|(k, r)| {
-                (
-                    k.clone(),
-                    r.statuses.iter().map(|(s, c)| (*s, *c)).collect(),
-                    r.latency.read(),
-                )
+            .map(|r| {
+                let statuses = (STATUSES.zip(r.statuses.iter()))
+                    .map(|(s, c)| (s, c.load(Ordering::Relaxed)))
+                    .filter(|(_, c)| *c > 0)
+                    .collect();
+                (r.name.clone(), statuses, r.latency.read())
             })
+            .filter(|(_, _, (_, count, _))| *count > 0)
             .collect();
         {
             let mut m = enc.encode_descriptor(
@@ -426,24 +434,24 @@ mod tests {
         let config = crate::config::Config::new();
         config.set("dir", dir.path().to_str().unwrap(), false).unwrap();
         let shared = Arc::new(Shared::new(config, None).unwrap());
-        for (route, status) in [
-            ("/healthz", 200),
-            ("/metrics", 200),
-            ("/healthz", 200),
-            ("/healthz", 503),
-        ] {
-            http_request(&shared, route, status, 0.002);
+        let healthz = shared.metrics.http_route("/healthz");
+        let metrics = shared.metrics.http_route("/metrics");
+        let unused = shared.metrics.http_route("/unused");
+        // One route, one set of figures, however often it is looked up.
+        assert!(Arc::ptr_eq(&healthz, &shared.metrics.http_route("/healthz")));
+        for (route, status) in [(&healthz, 200), (&metrics, 200), (&healthz, 200), (&healthz, 503)] {
+            http_request(route, status, 0.002);
         }
-        for i in 0..MAX_ROUTES + 5 {
-            http_request(&shared, &format!("/r{i}"), 404, 0.0);
-        }
+        let text = render(&shared).unwrap();
+        assert!(!text.contains("/unused"), "{text}");
+        http_request(&unused, 404, 0.0);
         let text = render(&shared).unwrap();
         for want in [
             "# TYPE edgekv_http_requests counter\n",
             "edgekv_http_requests_total{route=\"/healthz\",status=\"200\"} 2\n",
             "edgekv_http_requests_total{route=\"/healthz\",status=\"503\"} 1\n",
             "edgekv_http_requests_total{route=\"/metrics\",status=\"200\"} 1\n",
-            "edgekv_http_requests_total{route=\"other\",status=\"404\"} 7\n",
+            "edgekv_http_requests_total{route=\"/unused\",status=\"404\"} 1\n",
             "edgekv_http_request_duration_seconds_count{route=\"/healthz\"} 3\n",
             "edgekv_http_request_duration_seconds_bucket{le=\"0.0025\",route=\"/healthz\"} 3\n",
             "edgekv_http_request_duration_seconds_bucket{le=\"0.001\",route=\"/healthz\"} 0\n",

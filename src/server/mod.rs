@@ -31,7 +31,7 @@ pub fn host_port(host: &str, port: u16) -> String {
 }
 
 /// Binds every address of `bind` on `port` (0: any free port, the same for all addresses).
-async fn bind_all(bind: &str, port: u16, backlog: u32) -> std::io::Result<Vec<TcpListener>> {
+pub(crate) async fn bind_all(bind: &str, port: u16, backlog: u32) -> std::io::Result<Vec<TcpListener>> {
     let mut out = Vec::new();
     let mut port = port;
     for host in bind.split_whitespace() {

@@ -43,8 +43,37 @@ impl Server {
         let _ = self.child.wait();
     }
 
+    /// Starts the server with at most `nofile` file descriptors (RLIMIT_NOFILE, soft and
+    /// hard) and extra `--name value` arguments.
+    pub fn start_with_nofile(nofile: u64, args: &[&str]) -> Server {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().to_path_buf();
+        Self::spawn_limited(&path, dir, args, Some(nofile))
+    }
+
     fn spawn(data: &Path, dir: tempfile::TempDir, args: &[&str]) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_edgekv"))
+        Self::spawn_limited(data, dir, args, None)
+    }
+
+    fn spawn_limited(data: &Path, dir: tempfile::TempDir, args: &[&str], nofile: Option<u64>) -> Server {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_edgekv"));
+        if let Some(n) = nofile {
+            use std::os::unix::process::CommandExt;
+            // SAFETY: setrlimit is async-signal-safe; the struct lives in the closure.
+            unsafe {
+                cmd.pre_exec(move || {
+                    let lim = libc::rlimit {
+                        rlim_cur: n as libc::rlim_t,
+                        rlim_max: n as libc::rlim_t,
+                    };
+                    if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+        }
+        let mut child = cmd
             .args(["--bind", "127.0.0.1", "--port", "0", "--dir"])
             .arg(data)
             // No HTTP listener unless the test asks for one (its default port is fixed).
