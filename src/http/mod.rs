@@ -38,9 +38,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Binds the HTTP listener on every address of `bind` (as RESP does) and `http-port` (0: no
-/// listener), and serves it in the background. Returns the first bound address. (`_host`,
-/// the first bind address, is what the caller names in its error message.)
-pub async fn start(shared: Arc<Shared>, _host: &str, port: u16) -> std::io::Result<Option<SocketAddr>> {
+/// listener), and serves it in the background. Returns the first bound address.
+pub async fn start(shared: Arc<Shared>, port: u16) -> std::io::Result<Option<SocketAddr>> {
     if port == 0 {
         return Ok(None);
     }

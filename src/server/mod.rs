@@ -98,16 +98,10 @@ pub async fn run(config: Config, config_file: Option<std::path::PathBuf>) -> any
             tokio::spawn(accept_loop(shared.clone(), l, Some(acceptor.clone())));
         }
     }
-    let first_host = bind.split_whitespace().next().unwrap_or("127.0.0.1").to_string();
     let http_port = shared.config.get_i64("http-port") as u16;
-    let http = crate::http::start(shared.clone(), &first_host, http_port)
+    let http = crate::http::start(shared.clone(), http_port)
         .await
-        .map_err(|e| {
-            anyhow_lite::Error(format!(
-                "cannot listen for HTTP on {} port {}: {}",
-                first_host, http_port, e
-            ))
-        })?;
+        .map_err(|e| anyhow_lite::Error(format!("cannot listen for HTTP on {} port {}: {}", bind, http_port, e)))?;
     let list: Vec<String> = addrs.iter().map(|a| a.to_string()).collect();
     // One line, the RESP addresses last (tools take the port after the last colon); the
     // other listeners in parentheses before them.
