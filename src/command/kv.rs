@@ -297,6 +297,21 @@ impl Command for KvGetWithMetadata {
     }
 }
 
+/// The checks and billing of a bulk read (KV.MGET, KV.BULKGET): 1..100 valid keys, one read
+/// each.
+fn check_bulk_get(ctx: &Ctx, keys: &[Bytes]) -> Result<(), KvError> {
+    if keys.len() > limits::MAX_BULK_GET {
+        return Err(KvError::BulkGetTooMany);
+    }
+    if keys.is_empty() {
+        return Err(KvError::BulkGetTooFew);
+    }
+    for k in keys {
+        limits::check_key(k)?;
+    }
+    charge(ctx, KvOp::Read, keys.len() as u64)
+}
+
 /// `KV.MGET key [key ...] [WITHMETADATA]`: 1..100 keys; per key the value (or value and
 /// metadata) or null. Billed as one read per key, as Workers KV bills bulk reads.
 pub struct KvMget {
@@ -316,16 +331,7 @@ impl Command for KvMget {
 
     fn execute(self, ctx: &mut Ctx) -> Reply {
         let run = || -> Result<Reply, KvError> {
-            if self.keys.len() > limits::MAX_BULK_GET {
-                return Err(KvError::BulkGetTooMany);
-            }
-            if self.keys.is_empty() {
-                return Err(KvError::BulkGetTooFew);
-            }
-            for k in &self.keys {
-                limits::check_key(k)?;
-            }
-            charge(ctx, KvOp::Read, self.keys.len() as u64)?;
+            check_bulk_get(ctx, &self.keys)?;
             let proto = ctx.session.proto;
             let out = self
                 .keys
@@ -351,8 +357,8 @@ impl Command for KvMget {
 /// `{value, metadata, expiration}` (expiration in unix seconds, or null), or null when the key
 /// does not exist. The values together may hold at most 25 MiB. Billed as one read per key.
 ///
-/// Unlike `KV.MGET ... WITHMETADATA`, every argument is a key, so ACL key patterns apply to
-/// exactly the keys read (the HTTP surfaces use it for bulk gets and single reads).
+/// Beyond `KV.MGET ... WITHMETADATA` it gives each key's expiration and caps the total size,
+/// as the REST and binding bulk gets answer (the HTTP surfaces use it).
 pub struct KvBulkGet {
     keys: Vec<Bytes>,
 }
@@ -366,16 +372,7 @@ impl Command for KvBulkGet {
 
     fn execute(self, ctx: &mut Ctx) -> Reply {
         let run = || -> Result<Reply, KvError> {
-            if self.keys.len() > limits::MAX_BULK_GET {
-                return Err(KvError::BulkGetTooMany);
-            }
-            if self.keys.is_empty() {
-                return Err(KvError::BulkGetTooFew);
-            }
-            for k in &self.keys {
-                limits::check_key(k)?;
-            }
-            charge(ctx, KvOp::Read, self.keys.len() as u64)?;
+            check_bulk_get(ctx, &self.keys)?;
             let proto = ctx.session.proto;
             let mut total = 0usize;
             let mut out = Vec::with_capacity(self.keys.len());

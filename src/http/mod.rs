@@ -548,6 +548,27 @@ pub fn word(s: &'static str) -> Bytes {
     Bytes::from_static(s.as_bytes())
 }
 
+/// An argument from request data (copied).
+pub fn arg(s: &str) -> Bytes {
+    Bytes::copy_from_slice(s.as_bytes())
+}
+
+/// The KV.PUT of a value write on either surface: `expiration` and `expiration_ttl` from the
+/// query (empty counts as absent: wrangler sends each only when set), metadata as given.
+pub fn put_argv(key: Bytes, value: Bytes, params: &Params, metadata: Option<Bytes>) -> Vec<Bytes> {
+    let mut argv = vec![word("KV.PUT"), key, value];
+    if let Some(e) = params.get("expiration").filter(|v| !v.is_empty()) {
+        argv.extend([word("EXPIRATION"), arg(e)]);
+    }
+    if let Some(t) = params.get("expiration_ttl").filter(|v| !v.is_empty()) {
+        argv.extend([word("EXPIRATIONTTL"), arg(t)]);
+    }
+    if let Some(m) = metadata {
+        argv.extend([word("METADATA"), m]);
+    }
+    argv
+}
+
 /// A field of a map reply (commands answer maps to the HTTP session, which speaks RESP3).
 pub fn field<'a>(reply: &'a Reply, name: &str) -> Option<&'a Reply> {
     let Reply::Map(m) = reply else { return None };

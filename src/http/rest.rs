@@ -12,7 +12,7 @@
 //! is a `/` inside the key).
 
 use super::auth::{self, Who};
-use super::{field, read_body, text, word, BodyError, Call, Conn, Params};
+use super::{arg, field, read_body, text, word, BodyError, Call, Conn, Params};
 use crate::errors::{api, HttpError, KvError};
 use crate::kv::limits;
 use crate::protocol::Reply;
@@ -194,11 +194,6 @@ async fn or_discard<T>(r: Result<T, Fail>, body: Body) -> Result<(T, Body), Fail
 fn key_of(uri: &Uri) -> Result<Bytes, Fail> {
     let raw = segment(uri, KEY_AT, true);
     super::decode_key(&raw).map_err(|e| Fail(HttpError::kv(&e)))
-}
-
-/// An argument from request data (copied).
-fn arg(s: &str) -> Bytes {
-    Bytes::copy_from_slice(s.as_bytes())
 }
 
 fn describe(id: &str, title: &str) -> Value {
@@ -462,18 +457,8 @@ async fn put_value(State(shared): State<Arc<Shared>>, Extension(who): Extension<
             .map_err(value_body_error)?;
         (body, None)
     };
-    let mut argv = vec![word("KV.PUT"), key, value];
-    // Empty parameters count as absent (wrangler sends each only when it is set).
-    if let Some(e) = params.get("expiration").filter(|v| !v.is_empty()) {
-        argv.extend([word("EXPIRATION"), arg(e)]);
-    }
-    if let Some(t) = params.get("expiration_ttl").filter(|v| !v.is_empty()) {
-        argv.extend([word("EXPIRATIONTTL"), arg(t)]);
-    }
-    if let Some(m) = metadata {
-        argv.extend([word("METADATA"), m]);
-    }
-    call.run(argv).map_err(|e| rest_error(op, e))?;
+    call.run(super::put_argv(key, value, &params, metadata))
+        .map_err(|e| rest_error(op, e))?;
     call.durable().await?;
     ok(Value::Null)
 }

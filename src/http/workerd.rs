@@ -19,7 +19,7 @@
 //! never becomes a space. An unknown namespace is a 400 here, not a 404: workerd turns a 404
 //! on GET into null, which would hide a misconfigured binding.
 
-use super::{auth, bulk_entry, field, metadata_json, read_body, word, Call, Conn, HttpError, Params};
+use super::{arg, auth, bulk_entry, field, metadata_json, read_body, word, Call, Conn, HttpError, Params};
 use crate::errors::{api, KvError};
 use crate::protocol::Reply;
 use crate::server::shared::Shared;
@@ -77,11 +77,6 @@ fn failure(e: HttpError) -> Response {
         resp.extensions_mut().insert(p);
     }
     resp
-}
-
-/// An argument from request data (copied).
-fn arg(s: &str) -> Bytes {
-    Bytes::copy_from_slice(s.as_bytes())
 }
 
 fn empty(status: StatusCode) -> Response {
@@ -187,17 +182,8 @@ async fn put(
             super::BodyError::Read(why) => HttpError::new(400, api::INVALID, why),
             super::BodyError::TimedOut => super::BodyError::timed_out(),
         })?;
-    let mut argv = vec![word("KV.PUT"), key, value];
-    if let Some(e) = params.get("expiration").filter(|v| !v.is_empty()) {
-        argv.extend([word("EXPIRATION"), arg(e)]);
-    }
-    if let Some(t) = params.get("expiration_ttl").filter(|v| !v.is_empty()) {
-        argv.extend([word("EXPIRATIONTTL"), arg(t)]);
-    }
-    if let Some(m) = metadata {
-        argv.extend([word("METADATA"), m]);
-    }
-    call.run(argv).map_err(binding_error)?;
+    call.run(super::put_argv(key, value, params, metadata))
+        .map_err(binding_error)?;
     call.durable().await?;
     Ok(empty(StatusCode::OK))
 }
