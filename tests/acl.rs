@@ -10,10 +10,9 @@
 //! stays green while it is open.
 
 mod common;
-use common::{bulk, int_reply, payload, resp, text, Raw, Server};
+use common::{bulk, connect_from, int_reply, payload, resp, text, Raw, Server};
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::os::fd::FromRawFd;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -1936,34 +1935,6 @@ fn namespace_denial_inside_multi() {
 // ---------------------------------------------------------------------------------------------
 // 7. Protected mode
 
-/// A TCP connection to 127.0.0.1:`port` from source address `src` (another loopback address
-/// stands in for a remote client).
-fn connect_from(src: [u8; 4], port: u16) -> TcpStream {
-    // SAFETY: plain socket calls on a descriptor this function owns; the address structs are
-    // fully initialised and their sizes passed.
-    unsafe {
-        let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
-        assert!(fd >= 0, "socket: {}", std::io::Error::last_os_error());
-        let addr = |ip: [u8; 4], port: u16| {
-            let mut a: libc::sockaddr_in = std::mem::zeroed();
-            a.sin_family = libc::AF_INET as libc::sa_family_t;
-            a.sin_port = port.to_be();
-            a.sin_addr.s_addr = u32::from_ne_bytes(ip);
-            a
-        };
-        let len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
-        let local = addr(src, 0);
-        let r = libc::bind(fd, &local as *const libc::sockaddr_in as *const libc::sockaddr, len);
-        assert_eq!(r, 0, "bind {src:?}: {}", std::io::Error::last_os_error());
-        let remote = addr([127, 0, 0, 1], port);
-        let r = libc::connect(fd, &remote as *const libc::sockaddr_in as *const libc::sockaddr, len);
-        assert_eq!(r, 0, "connect: {}", std::io::Error::last_os_error());
-        let s = TcpStream::from_raw_fd(fd);
-        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-        s
-    }
-}
-
 /// Sends one command on a plain stream and reads its one reply.
 fn roundtrip(s: &mut TcpStream, args: &[&str]) -> String {
     let a: Vec<&[u8]> = args.iter().map(|x| x.as_bytes()).collect();
@@ -2076,17 +2047,7 @@ fn default_bind_is_loopback() {
         .stderr(Stdio::null())
         .spawn()
         .expect("start edgekv");
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        use std::io::BufRead;
-        let mut lines = std::io::BufReader::new(stdout).lines();
-        if let Some(Ok(l)) = lines.next() {
-            let _ = tx.send(l);
-        }
-        for _ in lines {}
-    });
-    let line = rx.recv_timeout(Duration::from_secs(20));
+    let line = common::ready_line(&mut child);
     let _ = child.kill();
     let _ = child.wait();
     let line = line.expect("ready line");

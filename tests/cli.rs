@@ -6,7 +6,7 @@
 //! `bulk delete` without `--force` refuses to ask.
 
 mod common;
-use common::{bulk, int_reply, payload, Raw, Server};
+use common::{bulk, free_port, int_reply, payload, Raw, Server};
 use serde_json::{json, Value as Json};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -143,12 +143,6 @@ fn now() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs() as i64
-}
-
-/// A port nothing listens on (bound, then released).
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap().port()
 }
 
 /// `KV.BULKPUT` through the raw connection; asserts every item was written.

@@ -16,10 +16,10 @@
 
 mod common;
 
-use common::Server;
+use common::{free_port, Server};
 use serde_json::{json, Value};
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -115,10 +115,6 @@ fn cf_dir() -> PathBuf {
 // ---------------------------------------------------------------------------------------
 // edgekv, RESP and small helpers
 // ---------------------------------------------------------------------------------------
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
 
 /// The real binary with its HTTP listener on a free port.
 struct Edge {

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{bulk, int_reply, payload, pipeline, text, Raw, Server};
+use common::{bulk, free_port, int_reply, payload, pipeline, text, Raw, Server};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::{Command, Stdio};
@@ -497,14 +497,6 @@ fn info_commandstats_as_redis() {
 }
 
 // ---- HTTP: /metrics, /healthz ----
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// One HTTP/1.1 GET over a raw socket: (status, headers lowercased, body).
 fn http_get(port: u16, path: &str) -> (u16, Vec<(String, String)>, String) {

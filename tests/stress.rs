@@ -146,7 +146,6 @@ struct Logged {
 
 impl Logged {
     fn start(args: &[&str]) -> Logged {
-        use std::io::BufRead;
         let dir = tempfile::tempdir().unwrap();
         let log = dir.path().join("stderr.log");
         let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_edgekv"))
@@ -158,23 +157,8 @@ impl Logged {
             .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
             .expect("start edgekv");
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut lines = std::io::BufReader::new(stdout).lines();
-            if let Some(Ok(line)) = lines.next() {
-                let _ = tx.send(line);
-            }
-            for _ in lines {}
-        });
-        let line = rx
-            .recv_timeout(Duration::from_secs(20))
-            .expect("edgekv printed no ready line");
-        let port = line
-            .rsplit(':')
-            .next()
-            .and_then(|p| p.trim().parse().ok())
-            .expect("port");
+        let line = common::ready_line(&mut child).expect("edgekv printed no ready line");
+        let port = common::port_of(&line);
         Logged {
             child,
             port,

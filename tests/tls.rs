@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::Server;
+use common::{free_port, Server};
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -112,14 +112,6 @@ impl Pki {
         };
         redis::Client::build_with_tls(format!("rediss://127.0.0.1:{port}/"), certs).unwrap()
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 #[test]

@@ -87,24 +87,8 @@ impl Server {
             .stderr(Stdio::null())
             .spawn()
             .expect("start edgekv");
-        let stdout = child.stdout.take().expect("stdout");
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut lines = BufReader::new(stdout).lines();
-            if let Some(Ok(line)) = lines.next() {
-                let _ = tx.send(line);
-            }
-            // Keep draining so the server never blocks on a full pipe.
-            for _ in lines {}
-        });
-        let line = rx
-            .recv_timeout(Duration::from_secs(20))
-            .expect("edgekv printed no ready line");
-        let port = line
-            .rsplit(':')
-            .next()
-            .and_then(|p| p.trim().parse().ok())
-            .expect("port in ready line");
+        let line = ready_line(&mut child).expect("edgekv printed no ready line");
+        let port = port_of(&line);
         Server { child, port, dir }
     }
 
@@ -358,4 +342,66 @@ pub fn pipeline(c: &mut Raw, cmds: &[&[&str]]) -> String {
     }
     c.send(&out);
     text(c.read_replies(cmds.len()))
+}
+
+/// A free TCP port on 127.0.0.1 (bound, then released; the server takes it right after).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A TCP connection to 127.0.0.1:`port` from source address `src`: another loopback address
+/// (127.0.0.2) stands in for a remote client, since the server counts exactly 127.0.0.1 and
+/// ::1 as loopback. Reads time out after 10 s.
+pub fn connect_from(src: [u8; 4], port: u16) -> TcpStream {
+    use std::os::fd::FromRawFd;
+    // SAFETY: plain socket calls on a descriptor this function owns; the address structs are
+    // fully initialised and their sizes passed.
+    unsafe {
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
+        assert!(fd >= 0, "socket: {}", std::io::Error::last_os_error());
+        let addr = |ip: [u8; 4], port: u16| {
+            let mut a: libc::sockaddr_in = std::mem::zeroed();
+            a.sin_family = libc::AF_INET as libc::sa_family_t;
+            a.sin_port = port.to_be();
+            a.sin_addr.s_addr = u32::from_ne_bytes(ip);
+            a
+        };
+        let len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+        let local = addr(src, 0);
+        let r = libc::bind(fd, &local as *const libc::sockaddr_in as *const libc::sockaddr, len);
+        assert_eq!(r, 0, "bind {src:?}: {}", std::io::Error::last_os_error());
+        let remote = addr([127, 0, 0, 1], port);
+        let r = libc::connect(fd, &remote as *const libc::sockaddr_in as *const libc::sockaddr, len);
+        assert_eq!(r, 0, "connect: {}", std::io::Error::last_os_error());
+        let s = TcpStream::from_raw_fd(fd);
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        s
+    }
+}
+
+/// The first line the server prints on stdout (its ready line), or `None` after 20 s; stdout
+/// keeps being drained so the server never blocks on a full pipe.
+pub fn ready_line(child: &mut Child) -> Option<String> {
+    let stdout = child.stdout.take().expect("stdout piped");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut lines = BufReader::new(stdout).lines();
+        if let Some(Ok(line)) = lines.next() {
+            let _ = tx.send(line);
+        }
+        for _ in lines {}
+    });
+    rx.recv_timeout(Duration::from_secs(20)).ok()
+}
+
+/// The RESP port of a ready line (after its last colon).
+pub fn port_of(line: &str) -> u16 {
+    line.rsplit(':')
+        .next()
+        .and_then(|p| p.trim().parse().ok())
+        .expect("port in ready line")
 }

@@ -8,19 +8,11 @@
 #![allow(dead_code)]
 
 use crate::common::Server;
+pub use crate::common::{connect_from, free_port};
 use serde_json::Value;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
-
-/// A free TCP port on 127.0.0.1 (bound then released; the server takes it right after).
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// A server with an HTTP listener; `args` are extra `--name value` arguments.
 pub fn start(args: &[&str]) -> (Server, Http) {
@@ -230,33 +222,6 @@ fn dechunk(mut b: &[u8]) -> Vec<u8> {
         }
         out.extend_from_slice(&b[..size]);
         b = &b[size + 2..];
-    }
-}
-
-/// A connection from `src` (another loopback address: not "loopback" for the server, which
-/// counts exactly 127.0.0.1 and ::1) to 127.0.0.1:`port`.
-pub fn connect_from(src: [u8; 4], port: u16) -> TcpStream {
-    use std::os::fd::FromRawFd;
-    // SAFETY: plain socket calls on a descriptor this function owns; the address structs are
-    // fully initialised and their sizes passed.
-    unsafe {
-        let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
-        assert!(fd >= 0, "socket: {}", std::io::Error::last_os_error());
-        let addr = |ip: [u8; 4], port: u16| {
-            let mut a: libc::sockaddr_in = std::mem::zeroed();
-            a.sin_family = libc::AF_INET as libc::sa_family_t;
-            a.sin_port = port.to_be();
-            a.sin_addr.s_addr = u32::from_ne_bytes(ip);
-            a
-        };
-        let len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
-        let local = addr(src, 0);
-        let r = libc::bind(fd, &local as *const libc::sockaddr_in as *const libc::sockaddr, len);
-        assert_eq!(r, 0, "bind {src:?}: {}", std::io::Error::last_os_error());
-        let remote = addr([127, 0, 0, 1], port);
-        let r = libc::connect(fd, &remote as *const libc::sockaddr_in as *const libc::sockaddr, len);
-        assert_eq!(r, 0, "connect: {}", std::io::Error::last_os_error());
-        TcpStream::from_raw_fd(fd)
     }
 }
 
