@@ -659,7 +659,6 @@ pub struct Config {
     pub client_query_buffer_limit: AtomicI64,
     pub maxclients: AtomicI64,
     pub timeout: AtomicI64,
-    auth_required: AtomicBool,
     /// The `normal` class's hard limit, soft limit and soft seconds.
     output_limit_normal: [AtomicU64; 3],
     /// `kv-min-ttl` and the `kv-quota-*` values, read by every KV operation.
@@ -701,7 +700,6 @@ impl Config {
             client_query_buffer_limit: AtomicI64::new(0),
             maxclients: AtomicI64::new(0),
             timeout: AtomicI64::new(0),
-            auth_required: AtomicBool::new(false),
             output_limit_normal: Default::default(),
             kv: KvHot::default(),
             slowlog_slower_than: AtomicI64::new(0),
@@ -742,15 +740,8 @@ impl Config {
                 secs.store(l.soft_seconds, Ordering::Relaxed);
             }
         }
-        let auth = v.get("requirepass").is_some_and(|p| !p.is_empty());
-        self.auth_required.store(auth, Ordering::Relaxed);
         // Every change of a value ends here.
         self.generation.fetch_add(1, Ordering::Release);
-    }
-
-    /// True when `requirepass` is set: clients must authenticate.
-    pub fn auth_required(&self) -> bool {
-        self.auth_required.load(Ordering::Relaxed)
     }
 
     /// A parameter's current value.

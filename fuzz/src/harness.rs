@@ -320,7 +320,7 @@ pub fn run_exec(data: &[u8], dir: &Path) {
             let handle = Arc::new(ClientHandle::new(id, addr, laddr, -1));
             shared.clients.lock().insert(id, handle.clone());
             let mut session = Session::new(handle);
-            session.authenticated = !shared.config.auth_required();
+            session.authenticated = !shared.auth_required();
             Client {
                 session,
                 decoder: Decoder::new(),
@@ -386,7 +386,7 @@ fn serve(shared: &Shared, c: &mut Client, wbuf: &mut BytesMut) -> bool {
     loop {
         let limits = Limits {
             max_bulk_len: shared.config.proto_max_bulk_len.load(Ordering::Relaxed),
-            authenticated: c.session.authenticated || !shared.config.auth_required(),
+            authenticated: c.session.authenticated || !shared.auth_required(),
         };
         let argv = match c.decoder.decode(&mut c.rbuf, limits) {
             Ok(Some(argv)) => argv,

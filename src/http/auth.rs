@@ -25,7 +25,7 @@ pub struct Who {
 pub fn authenticate(shared: &Shared, conn: Conn, headers: &HeaderMap) -> Result<Who, HttpError> {
     let tokens = tokens(shared);
     if !tokens.configured {
-        if !is_loopback(&conn.peer) {
+        if !crate::server::is_loopback(&conn.peer) {
             return Err(HttpError::new(403, api::AUTH, HTTP_DENIED));
         }
         if shared.auth_required() {
@@ -109,14 +109,6 @@ impl Tokens {
             }
         }
         found
-    }
-}
-
-/// Exactly 127.0.0.1 or ::1, as protected mode counts loopback clients.
-fn is_loopback(peer: &std::net::SocketAddr) -> bool {
-    match peer.ip() {
-        std::net::IpAddr::V4(v4) => v4 == std::net::Ipv4Addr::LOCALHOST,
-        std::net::IpAddr::V6(v6) => v6 == std::net::Ipv6Addr::LOCALHOST,
     }
 }
 

@@ -253,7 +253,6 @@ pub async fn serve<S: Stream>(shared: Arc<Shared>, mut stream: S, handle: Arc<Cl
     shared.clients.lock().remove(&handle.id);
 }
 
-/// `POST` or `Host:` as a command name: an HTTP request sent to the server.
 /// Holds the replies of a batch that wrote until the log has what they acknowledge (persist/
 /// log.rs: written, or fsynced under `appendfsync always`). If the log fails, none of them
 /// leaves: each becomes the log's `-MISCONF` error, so no write is acknowledged that the log
@@ -274,6 +273,7 @@ async fn durable(shared: &Shared, session: &mut Session, wbuf: &mut BytesMut, re
     *replies = 0;
 }
 
+/// `POST` or `Host:` as a command name: an HTTP request sent to the server.
 fn is_http_probe(name: &[u8]) -> bool {
     name.eq_ignore_ascii_case(b"post") || name.eq_ignore_ascii_case(b"host:")
 }
@@ -296,13 +296,16 @@ async fn flush<S: Stream>(shared: &Shared, stream: &mut S, wbuf: &mut BytesMut) 
     let limit = shared.config.output_limit();
     // (0 seconds: the client is closed as soon as a write would wait with more than the soft
     // limit unsent, as Redis closes it at its next check.)
-    let ok = if limit.soft == 0 || wbuf.len() as u64 <= limit.soft {
+    let written = if limit.soft == 0 || wbuf.len() as u64 <= limit.soft {
         stream.write_all(wbuf).await.is_ok()
     } else {
         write_within_soft_limit(stream, wbuf, limit.soft, Duration::from_secs(limit.soft_seconds)).await
     };
     wbuf.clear();
-    ok
+    // A TLS stream may accept the last bytes into its own buffer when the socket is full;
+    // flush sends them (a read never would, and the client would wait for the reply's end).
+    // On plain TCP it does nothing.
+    written && stream.flush().await.is_ok()
 }
 
 /// Writes `wbuf`, failing when more than `soft` bytes stay unsent for longer than `grace`.
@@ -332,7 +335,7 @@ async fn write_within_soft_limit<S: Stream>(stream: &mut S, wbuf: &[u8], soft: u
             Ok(n) => sent += n,
         }
     }
-    stream.flush().await.is_ok()
+    true
 }
 
 /// Logs a client closed for its output buffer (Redis's warning text).

@@ -212,12 +212,19 @@ fn admit<S: connection::Stream + 'static>(
     tokio::spawn(connection::serve(shared.clone(), stream, handle));
 }
 
-fn protected(shared: &Shared, addr: &SocketAddr) -> bool {
-    let local = match addr.ip() {
+/// A client on the loopback interface, as Redis's protected mode counts them: exactly
+/// 127.0.0.1 or ::1 (the HTTP surfaces use the same rule).
+pub(crate) fn is_loopback(addr: &SocketAddr) -> bool {
+    match addr.ip() {
         std::net::IpAddr::V4(v4) => v4 == std::net::Ipv4Addr::LOCALHOST,
         std::net::IpAddr::V6(v6) => v6 == std::net::Ipv6Addr::LOCALHOST,
-    };
-    !local && shared.config.get("protected-mode").as_deref() == Some("yes") && shared.acl.default_user().nopass
+    }
+}
+
+fn protected(shared: &Shared, addr: &SocketAddr) -> bool {
+    !is_loopback(addr)
+        && shared.config.get("protected-mode").as_deref() == Some("yes")
+        && shared.acl.default_user().nopass
 }
 
 /// The background half of expiry: every tick, each shard's timing wheel hands out the keys
