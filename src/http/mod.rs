@@ -367,6 +367,25 @@ pub enum BodyError {
 }
 
 impl BodyError {
+    /// The answer for a JSON request body: 413 past `limit`, a broken body as malformed JSON.
+    pub fn json(self, limit: usize) -> HttpError {
+        match self {
+            BodyError::TooLarge(_) => HttpError::body_too_large(limit),
+            BodyError::Read(why) => HttpError::malformed_json(why),
+            BodyError::TimedOut => Self::timed_out(),
+        }
+    }
+
+    /// The answer for a value or bulk body: Workers KV's size text (`too_large` of the length
+    /// declared or counted), a broken body as invalid.
+    pub fn data(self, too_large: impl FnOnce(usize) -> crate::errors::KvError) -> HttpError {
+        match self {
+            BodyError::TooLarge(n) => HttpError::kv(&too_large(n as usize)),
+            BodyError::Read(why) => HttpError::new(400, crate::errors::api::INVALID, why),
+            BodyError::TimedOut => Self::timed_out(),
+        }
+    }
+
     /// The answer to a body that did not arrive in time: 408, and the connection is closed
     /// (see `surface`), as the rest of the body may still be on its way.
     pub fn timed_out() -> HttpError {

@@ -202,11 +202,7 @@ fn describe(id: &str, title: &str) -> Value {
 
 /// Reads a small JSON body.
 async fn json_body(body: Body) -> Result<Value, Fail> {
-    let bytes = read_body(body, SMALL_BODY).await.map_err(|e| match e {
-        BodyError::TooLarge(_) => HttpError::body_too_large(SMALL_BODY),
-        BodyError::Read(why) => HttpError::malformed_json(why),
-        BodyError::TimedOut => BodyError::timed_out(),
-    })?;
+    let bytes = read_body(body, SMALL_BODY).await.map_err(|e| e.json(SMALL_BODY))?;
     serde_json::from_slice(&bytes).map_err(|e| Fail(HttpError::malformed_json(e)))
 }
 
@@ -464,12 +460,8 @@ async fn put_value(State(shared): State<Arc<Shared>>, Extension(who): Extension<
 }
 
 /// A value body over 25 MiB: Workers KV's text with the length declared or counted.
-pub fn value_body_error(e: BodyError) -> Fail {
-    Fail(match e {
-        BodyError::TooLarge(n) => HttpError::kv(&KvError::ValueTooLong(n as usize)),
-        BodyError::Read(why) => HttpError::new(400, api::INVALID, why),
-        BodyError::TimedOut => BodyError::timed_out(),
-    })
+fn value_body_error(e: BodyError) -> Fail {
+    Fail(e.data(KvError::ValueTooLong))
 }
 
 /// The `value` and `metadata` parts of a multipart body (read whole first, within the limit;
@@ -515,13 +507,9 @@ async fn delete_value(State(shared): State<Arc<Shared>>, Extension(who): Extensi
 
 /// A bulk body (at most 100 MB, Workers KV's limit, with its text).
 async fn bulk_body(body: Body) -> Result<Bytes, Fail> {
-    read_body(body, limits::MAX_BULK_BYTES).await.map_err(|e| {
-        Fail(match e {
-            BodyError::TooLarge(n) => HttpError::kv(&KvError::BulkTooLarge(n as usize)),
-            BodyError::Read(why) => HttpError::new(400, api::INVALID, why),
-            BodyError::TimedOut => BodyError::timed_out(),
-        })
-    })
+    read_body(body, limits::MAX_BULK_BYTES)
+        .await
+        .map_err(|e| Fail(e.data(KvError::BulkTooLarge)))
 }
 
 fn bulk_result(reply: &Reply) -> Value {
@@ -677,11 +665,7 @@ async fn bulk_get(State(shared): State<Arc<Shared>>, Extension(who): Extension<W
     let op = "bulk get";
     let (parts, body) = req.into_parts();
     let (OnNamespace { mut call, .. }, body) = or_discard(on_namespace(&shared, &who, &parts.uri, op), body).await?;
-    let body = read_body(body, SMALL_BODY).await.map_err(|e| match e {
-        BodyError::TooLarge(_) => HttpError::body_too_large(SMALL_BODY),
-        BodyError::Read(why) => HttpError::malformed_json(why),
-        BodyError::TimedOut => BodyError::timed_out(),
-    })?;
+    let body = read_body(body, SMALL_BODY).await.map_err(|e| e.json(SMALL_BODY))?;
     let q = parse_bulk_get(&body)?;
     let replies = run_bulk_get(&mut call, &q).map_err(|e| rest_error(op, e))?;
     call.durable().await?;

@@ -177,11 +177,7 @@ async fn put(
 ) -> Result<Response, HttpError> {
     let value = read_body(body, crate::errors::KV_MAX_VALUE)
         .await
-        .map_err(|e| match e {
-            super::BodyError::TooLarge(n) => HttpError::kv(&KvError::ValueTooLong(n as usize)),
-            super::BodyError::Read(why) => HttpError::new(400, api::INVALID, why),
-            super::BodyError::TimedOut => super::BodyError::timed_out(),
-        })?;
+        .map_err(|e| e.data(KvError::ValueTooLong))?;
     call.run(super::put_argv(key, value, params, metadata))
         .map_err(binding_error)?;
     call.durable().await?;
@@ -225,11 +221,9 @@ fn json_response(v: &Value) -> Result<Response, HttpError> {
 /// `POST /bulk/get`: per key the value (text or parsed JSON), `{value, metadata}` with
 /// `withMetadata`, or null.
 async fn bulk_get(call: &mut Call, body: Body) -> Result<Response, HttpError> {
-    let body = read_body(body, BULK_GET_BODY).await.map_err(|e| match e {
-        super::BodyError::TooLarge(_) => HttpError::body_too_large(BULK_GET_BODY),
-        super::BodyError::Read(why) => HttpError::malformed_json(why),
-        super::BodyError::TimedOut => super::BodyError::timed_out(),
-    })?;
+    let body = read_body(body, BULK_GET_BODY)
+        .await
+        .map_err(|e| e.json(BULK_GET_BODY))?;
     let q = super::rest::parse_bulk_get(&body)?;
     let replies = super::rest::run_bulk_get(call, &q).map_err(binding_error)?;
     call.durable().await?;
