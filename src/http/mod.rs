@@ -336,13 +336,7 @@ impl Call {
     /// `appendfsync always`), as a RESP reply waits before it leaves. If the log failed, the
     /// answer is an error: no write is acknowledged that the log does not hold.
     pub async fn durable(&mut self) -> Result<(), HttpError> {
-        if !self.session.wrote && !self.shared.aof.always() {
-            return Ok(());
-        }
-        self.session.wrote = false;
-        self.shared
-            .aof
-            .make_durable()
+        crate::server::durability::wait_durable(&self.shared, &mut self.session)
             .await
             .map_err(|e| HttpError::log_failed(&e))
     }

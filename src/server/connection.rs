@@ -258,12 +258,7 @@ pub async fn serve<S: Stream>(shared: Arc<Shared>, mut stream: S, handle: Arc<Cl
 /// leaves: each becomes the log's `-MISCONF` error, so no write is acknowledged that the log
 /// does not hold.
 async fn durable(shared: &Shared, session: &mut Session, wbuf: &mut BytesMut, replies: &mut usize) {
-    if !session.wrote && !shared.aof.always() {
-        *replies = 0;
-        return;
-    }
-    session.wrote = false;
-    if let Err(e) = shared.aof.make_durable().await {
+    if let Err(e) = super::durability::wait_durable(shared, session).await {
         wbuf.clear();
         let misconf = crate::errors::misconf(&e);
         for _ in 0..*replies {

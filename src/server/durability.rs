@@ -64,6 +64,18 @@ fn apply(shared: &Shared, op: Op, now: i64) -> Result<(), String> {
     Ok(())
 }
 
+/// Waits until the log holds what a session's replies acknowledge: its writes since it last
+/// waited (written to the log, or fsynced under `appendfsync always`, when reads wait too).
+/// The log's error when it failed: the caller answers that instead of the replies (RESP and
+/// HTTP both).
+pub async fn wait_durable(shared: &Shared, session: &mut crate::command::Session) -> Result<(), String> {
+    if !session.wrote && !shared.aof.always() {
+        return Ok(());
+    }
+    session.wrote = false;
+    shared.aof.make_durable().await
+}
+
 /// Start-up. With `appendonly yes`: an existing log is replayed on a background thread
 /// (`loading` is set meanwhile, and cleared when writes may go on); without one, a first
 /// log is written from the registry. Returns an error for the operator when the log is
