@@ -1657,7 +1657,7 @@ fn connections_over_the_cap_are_refused() {
 #[test]
 fn idle_http_clients_leave_descriptors_for_resp() {
     use std::io::{Read, Write};
-    let port = http_util::free_port();
+    let port = common::free_port();
     let s = common::Server::start_with_nofile(64, &["--http-port", &port.to_string(), "--http-timeout", "60"]);
     // Each sends a request and then stays, idle, on its kept-alive connection.
     let mut conns: Vec<_> = (0..100)
@@ -1690,7 +1690,7 @@ fn idle_http_clients_leave_descriptors_for_resp() {
 #[test]
 fn listens_on_every_bind_address() {
     use std::io::{Read, Write};
-    let port = http_util::free_port();
+    let port = common::free_port();
     let _s = common::Server::start_with(&["--bind", "127.0.0.2 127.0.0.1", "--http-port", &port.to_string()]);
     for host in ["127.0.0.2", "127.0.0.1"] {
         let mut c = std::net::TcpStream::connect((host, port)).unwrap_or_else(|e| panic!("{host}: {e}"));

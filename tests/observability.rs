@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{bulk, free_port, int_reply, payload, pipeline, text, Raw, Server};
+use common::{bulk, int_reply, payload, pipeline, text, Raw, Server};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::{Command, Stdio};
@@ -639,8 +639,7 @@ fn scrape(port: u16) -> (String, Vec<Sample>) {
 
 #[test]
 fn metrics_endpoint() {
-    let port = free_port();
-    let s = Server::start_with(&["--http-port", &port.to_string()]);
+    let (s, port) = Server::start_on_free_port("--http-port", &[]);
     let (status, _, body) = http_get(port, "/healthz");
     assert_eq!((status, body.as_str()), (200, "ok\n"));
 
@@ -754,8 +753,7 @@ fn metrics_endpoint() {
 
 #[test]
 fn healthz_and_metrics_without_traffic() {
-    let port = free_port();
-    let _s = Server::start_with(&["--http-port", &port.to_string()]);
+    let (_s, port) = Server::start_on_free_port("--http-port", &[]);
     let (_, samples) = scrape(port);
     assert_eq!(value(&samples, "edgekv_connected_clients", &[]), Some(0.0));
     assert_eq!(http_get(port, "/healthz").0, 200);
@@ -872,8 +870,7 @@ fn json_logs_to_logfile() {
 /// Requests on the HTTP surfaces are counted by matched route (never the raw path) and status.
 #[test]
 fn metrics_count_http_requests_by_route_and_status() {
-    let port = free_port();
-    let s = Server::start_with(&["--http-port", &port.to_string()]);
+    let (s, port) = Server::start_on_free_port("--http-port", &[]);
     let _ = &s;
     let ns = "/client/v4/accounts/acc/storage/kv/namespaces";
     let value_route = "/client/v4/accounts/{account_id}/storage/kv/namespaces/{namespace_id}/values/{*key_name}";

@@ -60,11 +60,8 @@ impl Pki {
 
     /// A server with the plain port and a TLS port, extra arguments after.
     fn server(&self, extra: &[&str]) -> (Server, u16) {
-        let port = free_port();
         let (cert, key, ca) = (self.path("server.pem"), self.path("server.key"), self.path("ca.pem"));
         let mut args = vec![
-            "--tls-port".to_string(),
-            port.to_string(),
             "--tls-cert-file".to_string(),
             cert.display().to_string(),
             "--tls-key-file".to_string(),
@@ -74,7 +71,7 @@ impl Pki {
         ];
         args.extend(extra.iter().map(|s| s.to_string()));
         let refs: Vec<&str> = args.iter().map(|s| s.as_str()).collect();
-        (Server::start_with(&refs), port)
+        Server::start_on_free_port("--tls-port", &refs)
     }
 
     /// `redis-cli --tls` against `port` with the CA, and the client certificate `who`

@@ -55,7 +55,31 @@ impl Server {
         Self::spawn_limited(data, dir, args, None)
     }
 
+    /// Starts the server with `flag <a free port>` (an extra listener: `--http-port`,
+    /// `--tls-port`) before `args`; returns it and that port. The port is found by binding and
+    /// releasing it, so another process may take it first: the server then cannot listen and
+    /// exits, and another port is tried.
+    pub fn start_on_free_port(flag: &str, args: &[&str]) -> (Server, u16) {
+        for _ in 0..5 {
+            let port = free_port();
+            let p = port.to_string();
+            let mut all = vec![flag, p.as_str()];
+            all.extend_from_slice(args);
+            let dir = tempfile::tempdir().expect("temp dir");
+            let path = dir.path().to_path_buf();
+            if let Some(s) = Self::try_spawn(&path, dir, &all, None) {
+                return (s, port);
+            }
+        }
+        panic!("edgekv could not listen on 5 free ports in a row ({flag})");
+    }
+
     fn spawn_limited(data: &Path, dir: tempfile::TempDir, args: &[&str], nofile: Option<u64>) -> Server {
+        Self::try_spawn(data, dir, args, nofile).expect("edgekv printed no ready line")
+    }
+
+    /// The server, or `None` (and it is stopped) when it printed no ready line.
+    fn try_spawn(data: &Path, dir: tempfile::TempDir, args: &[&str], nofile: Option<u64>) -> Option<Server> {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_edgekv"));
         if let Some(n) = nofile {
             use std::os::unix::process::CommandExt;
@@ -87,9 +111,13 @@ impl Server {
             .stderr(Stdio::null())
             .spawn()
             .expect("start edgekv");
-        let line = ready_line(&mut child).expect("edgekv printed no ready line");
+        let Some(line) = ready_line(&mut child) else {
+            let _ = child.kill();
+            let _ = child.wait();
+            return None;
+        };
         let port = port_of(&line);
-        Server { child, port, dir }
+        Some(Server { child, port, dir })
     }
 
     /// Waits until the server has replayed its log (it answers `-LOADING` until then).

@@ -7,8 +7,8 @@
 //! of the status line (workerd shows only that) — all easiest to control at the byte level.
 #![allow(dead_code)]
 
+use crate::common::connect_from;
 use crate::common::Server;
-pub use crate::common::{connect_from, free_port};
 use serde_json::Value;
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -16,11 +16,7 @@ use std::time::Duration;
 
 /// A server with an HTTP listener; `args` are extra `--name value` arguments.
 pub fn start(args: &[&str]) -> (Server, Http) {
-    let port = free_port();
-    let p = port.to_string();
-    let mut all = vec!["--http-port", &p];
-    all.extend_from_slice(args);
-    let s = Server::start_with(&all);
+    let (s, port) = Server::start_on_free_port("--http-port", args);
     (s, Http { port, src: None })
 }
 
