@@ -2126,3 +2126,27 @@ fn dryrun_checks_the_namespace_scope() {
     admin.expect(&["ACL", "DRYRUN", "na", "GET", "k"], OK);
     admin.expect(&["ACL", "DRYRUN", "na", "KV.PUT", "k", "v"], OK);
 }
+
+/// A namespace scope narrowed between queueing and EXEC is enforced for the queued commands
+/// too, with the same text and a `multi` log entry as the other rules.
+#[test]
+fn namespace_scope_changed_before_exec() {
+    let s = Server::start();
+    let mut admin = s.raw();
+    let (_, alpha) = create_ns(&mut admin, "alpha");
+    create_ns(&mut admin, "beta");
+    setuser(&mut admin, "na", &["on", ">p", "~*", "+@all", "namespace:alpha"]);
+    let mut u = login(&s, "na", "p");
+    u.expect(&["SELECT", "alpha"], OK);
+    u.expect(&["MULTI"], OK);
+    u.expect(&["GET", "k"], "+QUEUED\r\n");
+    u.expect(&["PING"], "+QUEUED\r\n");
+    setuser(&mut admin, "na", &["resetnamespaces", "namespace:beta"]);
+    let changed = "-NOPERM ACLs rules changed between the moment the transaction was accumulated and the EXEC call. This command is no longer allowed for the following reason: ";
+    u.expect(
+        &["EXEC"],
+        &format!("*2\r\n{changed}no permission to access the namespace\r\n+PONG\r\n"),
+    );
+    let got: Vec<_> = acl_log(&mut admin, &[]).iter().map(entry).collect();
+    assert_eq!(got, [e(1, "namespace", "multi", &alpha.to_string(), "na")]);
+}

@@ -408,14 +408,7 @@ impl Command for AclDryrun {
             return Reply::Ok;
         }
         // As the command would run here: in this connection's selected namespace.
-        let checked = u.check(idx, spec, &self.argv).and_then(|()| {
-            let db = ctx.session.db;
-            if u.namespaces.is_some() && super::touches_keyspace(spec) && !super::may_use_db(ctx.shared, &u, db) {
-                return Err(crate::acl::Denied::Namespace(db));
-            }
-            Ok(())
-        });
-        match checked {
+        match super::check_request(ctx.shared, &u, ctx.session.db, idx, spec, &self.argv) {
             Ok(()) => Reply::Ok,
             Err(crate::acl::Denied::Command) => Reply::bulk(format!(
                 "This user has no permissions to run the '{}' command",

@@ -265,14 +265,9 @@ pub fn dispatch(shared: &Shared, session: &mut Session, argv: &[Bytes], now: i64
 /// `-NOPERM` text.
 fn acl_check(shared: &Shared, session: &Session, idx: usize, spec: &CommandSpec, argv: &[Bytes]) -> Result<(), Reply> {
     use crate::acl::Denied;
-    let user = &session.user;
-    let mut denied = user.check(idx, spec, argv).err();
-    // A user scoped to some namespaces touches no other database's keys.
-    if denied.is_none() && user.namespaces.is_some() && touches_keyspace(spec) && !may_use_db(shared, user, session.db)
-    {
-        denied = Some(Denied::Namespace(session.db));
-    }
-    let Some(d) = denied else { return Ok(()) };
+    let Err(d) = check_request(shared, &session.user, session.db, idx, spec, argv) else {
+        return Ok(());
+    };
     // CLIENT LIST's cmd= names the refused command in the log entry.
     session.handle.last_cmd.store(idx, Ordering::Relaxed);
     let (reason, object, reply) = match &d {
@@ -292,6 +287,24 @@ fn acl_check(shared: &Shared, session: &Session, idx: usize, spec: &CommandSpec,
     Err(reply)
 }
 
+/// Everything the ACL decides about a request run by `user` in database `db`: the command,
+/// its keys (`User::check`), then the namespace scope (a user scoped to some namespaces
+/// touches no other database's keys). Dispatch, EXEC's re-check and ACL DRYRUN all ask here.
+pub fn check_request(
+    shared: &Shared,
+    user: &crate::acl::User,
+    db: usize,
+    idx: usize,
+    spec: &CommandSpec,
+    argv: &[Bytes],
+) -> Result<(), crate::acl::Denied> {
+    user.check(idx, spec, argv)?;
+    if user.namespaces.is_some() && touches_keyspace(spec) && !may_use_db(shared, user, db) {
+        return Err(crate::acl::Denied::Namespace(db));
+    }
+    Ok(())
+}
+
 /// EXEC checks each queued command again: the rules may have changed since it was queued
 /// (Redis's texts, logged with context `multi`).
 pub fn recheck_acl(
@@ -306,7 +319,7 @@ pub fn recheck_acl(
     if spec.flags & flags::NO_AUTH != 0 || user.unrestricted() {
         return None;
     }
-    let why = match user.check(idx, spec, argv) {
+    let why = match check_request(shared, user, session.db, idx, spec, argv) {
         Ok(()) => return None,
         Err(Denied::Command) => (
             "command",
@@ -346,7 +359,7 @@ pub fn log_denial(shared: &Shared, session: &Session, reason: &'static str, obje
 /// Commands that read or write keys of the selected database. Not the `KV.NAMESPACE`
 /// subcommands: they work on the registry, and check the scope of the namespace they name
 /// themselves (namespace.rs), whatever database is selected.
-pub(crate) fn touches_keyspace(spec: &CommandSpec) -> bool {
+fn touches_keyspace(spec: &CommandSpec) -> bool {
     (spec.keys.0 != 0
         || spec
             .categories
