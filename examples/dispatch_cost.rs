@@ -25,7 +25,8 @@ fn main() {
         .expect("dir");
     let shared = Shared::new(config, None).expect("shared state");
     let addr = "127.0.0.1:1".parse().unwrap();
-    let mut session = Session::new(Arc::new(ClientHandle::new(1, addr, addr, -1)));
+    let handle = Arc::new(ClientHandle::new(1, addr, addr, -1));
+    let mut session = Session::new(handle, shared.acl.default_user(), 0);
     let keys: Vec<Bytes> = (0..16).map(|i| Bytes::from(format!("key:{i}"))).collect();
     let value = Bytes::from_static(b"value");
     let set = Bytes::from_static(b"SET");

@@ -319,7 +319,8 @@ pub fn run_exec(data: &[u8], dir: &Path) {
             // fd -1: CLIENT KILL's shutdown(2) of it fails harmlessly.
             let handle = Arc::new(ClientHandle::new(id, addr, laddr, -1));
             shared.clients.lock().insert(id, handle.clone());
-            let mut session = Session::new(handle);
+            let gen = shared.acl.generation.load(std::sync::atomic::Ordering::Acquire);
+            let mut session = Session::new(handle, shared.acl.default_user(), gen);
             session.authenticated = !shared.auth_required();
             Client {
                 session,

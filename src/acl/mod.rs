@@ -449,7 +449,10 @@ pub fn for_each_key(spec: &CommandSpec, argv: &[bytes::Bytes], mut f: impl FnMut
         // The same reading as the command's, item by item (a repeated "key" is the last one,
         // as the command takes it), bounded at 10,000 items. A body the command will refuse
         // has no keys to check.
-        let Some(body) = argv.get(1) else { return };
+        // (A body over the command's size limit is refused by it unread, so not parsed here.)
+        let Some(body) = argv.get(1).filter(|b| b.len() <= crate::kv::limits::MAX_BULK_BYTES) else {
+            return;
+        };
         let Ok(items) = crate::command::kv::bulk_items(body) else {
             return;
         };

@@ -67,7 +67,8 @@ pub enum ReplyMode {
 }
 
 impl Session {
-    pub fn new(handle: Arc<ClientHandle>) -> Session {
+    /// A session running as `user`, whose rules were read at ACL generation `acl_gen`.
+    pub fn new(handle: Arc<ClientHandle>, user: Arc<crate::acl::User>, acl_gen: u64) -> Session {
         Session {
             handle,
             db: 0,
@@ -80,8 +81,8 @@ impl Session {
             reply_mode: ReplyMode::On,
             close: false,
             authenticated: true,
-            user: std::sync::Arc::new(crate::acl::User::default_user()),
-            acl_gen: 0,
+            user,
+            acl_gen,
             in_exec: false,
             wrote: false,
         }

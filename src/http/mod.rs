@@ -295,9 +295,8 @@ impl Call {
         handle.socket_closing();
         handle.set_proto(Protocol::Resp3);
         *handle.user.lock() = who.user.name.clone();
-        let mut session = Session::new(handle);
-        session.user = who.user.clone();
-        session.acl_gen = shared.acl.generation.load(Ordering::Acquire);
+        let gen = shared.acl.generation.load(Ordering::Acquire);
+        let mut session = Session::new(handle, who.user.clone(), gen);
         session.authenticated = true;
         // Maps and booleans come as such (a reply's shape does not depend on it otherwise).
         session.proto = Protocol::Resp3;

@@ -51,9 +51,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Stream for S {}
 
 /// Serves one connection until it closes, is killed, or the server stops.
 pub async fn serve<S: Stream>(shared: Arc<Shared>, mut stream: S, handle: Arc<ClientHandle>) {
-    let mut session = Session::new(handle.clone());
-    session.user = shared.acl.default_user();
-    session.acl_gen = shared.acl.generation.load(Ordering::Acquire);
+    let gen = shared.acl.generation.load(Ordering::Acquire);
+    let mut session = Session::new(handle.clone(), shared.acl.default_user(), gen);
     session.authenticated = !shared.auth_required();
     let mut rbuf = BytesMut::with_capacity(READ_CHUNK);
     let mut wbuf = BytesMut::with_capacity(READ_CHUNK);
