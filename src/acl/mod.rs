@@ -323,11 +323,7 @@ impl User {
 
     /// May this user touch `key` for reading (`write` false) or writing?
     pub fn may_access(&self, key: &[u8], write: bool) -> bool {
-        self.all_keys
-            || self
-                .keys
-                .iter()
-                .any(|k| (if write { k.write } else { k.read }) && crate::store::glob::matches(&k.pattern, key, false))
+        self.may_access_as(key, !write, write)
     }
 
     /// Everything allowed (the default user): checks can be skipped.
