@@ -67,17 +67,6 @@ fn timeout() -> Duration {
     Duration::from_millis(TIMEOUT_MS.load(Ordering::Relaxed))
 }
 
-/// Resolves once the server is shutting down.
-async fn stopping(shared: &Shared) {
-    while !shared.shutting_down.load(Ordering::SeqCst) {
-        let n = shared.shutdown.notified();
-        if shared.shutting_down.load(Ordering::SeqCst) {
-            break;
-        }
-        n.await;
-    }
-}
-
 /// Most HTTP connections open at once: `http-maxclients`, and at most half the soft limit
 /// on file descriptors, so that idle HTTP clients can never take all of them from RESP.
 fn connection_cap(shared: &Shared) -> usize {
@@ -138,7 +127,7 @@ async fn listen(shared: Arc<Shared>, listener: tokio::net::TcpListener, app: Rou
     loop {
         let accepted = tokio::select! {
             a = listener.accept() => a,
-            _ = stopping(&shared) => break,
+            _ = shared.stopped() => break,
         };
         let (stream, peer) = match accepted {
             Ok(x) => x,

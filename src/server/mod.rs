@@ -126,13 +126,7 @@ pub async fn run(config: Config, config_file: Option<std::path::PathBuf>) -> any
         list.join(", ")
     );
 
-    while !shared.shutting_down.load(Ordering::SeqCst) {
-        let stop = shared.shutdown.notified();
-        if shared.shutting_down.load(Ordering::SeqCst) {
-            break;
-        }
-        stop.await;
-    }
+    shared.stopped().await;
     tracing::info!("shutting down");
     // Give connection tasks a moment to flush and close.
     tokio::time::sleep(Duration::from_millis(20)).await;

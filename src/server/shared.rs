@@ -275,6 +275,18 @@ impl Shared {
         self.this.get()?.upgrade()
     }
 
+    /// Resolves once the server is shutting down (the flag is checked again after registering,
+    /// so a request that lands in between is not missed).
+    pub async fn stopped(&self) {
+        while !self.shutting_down.load(Ordering::SeqCst) {
+            let stop = self.shutdown.notified();
+            if self.shutting_down.load(Ordering::SeqCst) {
+                break;
+            }
+            stop.await;
+        }
+    }
+
     /// Asks the server to stop (SHUTDOWN, signals). The log is written and fsynced first.
     pub fn request_shutdown(&self) {
         self.aof.close();
