@@ -169,8 +169,11 @@ impl Command for SlowlogGet {
                 }),
                 _ => Err(errors::err(COUNT_ERR)),
             },
-            _ => Err(errors::err(
-                "ERR unknown subcommand or wrong number of arguments for 'get'. Try SLOWLOG HELP.",
+            // Redis quotes the subcommand as the client typed it.
+            _ => Err(errors::echo(
+                "ERR unknown subcommand or wrong number of arguments for '",
+                &args.all()[1],
+                "'. Try SLOWLOG HELP.",
             )),
         }
     }
