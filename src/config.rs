@@ -94,12 +94,12 @@ const SPECS: &[Spec] = &[
         kind: Kind::Int { min: 0, max: INT_MAX },
         access: Access::Mutable,
     },
-    // edgekv's own: microseconds a worker keeps polling after the last request before it
-    // sleeps (server/mod.rs, busy_poll). Off by default: on shared cores the spinning takes
-    // CPU from the clients (measured: -P 1 unpinned fell from 0.92x to 0.80x redis-server).
+    // edgekv's own: the longest a worker keeps polling after a request before it sleeps, and
+    // the longest gap between requests it polls through (server/busy_poll.rs adapts the window
+    // to the gaps it sees; idle or sparse traffic polls not at all). 0 turns it off.
     Spec {
         name: "busy-poll-us",
-        default: "0",
+        default: "50",
         kind: Kind::Int { min: 0, max: 1_000_000 },
         access: Access::Immutable,
     },

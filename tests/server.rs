@@ -1001,11 +1001,16 @@ fn idle_timeout_closes_idle_clients() {
     d.expect(&["CONFIG", "GET", "timeout"], &pairs(&[("timeout", "0")]));
 }
 
-/// `--busy-poll-us` (edgekv's own parameter): the server answers as usual with polling on,
-/// reports the setting, and refuses to change it at run time.
+/// `--busy-poll-us` (edgekv's own parameter, 50 by default): the server answers as usual with
+/// polling on, reports the setting, and refuses to change it at run time.
 #[test]
 fn busy_poll_is_a_start_up_parameter() {
-    let s = Server::start_with(&["--busy-poll-us", "50"]);
+    let d = Server::start();
+    d.raw().expect(
+        &["CONFIG", "GET", "busy-poll-us"],
+        "*2\r\n$12\r\nbusy-poll-us\r\n$2\r\n50\r\n",
+    );
+    let s = Server::start_with(&["--busy-poll-us", "200"]);
     let mut c = s.raw();
     for i in 0..100 {
         let k = format!("k{i}");
@@ -1014,10 +1019,57 @@ fn busy_poll_is_a_start_up_parameter() {
     }
     c.expect(
         &["CONFIG", "GET", "busy-poll-us"],
-        "*2\r\n$12\r\nbusy-poll-us\r\n$2\r\n50\r\n",
+        "*2\r\n$12\r\nbusy-poll-us\r\n$3\r\n200\r\n",
     );
     c.expect(
         &["CONFIG", "SET", "busy-poll-us", "0"],
         "-ERR CONFIG SET failed (possibly related to argument 'busy-poll-us') - can't set immutable config\r\n",
     );
+}
+
+/// CPU time (user + system) the process has used so far, from /proc, in clock ticks.
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // The fields after the command name (which is in parentheses and may hold spaces).
+    let rest = &stat[stat.rfind(')').unwrap() + 2..];
+    let f: Vec<&str> = rest.split(' ').collect();
+    // utime and stime are fields 14 and 15 of stat(5); `rest` starts at field 3.
+    f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap()
+}
+
+fn clock_ticks_per_second() -> u64 {
+    // SAFETY: sysconf has no preconditions.
+    (unsafe { libc::sysconf(libc::_SC_CLK_TCK) }) as u64
+}
+
+/// Busy polling adapts to the gaps between requests: requests 20 ms apart with a 10 ms limit
+/// never grow the window (a fixed 10 ms window would burn half a core), and once a busy
+/// client stops, polling stops: the server then uses next to no CPU.
+#[test]
+fn busy_poll_spends_no_cpu_on_sparse_or_no_requests() {
+    let s = Server::start_with(&["--busy-poll-us", "10000"]);
+    let hz = clock_ticks_per_second();
+    let mut c = s.raw();
+    // A busy phase first: the window grows to its limit.
+    for i in 0..2_000 {
+        c.expect(&["SET", "k", &i.to_string()], "+OK\r\n");
+    }
+    // Sparse requests, 20 ms apart, for one second.
+    let before = cpu_ticks(s.pid());
+    for _ in 0..50 {
+        std::thread::sleep(Duration::from_millis(20));
+        c.expect(&["GET", "k"], "$4\r\n1999\r\n");
+    }
+    let sparse = cpu_ticks(s.pid()) - before;
+    // Idle for one second.
+    let before = cpu_ticks(s.pid());
+    std::thread::sleep(Duration::from_secs(1));
+    let idle = cpu_ticks(s.pid()) - before;
+    // A fixed window would spend about 10 ms of every 20 (half of 1 s); polling that adapts
+    // spends a few ticks on the first gaps at most. The bounds leave room for the work itself.
+    assert!(
+        sparse * 4 < hz,
+        "server used {sparse} ticks of {hz}/s over 1 s of sparse requests"
+    );
+    assert!(idle * 10 < hz, "server used {idle} ticks of {hz}/s over 1 s idle");
 }

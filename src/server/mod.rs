@@ -4,6 +4,7 @@
 //! It never parses commands or touches the store itself: connections hand requests to
 //! `command::dispatch`.
 
+mod busy_poll;
 pub mod connection;
 pub mod durability;
 pub mod shared;
@@ -286,58 +287,4 @@ pub mod anyhow_lite {
     }
 
     pub type Result<T> = std::result::Result<T, Error>;
-}
-
-/// Bounded busy polling (`busy-poll-us`): for a short window after the last request, a task
-/// keeps its worker from going to sleep, so the next request is found by a zero-timeout epoll
-/// poll instead of waking a sleeping thread. Waking costs the sender an inter-processor
-/// interrupt, which on a virtual machine is what limits a many-clients, one-request-at-a-time
-/// load. The CPU spent is bounded by the window: under a trickle of requests at most
-/// `window / interval` of one core; with no requests, nothing.
-pub mod busy_poll {
-    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-    use std::sync::OnceLock;
-    use std::time::Instant;
-    use tokio::sync::Notify;
-
-    static ENABLED: AtomicBool = AtomicBool::new(false);
-    static LAST: AtomicU64 = AtomicU64::new(0);
-    static SLEEPING: AtomicBool = AtomicBool::new(false);
-    static WAKE: Notify = Notify::const_new();
-
-    fn micros() -> u64 {
-        static EPOCH: OnceLock<Instant> = OnceLock::new();
-        EPOCH.get_or_init(Instant::now).elapsed().as_micros() as u64
-    }
-
-    /// Called by a connection after it served a batch.
-    #[inline]
-    pub fn activity() {
-        if !ENABLED.load(Ordering::Relaxed) {
-            return;
-        }
-        LAST.store(micros(), Ordering::Relaxed);
-        if SLEEPING.load(Ordering::Relaxed) {
-            SLEEPING.store(false, Ordering::Relaxed);
-            WAKE.notify_one();
-        }
-    }
-
-    /// Starts the poller; `window_us` 0 turns it off.
-    pub fn spawn(window_us: u64) {
-        if window_us == 0 {
-            return;
-        }
-        ENABLED.store(true, Ordering::Relaxed);
-        tokio::spawn(async move {
-            loop {
-                if micros().saturating_sub(LAST.load(Ordering::Relaxed)) < window_us {
-                    tokio::task::yield_now().await;
-                } else {
-                    SLEEPING.store(true, Ordering::Relaxed);
-                    WAKE.notified().await;
-                }
-            }
-        });
-    }
 }
