@@ -36,6 +36,12 @@ pub const MAX_CLIENTS: &str = "ERR max number of clients reached";
 /// Protected mode's refusal of a non-loopback client (sent whole, then the connection closes).
 pub const DENIED: &str = "-DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Redis you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode by editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Setup a an authentication password for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.\r\n";
 pub const LOADING: &str = "LOADING edgekv is loading the dataset in memory";
+/// COMMAND GETKEYS / GETKEYSANDFLAGS, in the order Redis checks: the command, whether it
+/// takes keys, its arity, then whether the line has any.
+pub const GETKEYS_INVALID_COMMAND: &str = "ERR Invalid command specified";
+pub const GETKEYS_NO_KEYS: &str = "ERR The command has no key arguments";
+pub const GETKEYS_ARITY: &str = "ERR Invalid number of arguments specified for command";
+pub const GETKEYS_INVALID_ARGS: &str = "ERR Invalid arguments specified for command";
 
 pub fn err(text: &'static str) -> Reply {
     Reply::Error(bytes::Bytes::from_static(text.as_bytes()))

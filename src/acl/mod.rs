@@ -421,78 +421,16 @@ impl User {
     }
 }
 
-/// The keys of a request, by its command's first/last/step key positions.
-pub fn command_keys<'a>(spec: &CommandSpec, argv: &'a [bytes::Bytes]) -> impl Iterator<Item = &'a [u8]> + 'a {
-    let (first, last, step) = spec.keys;
-    let n = argv.len() as i32;
-    let last = if last < 0 { n + last } else { last };
-    let (first, step) = (first.max(0), step.max(1));
-    let range = if first == 0 { 0..0 } else { first..last.min(n - 1) + 1 };
-    range
-        .step_by(step as usize)
-        .filter_map(move |i| argv.get(i as usize).map(|a| &a[..]))
-}
-
-/// Calls `f(key, needs_read, needs_write)` for every key of a request, from the command's key
-/// specs as Redis 7.0 does: ACCESS needs read, INSERT/DELETE/UPDATE need write (so GETDEL
-/// needs both, EXISTS neither; SET needs read only with its GET option). Commands without key
-/// specs fall back to the table's key range (write when the command writes, read otherwise).
-/// KV.BULKPUT's keys are inside its JSON body; KV.MGET's trailing WITHMETADATA is no key.
+/// Calls `f(key, needs_read, needs_write)` for every key of a request, as Redis 7.0's ACL reads
+/// key flags: ACCESS needs read, INSERT/DELETE/UPDATE need write (so GETDEL needs both, EXISTS
+/// neither; SET needs read only with its GET option). The keys and their flags come from
+/// `table::for_each_key`, the reading COMMAND GETKEYSANDFLAGS shows too (KV.BULKPUT's keys
+/// from its JSON body; KV.MGET's trailing WITHMETADATA is no key).
 pub fn for_each_key(spec: &CommandSpec, argv: &[bytes::Bytes], mut f: impl FnMut(&[u8], bool, bool)) {
-    use crate::command::table;
-    let specs = table::key_specs(spec.fullname);
-    if spec.fullname == "kv.bulkput" {
-        // The same reading as the command's, item by item (a repeated "key" is the last one,
-        // as the command takes it), bounded at 10,000 items. A body the command will refuse
-        // has no keys to check.
-        // (A body over the command's size limit is refused by it unread, so not parsed here.)
-        let Some(body) = argv.get(1).filter(|b| b.len() <= crate::kv::limits::MAX_BULK_BYTES) else {
-            return;
-        };
-        let Ok(items) = crate::command::kv::bulk_items(body) else {
-            return;
-        };
-        for raw in items {
-            let item: serde_json::Value = serde_json::from_str(raw.get()).unwrap_or(serde_json::Value::Null);
-            if let Some(k) = item.get("key").and_then(serde_json::Value::as_str) {
-                f(k.as_bytes(), false, true);
-            }
-        }
-        return;
-    }
-    if specs.is_empty() {
-        let write = spec.flags & table::flags::WRITE != 0;
-        for k in command_keys(spec, argv) {
-            f(k, !write, write);
-        }
-        return;
-    }
-    let mut argc = argv.len() as i32;
-    if spec.fullname == "kv.mget" && argv.last().is_some_and(|a| a.eq_ignore_ascii_case(b"withmetadata")) && argc > 2 {
-        argc -= 1;
-    }
-    for ks in specs {
-        let has = |flag: &str| ks.flags.iter().any(|f| f.eq_ignore_ascii_case(flag));
-        let mut read = has("access");
-        let write = has("insert") || has("delete") || has("update");
-        if spec.fullname == "set" {
-            // SET's flags depend on its GET option (Redis's setGetKeys).
-            read = argv.iter().skip(3).any(|a| a.eq_ignore_ascii_case(b"get"));
-        }
-        let first = ks.index;
-        let last = if ks.lastkey >= 0 {
-            first + ks.lastkey
-        } else {
-            argc + ks.lastkey
-        };
-        let step = ks.keystep.max(1) as usize;
-        if first < 1 || first >= argc {
-            continue;
-        }
-        for i in (first..=last.min(argc - 1)).step_by(step) {
-            f(&argv[i as usize], read, write);
-        }
-    }
+    table::for_each_key(spec, argv, &mut |key, flags| {
+        let has = |flag: &str| flags.iter().any(|f| f.eq_ignore_ascii_case(flag));
+        f(key, has("access"), has("insert") || has("delete") || has("update"));
+    });
 }
 
 /// Redis 7.0's ACL categories, in ACL CAT's order, plus edgekv's `kv`.

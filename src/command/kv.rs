@@ -6,7 +6,7 @@
 //! records are the ones GET, TTL, SCAN and the rest see.
 
 use super::args::is;
-use super::{Args, Command, Ctx};
+use super::{table, Args, Command, Ctx};
 use crate::errors::{self, KvError, KvOp};
 use crate::kv::limits::{self, Expiry};
 use crate::protocol::{encode, Protocol, Reply};
@@ -351,6 +351,18 @@ impl Command for KvMget {
         };
         run().unwrap_or_else(|e| e.reply())
     }
+}
+
+/// KV.MGET's keys (its `getkeys` hook): its key spec's range, less a trailing WITHMETADATA,
+/// which is the option and not a key. Alone (`KV.MGET WITHMETADATA`) the word is still taken
+/// as a key: the command refuses that line for having no keys, and the ACL has always
+/// checked the word there, so a user without it is refused as before.
+pub fn mget_keys(argv: &[Bytes], emit: &mut dyn FnMut(&[u8], table::KeyFlags)) {
+    let n = match argv.last() {
+        Some(last) if argv.len() > 2 && is(last, "withmetadata") => argv.len() - 1,
+        _ => argv.len(),
+    };
+    table::keys_by_specs(table::key_specs("kv.mget"), &argv[..n], emit);
 }
 
 /// `KV.BULKGET key [key ...]`: Workers KV's bulk get with metadata. 1..100 keys; per key
@@ -776,8 +788,8 @@ impl Command for KvBulkPut {
                     continue;
                 }
                 if bad.is_empty() {
-                    // (The keys' ACL patterns were checked before: acl::for_each_key reads
-                    // them from the body.)
+                    // (The keys' ACL patterns were checked before: `bulkput_keys` reads them
+                    // from the body for the ACL.)
                     let o = item.as_object().expect("checked above");
                     checked.push(
                         bulk_item(ctx, o).map_err(|e| KvError::BulkFormat(format!("{} (item {i})", e.message())))?,
@@ -813,9 +825,35 @@ impl Command for KvBulkPut {
     }
 }
 
+/// KV.BULKPUT's keys (its `getkeys` hook): the `"key"` of each item of its JSON body, read as
+/// the command reads them (a repeated "key" is the last one, as the command takes it), bounded
+/// as the command bounds them (100 MB, 10,000 items). Each is written, never read: the flags of
+/// KV.PUT's key (OW update), so the ACL needs write access to every one.
+///
+/// A body with no keys gives none: `[]` (the command writes nothing), and a body the command
+/// refuses before writing (over the size limit, not a JSON array, too many items), which the
+/// ACL then has nothing to check in. COMMAND GETKEYS answers an empty array for those, as
+/// Redis does for EVAL with 0 keys (KV.BULKPUT is `NO_MANDATORY_KEYS`): it shows exactly the
+/// keys the ACL checks. An item without a string "key" has none (the command refuses the body).
+pub fn bulkput_keys(argv: &[Bytes], emit: &mut dyn FnMut(&[u8], table::KeyFlags)) {
+    // (A body over the command's size limit is refused by it unread, so not parsed here.)
+    let Some(body) = argv.get(1).filter(|b| b.len() <= limits::MAX_BULK_BYTES) else {
+        return;
+    };
+    let Ok(items) = bulk_items(body) else {
+        return;
+    };
+    for raw in items {
+        let item: Value = serde_json::from_str(raw.get()).unwrap_or(Value::Null);
+        if let Some(k) = item.get("key").and_then(Value::as_str) {
+            emit(k.as_bytes(), table::OW_UPDATE);
+        }
+    }
+}
+
 /// The top-level items of a bulk body, each still its raw JSON text, refusing more than
-/// 10,000 before keeping any more of them. (The ACL layer reads the keys through this too, so
-/// the keys it checks are the keys the command writes.)
+/// 10,000 before keeping any more of them. (`bulkput_keys` reads the keys through this too, so
+/// the keys the ACL checks are the keys the command writes.)
 pub(crate) fn bulk_items(body: &[u8]) -> Result<Vec<&serde_json::value::RawValue>, KvError> {
     use serde::de::{Deserializer as _, Error as _, IgnoredAny, SeqAccess, Visitor};
     struct Items;

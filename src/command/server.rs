@@ -1031,47 +1031,31 @@ impl Command for CommandList {
     }
 }
 
-/// The keys of a full command line, with their access flags (Redis's `getKeysSubcommandImpl`
-/// over key specs; SET's flags depend on its GET option, as `setGetKeys` decides).
-fn command_keys(argv: &[Bytes]) -> Result<Vec<(Bytes, &'static [&'static str])>, Reply> {
+/// The keys of a full command line, with their access flags (Redis's `getKeysSubcommandImpl`):
+/// the command must exist and take keys at all, then pass its arity check; its keys are
+/// `table::for_each_key`'s, the ones the ACL checks. A line without keys is an error unless
+/// the command may have none (KV.BULKPUT with `[]`), as Redis answers EVAL with 0 keys.
+fn command_keys(argv: &[Bytes]) -> Result<Vec<(Bytes, table::KeyFlags)>, Reply> {
     let target = &argv[2..];
-    let invalid = || err("ERR Invalid command specified");
+    let invalid = || err(errors::GETKEYS_INVALID_COMMAND);
     let (_, mut spec) = table::lookup(&target[0]).ok_or_else(invalid)?;
     if !spec.subcommands.is_empty() && target.len() >= 2 {
         spec = table::lookup_sub(spec, &target[1]).ok_or_else(invalid)?.1;
     }
+    // Redis asks whether the command has keys before it counts the arguments.
+    if !table::has_keys(spec) {
+        return Err(err(errors::GETKEYS_NO_KEYS));
+    }
     let argc = target.len() as i32;
     if (spec.arity > 0 && spec.arity != argc) || argc < -spec.arity {
-        return Err(err("ERR Invalid number of arguments specified for command"));
+        return Err(err(errors::GETKEYS_ARITY));
     }
     let mut keys = Vec::new();
-    for k in table::key_specs(spec.fullname) {
-        let first = k.index;
-        let last = if k.lastkey >= 0 {
-            first + k.lastkey
-        } else {
-            argc + k.lastkey
-        };
-        if first >= argc || last >= argc || last < first {
-            continue;
-        }
-        let mut flags = k.flags;
-        if spec.fullname == "set" {
-            let get = target[3..].iter().any(|a| is(a, "get"));
-            flags = if get {
-                &["RW", "access", "update"]
-            } else {
-                &["OW", "update"]
-            };
-        }
-        let mut i = first;
-        while i <= last {
-            keys.push((target[i as usize].clone(), flags));
-            i += k.keystep.max(1);
-        }
-    }
-    if keys.is_empty() {
-        return Err(err("ERR The command has no key arguments"));
+    table::for_each_key(spec, target, &mut |k, flags| {
+        keys.push((Bytes::copy_from_slice(k), flags))
+    });
+    if keys.is_empty() && spec.flags & flags::NO_MANDATORY_KEYS == 0 {
+        return Err(err(errors::GETKEYS_INVALID_ARGS));
     }
     Ok(keys)
 }
@@ -1095,7 +1079,7 @@ impl Command for CommandGetkeys {
 
 /// `COMMAND GETKEYSANDFLAGS command [arg ...]`
 pub struct CommandGetkeysandflags {
-    keys: Vec<(Bytes, &'static [&'static str])>,
+    keys: Vec<(Bytes, table::KeyFlags)>,
 }
 
 impl Command for CommandGetkeysandflags {

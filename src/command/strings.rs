@@ -7,7 +7,7 @@
 //! drop both unless KEEPTTL says otherwise.
 
 use super::args::{is, Args};
-use super::{Command, Ctx};
+use super::{table, Command, Ctx};
 use crate::errors::{self, err};
 use crate::num::{self, LongDouble};
 use crate::protocol::Reply;
@@ -245,6 +245,16 @@ impl Command for Set {
     }
     fn execute(self, ctx: &mut Ctx) -> Reply {
         set_generic(ctx, self.a, "set", SetReply::Ok)
+    }
+}
+
+/// SET's keys (its `getkeys` hook, Redis's `setGetKeys`): the one key is read as well as
+/// written only when a GET option is among the arguments after the value, which a key spec's
+/// fixed flags cannot say. The ACL check and COMMAND GETKEYSANDFLAGS both read it here.
+pub fn set_keys(argv: &[Bytes], emit: &mut dyn FnMut(&[u8], table::KeyFlags)) {
+    let get = argv.iter().skip(3).any(|a| is(a, "get"));
+    if let Some(key) = argv.get(1) {
+        emit(key, if get { table::RW_ACCESS_UPDATE } else { table::OW_UPDATE });
     }
 }
 

@@ -1,6 +1,7 @@
 //! The command table: every command's name, arity (Redis's convention: positive = exact
 //! argument count including the name, negative = at least), flags, key positions, ACL
 //! categories and its entry point. COMMAND INFO/DOCS/COUNT/LIST read it; `dispatch` uses it.
+//! `for_each_key` is the one reading of a command line's keys (ACL checks, COMMAND GETKEYS).
 
 use super::{
     acl, connection as conn, expire, keys, kv, multi, namespace as ns, run, server as srv, slowlog, strings as st, Ctx,
@@ -29,6 +30,9 @@ pub mod flags {
     pub const NO_GATE: u32 = 1 << 17;
     /// Internal: executed even inside MULTI (EXEC, DISCARD, MULTI, WATCH, QUIT, RESET).
     pub const TX_CONTROL: u32 = 1 << 18;
+    /// Internal: a line of this command may have no keys (Redis's `no_mandatory_keys`, as
+    /// EVAL with 0 keys): COMMAND GETKEYS answers an empty array instead of an error.
+    pub const NO_MANDATORY_KEYS: u32 = 1 << 19;
 
     /// In the order Redis's `addReplyCommandFlags` prints them.
     pub const NAMES: &[(u32, &str)] = &[
@@ -63,7 +67,16 @@ pub struct CommandSpec {
     pub since: &'static str,
     pub run: Handler,
     pub subcommands: &'static [CommandSpec],
+    /// The command's own reading of its keys where key specs cannot say them (Redis's
+    /// `getkeys_proc`); `None`: its key specs say them. See `for_each_key`.
+    pub getkeys: Option<GetKeys>,
 }
+
+/// The access flags of one key, as key specs and COMMAND GETKEYSANDFLAGS name them.
+pub type KeyFlags = &'static [&'static str];
+
+/// Calls `emit(key, flags)` for each key of a full command line (`argv[0]` is the name).
+pub type GetKeys = fn(&[Bytes], &mut dyn FnMut(&[u8], KeyFlags));
 
 use flags::*;
 
@@ -91,6 +104,7 @@ const fn c(
         since,
         run,
         subcommands: &[],
+        getkeys: None,
     }
 }
 
@@ -117,6 +131,7 @@ const fn sub(
         since,
         run,
         subcommands: &[],
+        getkeys: None,
     }
 }
 
@@ -141,6 +156,7 @@ const fn container(
         since: "2.0.0",
         run: srv::container_without_sub,
         subcommands: subs,
+        getkeys: None,
     }
 }
 
@@ -830,17 +846,20 @@ static COMMANDS: &[CommandSpec] = &[
         "Sets both string value and expiration time in milliseconds of a key. The key is created if it doesn't exist.",
         run::<st::Psetex>,
     ),
-    c(
-        "set",
-        -3,
-        WRITE | DENYOOM,
-        K1,
-        SWS,
-        "string",
-        "1.0.0",
-        "Sets the string value of a key, ignoring its type. The key is created if it doesn't exist.",
-        run::<st::Set>,
-    ),
+    CommandSpec {
+        getkeys: Some(st::set_keys),
+        ..c(
+            "set",
+            -3,
+            WRITE | DENYOOM,
+            K1,
+            SWS,
+            "string",
+            "1.0.0",
+            "Sets the string value of a key, ignoring its type. The key is created if it doesn't exist.",
+            run::<st::Set>,
+        )
+    },
     c(
         "setex",
         4,
@@ -1456,17 +1475,20 @@ static COMMANDS: &[CommandSpec] = &[
         "Returns the values, metadata and expirations of 1 to 100 keys.",
         run::<kv::KvBulkGet>,
     ),
-    c(
-        "kv.bulkput",
-        2,
-        WRITE | DENYOOM,
-        NOK,
-        KVWS,
-        "kv",
-        "0.1.0",
-        "Writes a JSON array of up to 10,000 {key, value, expiration?, expiration_ttl?, metadata?, base64?}.",
-        run::<kv::KvBulkPut>,
-    ),
+    CommandSpec {
+        getkeys: Some(kv::bulkput_keys),
+        ..c(
+            "kv.bulkput",
+            2,
+            WRITE | DENYOOM | NO_MANDATORY_KEYS,
+            NOK,
+            KVWS,
+            "kv",
+            "0.1.0",
+            "Writes a JSON array of up to 10,000 {key, value, expiration?, expiration_ttl?, metadata?, base64?}.",
+            run::<kv::KvBulkPut>,
+        )
+    },
     c(
         "kv.delete",
         -2,
@@ -1511,17 +1533,20 @@ static COMMANDS: &[CommandSpec] = &[
         "Lists keys in byte order under a prefix, a page at a time, with a cursor.",
         run::<kv::KvList>,
     ),
-    c(
-        "kv.mget",
-        -2,
-        READONLY | FAST,
-        KALL,
-        KVR,
-        "kv",
-        "0.1.0",
-        "Returns the values (and metadata) of 1 to 100 keys.",
-        run::<kv::KvMget>,
-    ),
+    CommandSpec {
+        getkeys: Some(kv::mget_keys),
+        ..c(
+            "kv.mget",
+            -2,
+            READONLY | FAST,
+            KALL,
+            KVR,
+            "kv",
+            "0.1.0",
+            "Returns the values (and metadata) of 1 to 100 keys.",
+            run::<kv::KvMget>,
+        )
+    },
     container(
         "kv.namespace",
         -2,
@@ -1549,7 +1574,7 @@ static COMMANDS: &[CommandSpec] = &[
 pub struct KeySpec {
     pub notes: &'static str,
     /// Access flags in Redis's order: RW RO OW RM access update insert delete ... variable_flags.
-    pub flags: &'static [&'static str],
+    pub flags: KeyFlags,
     /// `begin_search` index.
     pub index: i32,
     /// `find_keys` range: last key (negative: from the end), step, limit.
@@ -1558,7 +1583,7 @@ pub struct KeySpec {
     pub limit: i32,
 }
 
-const fn ks(flags: &'static [&'static str], index: i32, lastkey: i32, keystep: i32) -> KeySpec {
+const fn ks(flags: KeyFlags, index: i32, lastkey: i32, keystep: i32) -> KeySpec {
     KeySpec {
         notes: "",
         flags,
@@ -1569,13 +1594,13 @@ const fn ks(flags: &'static [&'static str], index: i32, lastkey: i32, keystep: i
     }
 }
 
-const RO: &[&str] = &["RO"];
-const RO_ACCESS: &[&str] = &["RO", "access"];
-const RW_ACCESS_UPDATE: &[&str] = &["RW", "access", "update"];
-const RW_ACCESS_DELETE: &[&str] = &["RW", "access", "delete"];
-const RW_UPDATE: &[&str] = &["RW", "update"];
-const OW_UPDATE: &[&str] = &["OW", "update"];
-const OW_INSERT: &[&str] = &["OW", "insert"];
+const RO: KeyFlags = &["RO"];
+const RO_ACCESS: KeyFlags = &["RO", "access"];
+pub const RW_ACCESS_UPDATE: KeyFlags = &["RW", "access", "update"];
+const RW_ACCESS_DELETE: KeyFlags = &["RW", "access", "delete"];
+const RW_UPDATE: KeyFlags = &["RW", "update"];
+pub const OW_UPDATE: KeyFlags = &["OW", "update"];
+const OW_INSERT: KeyFlags = &["OW", "insert"];
 
 /// The key specs of a command by full name, as Redis 7.0 declares them (`COMMAND INFO`,
 /// `COMMAND GETKEYSANDFLAGS`). Empty for commands without keys.
@@ -1620,7 +1645,8 @@ pub fn key_specs(fullname: &str) -> &'static [KeySpec] {
         "getdel" => &GETDEL,
         "getex" => &GETEX,
         "set" => &SET,
-        // edgekv's KV commands (KV.MGET's trailing WITHMETADATA is not a key: acl/ drops it).
+        // edgekv's KV commands (KV.MGET's trailing WITHMETADATA is not a key: its `getkeys`
+        // hook drops it; KV.BULKPUT's keys are in its JSON body: its hook reads them).
         "kv.get" | "kv.getwithmetadata" => &ONE_RO_ACCESS,
         "kv.mget" | "kv.bulkget" => &ALL_RO_ACCESS,
         "kv.put" => &ONE_OW_UPDATE,
@@ -1629,6 +1655,44 @@ pub fn key_specs(fullname: &str) -> &'static [KeySpec] {
         "rename" => &RENAME,
         "renamenx" => &RENAMENX,
         _ => &[],
+    }
+}
+
+/// The keys of a full command line (`argv[0]` is the command's name) and what the command does
+/// with each: the one answer both the ACL key check and COMMAND GETKEYS/GETKEYSANDFLAGS use, so
+/// the keys a user is checked for are the keys GETKEYS shows. The command's `getkeys` hook
+/// when it has one (as Redis prefers `getkeys_proc` where key specs cannot say the keys or
+/// their flags), its key specs otherwise. The line has passed the arity check.
+pub fn for_each_key(spec: &CommandSpec, argv: &[Bytes], emit: &mut dyn FnMut(&[u8], KeyFlags)) {
+    match spec.getkeys {
+        Some(hook) => hook(argv, emit),
+        None => keys_by_specs(key_specs(spec.fullname), argv, emit),
+    }
+}
+
+/// Does the command take keys at all? (COMMAND GETKEYS refuses a command without any, as
+/// Redis's `doesCommandHaveKeys` does, before looking at its arguments.)
+pub fn has_keys(spec: &CommandSpec) -> bool {
+    spec.getkeys.is_some() || !key_specs(spec.fullname).is_empty()
+}
+
+/// Redis's `getKeysUsingKeySpecs` for the specs edgekv has (a fixed begin index and a range):
+/// each spec's keys in order, a spec whose first key is past the line giving none.
+pub fn keys_by_specs(specs: &[KeySpec], argv: &[Bytes], emit: &mut dyn FnMut(&[u8], KeyFlags)) {
+    let argc = argv.len() as i32;
+    for ks in specs {
+        let first = ks.index;
+        let last = if ks.lastkey >= 0 {
+            first + ks.lastkey
+        } else {
+            argc + ks.lastkey
+        };
+        if first < 1 || first >= argc {
+            continue;
+        }
+        for i in (first..=last.min(argc - 1)).step_by(ks.keystep.max(1) as usize) {
+            emit(&argv[i as usize], ks.flags);
+        }
     }
 }
 
@@ -1757,4 +1821,26 @@ pub fn lookup_sub(container: &'static CommandSpec, name: &[u8]) -> Option<(usize
     let ci = *ix.by_name.get(container.name.as_bytes())?;
     let j = *ix.subs.get(&(ci, buf[..n].to_vec()))?;
     Some((j, ix.all[j]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `for_each_key` reads only key specs and hooks, never the legacy first/last/step range:
+    /// every command that declares a range must say its keys one of those ways (the ACL would
+    /// otherwise check no key of it), and one without a range must have none.
+    #[test]
+    fn every_command_with_keys_says_them() {
+        for spec in all() {
+            let declared = spec.keys != (0, 0, 0);
+            let specs = !key_specs(spec.fullname).is_empty();
+            assert_eq!(
+                declared, specs,
+                "{}: legacy range and key specs disagree",
+                spec.fullname
+            );
+            assert_eq!(has_keys(spec), declared || spec.getkeys.is_some(), "{}", spec.fullname);
+        }
+    }
 }
