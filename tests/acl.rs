@@ -10,7 +10,9 @@
 //! stays green while it is open.
 
 mod common;
-use common::{bulk, connect_from, int_reply, payload, resp, text, Raw, Server};
+use common::acl_log::{acl_log, Entry, Info};
+use common::value::{parse, V};
+use common::{arity, bulk, client_field as field, connect_from, int_reply, payload, resp, text, Raw, Server};
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::process::{Command, Stdio};
@@ -48,10 +50,6 @@ fn noperm_cmd(fullname: &str) -> String {
 
 fn noperm_ns(index: i64) -> String {
     format!("-NOPERM this user has no permissions to access namespace {index}\r\n")
-}
-
-fn arity(name: &str) -> String {
-    format!("-ERR wrong number of arguments for '{name}' command\r\n")
 }
 
 /// Lowercase hex SHA-256, as ACL GETUSER/LIST show passwords.
@@ -119,129 +117,32 @@ fn acl_list(c: &mut Raw) -> Vec<String> {
     bulk_items(&c.cmd(&["ACL", "LIST"]))
 }
 
-/// A RESP value, enough to read ACL LOG entries and KV.NAMESPACE replies (maps and sets are
-/// flattened to arrays; exact shapes are checked on the bytes elsewhere).
-#[derive(Debug, Clone, PartialEq)]
-enum V {
-    Str(String),
-    Err(String),
-    Int(i64),
-    Double(String),
-    Nil,
-    Arr(Vec<V>),
-}
-
-fn parse(b: &[u8]) -> V {
-    let (v, n) = parse_at(b, 0);
-    assert_eq!(
-        n,
-        b.len(),
-        "trailing bytes after a reply: {:?}",
-        String::from_utf8_lossy(b)
-    );
-    v
-}
-
-fn parse_at(b: &[u8], at: usize) -> (V, usize) {
-    let le = at + b[at..].windows(2).position(|w| w == b"\r\n").expect("CRLF");
-    let head = String::from_utf8_lossy(&b[at + 1..le]).into_owned();
-    let next = le + 2;
-    match b[at] {
-        b'+' => (V::Str(head), next),
-        b'-' => (V::Err(head), next),
-        b':' => (V::Int(head.parse().unwrap()), next),
-        b',' => (V::Double(head), next),
-        b'_' => (V::Nil, next),
-        b'$' => {
-            let n: i64 = head.parse().unwrap();
-            if n < 0 {
-                return (V::Nil, next);
-            }
-            let end = next + n as usize;
-            (V::Str(String::from_utf8_lossy(&b[next..end]).into_owned()), end + 2)
-        }
-        b'*' | b'~' | b'%' => {
-            let n: i64 = head.parse().unwrap();
-            if n < 0 {
-                return (V::Nil, next);
-            }
-            let count = if b[at] == b'%' { 2 * n } else { n };
-            let mut pos = next;
-            let mut items = Vec::new();
-            for _ in 0..count {
-                let (v, p) = parse_at(b, pos);
-                items.push(v);
-                pos = p;
-            }
-            (V::Arr(items), pos)
-        }
-        t => panic!("unexpected RESP type {:?}", t as char),
-    }
-}
-
-/// A field of a map reply (RESP2 flat array or RESP3 map).
-fn get<'a>(map: &'a V, name: &str) -> &'a V {
-    let V::Arr(items) = map else {
-        panic!("not a map: {map:?}")
-    };
-    items
-        .chunks(2)
-        .find(|kv| kv[0] == V::Str(name.into()))
-        .map(|kv| &kv[1])
-        .unwrap_or_else(|| panic!("no field {name} in {map:?}"))
-}
-
-fn get_str(map: &V, name: &str) -> String {
-    match get(map, name) {
-        V::Str(s) => s.clone(),
-        other => panic!("{name} is not a string: {other:?}"),
-    }
-}
-
-fn get_int(map: &V, name: &str) -> i64 {
-    match get(map, name) {
-        V::Int(i) => *i,
-        other => panic!("{name} is not an integer: {other:?}"),
-    }
-}
-
-/// ACL LOG [args] as a list of entries (maps).
-fn acl_log(c: &mut Raw, args: &[&str]) -> Vec<V> {
-    let mut a = vec!["ACL", "LOG"];
-    a.extend_from_slice(args);
-    match parse(&c.cmd(&a)) {
-        V::Arr(e) => e,
-        other => panic!("ACL LOG: {other:?}"),
-    }
-}
-
-/// (count, reason, context, object, username) of an ACL LOG entry.
-fn entry(e: &V) -> (i64, String, String, String, String) {
+/// (count, reason, context, object, username) of an ACL LOG entry (the whole entry, its
+/// client-info too, is compared where the test knows the client).
+fn entry(e: &Entry) -> (i64, String, String, String, String) {
     (
-        get_int(e, "count"),
-        get_str(e, "reason"),
-        get_str(e, "context"),
-        get_str(e, "object"),
-        get_str(e, "username"),
+        e.count,
+        e.reason.clone(),
+        e.context.clone(),
+        e.object.clone(),
+        e.username.clone(),
     )
+}
+
+/// A toplevel denial by `lim`, whole.
+fn entry2(count: i64, reason: &str, object: &str, info: &Info) -> Entry {
+    common::acl_log::entry(count, reason, "toplevel", object, "lim", info)
 }
 
 fn e(count: i64, reason: &str, context: &str, object: &str, user: &str) -> (i64, String, String, String, String) {
     (count, reason.into(), context.into(), object.into(), user.into())
 }
 
-/// A `name=value` field of a CLIENT LIST line.
-fn field<'a>(line: &'a str, name: &str) -> &'a str {
-    line.split(' ')
-        .find_map(|kv| kv.strip_prefix(name).and_then(|r| r.strip_prefix('=')))
-        .unwrap_or_else(|| panic!("no {name} in {line:?}"))
-}
-
 /// `KV.NAMESPACE CREATE title` as the default user: (id, index).
 fn create_ns(c: &mut Raw, title: &str) -> (String, i64) {
     let r = parse(&c.cmd(&["KV.NAMESPACE", "CREATE", title]));
-    assert_eq!(get_str(&r, "title"), title);
-    (get_str(&r, "id"), get_int(&r, "index"))
+    assert_eq!(r.get_str("title"), title);
+    (r.get_str("id"), r.get_int("index"))
 }
 
 /// True once the server has closed `c` (a command sent to it gets no reply).
@@ -874,30 +775,28 @@ fn noperm_texts_and_acl_log() {
     // No key arguments, so no key check.
     u.expect(&["KEYS", "*"], &bulks(&["w:1"]));
 
+    // Whole entries: a repeated denial keeps the client-info of its latest occurrence
+    // (GET other, then MGET k:1 other k:2), as Redis 7.0.15 does.
+    let base = Info::of(&mut admin, &u);
+    let at = |args: &[&str], cmd: &str| base.running(args, cmd, "lim");
     let log = acl_log(&mut admin, &[]);
-    let got: Vec<_> = log.iter().map(entry).collect();
     assert_eq!(
-        got,
+        log,
         [
-            e(2, "command", "toplevel", "client|list", "lim"),
-            e(1, "command", "toplevel", "config|set", "lim"),
-            e(1, "key", "toplevel", "w:1", "lim"),
-            e(1, "key", "toplevel", "r:1", "lim"),
+            entry2(2, "command", "client|list", &at(&["client", "list"], "client|list")),
+            entry2(
+                1,
+                "command",
+                "config|set",
+                &at(&["CONFIG", "SET", "maxmemory", "0"], "config|set")
+            ),
+            entry2(1, "key", "w:1", &at(&["GET", "w:1"], "get")),
+            entry2(1, "key", "r:1", &at(&["SET", "r:1", "v"], "set")),
             // GET other and MGET k:1 other k:2: the first denied key, grouped.
-            e(2, "key", "toplevel", "other", "lim"),
-            e(1, "command", "toplevel", "flushall", "lim"),
+            entry2(2, "key", "other", &at(&["MGET", "k:1", "other", "k:2"], "mget")),
+            entry2(1, "command", "flushall", &at(&["FLUSHALL"], "flushall")),
         ]
     );
-    for entry in &log {
-        let info = get_str(entry, "client-info");
-        assert_eq!(field(&info, "user"), "lim", "{info}");
-        assert!(info.starts_with("id="), "{info}");
-        match get(entry, "age-seconds") {
-            // RESP2: a bulk string (%.17g of the age in seconds).
-            V::Str(a) => assert!(a.parse::<f64>().unwrap() >= 0.0, "{a}"),
-            other => panic!("age-seconds: {other:?}"),
-        }
-    }
     // Field order and shape of one entry.
     let raw = text(admin.cmd(&["ACL", "LOG", "1"]));
     assert!(
@@ -905,6 +804,7 @@ fn noperm_texts_and_acl_log() {
         "{raw:?}"
     );
     assert!(raw.contains("\r\n$11\r\nclient-info\r\n$"), "{raw:?}");
+    let got: Vec<_> = log.iter().map(entry).collect();
 
     // ACL LOG <n>, 0, RESET (any case).
     assert_eq!(
@@ -930,22 +830,24 @@ fn acl_log_default_count_and_resp3() {
     }
     let log = acl_log(&mut admin, &[]);
     assert_eq!(log.len(), 10, "ACL LOG shows 10 entries by default");
-    assert_eq!(get_str(&log[0], "object"), "x11");
-    assert_eq!(get_str(&log[9], "object"), "x2");
+    let at = Info::of(&mut admin, &u);
+    let x = |i: usize| {
+        let k = format!("x{i}");
+        entry2(1, "key", &k, &at.running(&["GET", &k], "get", "lim"))
+    };
+    assert_eq!(log, (2..12).rev().map(x).collect::<Vec<_>>());
     assert_eq!(acl_log(&mut admin, &["100"]).len(), 12);
     assert_eq!(acl_log(&mut admin, &["3"]).len(), 3);
 
     // RESP3: each entry is a map of 7, age-seconds a double.
-    assert!(text(admin.cmd(&["HELLO", "3"])).starts_with("%7\r\n"));
+    common::hello3(&mut admin);
     let raw = text(admin.cmd(&["ACL", "LOG", "1"]));
     assert!(
         raw.starts_with("*1\r\n%7\r\n$5\r\ncount\r\n:1\r\n$6\r\nreason\r\n$3\r\nkey\r\n$7\r\ncontext\r\n$8\r\ntoplevel\r\n$6\r\nobject\r\n$3\r\nx11\r\n$8\r\nusername\r\n$3\r\nlim\r\n$11\r\nage-seconds\r\n,"),
         "{raw:?}"
     );
-    let V::Arr(list) = parse(raw.as_bytes()) else {
-        unreachable!()
-    };
-    assert!(matches!(get(&list[0], "age-seconds"), V::Double(_)));
+    // acl_log checks that age-seconds is a double on a RESP3 connection.
+    assert_eq!(acl_log(&mut admin, &["1"]), [x(11)]);
 }
 
 #[test]
@@ -957,23 +859,16 @@ fn acl_log_auth_failures() {
     c.expect(&["AUTH", "lim", "wrong"], WRONGPASS);
     c.expect(&["AUTH", "nouser", "x"], WRONGPASS);
     c.expect(&["AUTH", "lim", "bad"], WRONGPASS);
-    let log = acl_log(&mut admin, &[]);
-    // (The order of the two is checked by acl_log_repeated_entry_moves_to_head.)
-    let mut got: Vec<_> = log.iter().map(entry).collect();
-    got.sort_by(|a, b| a.4.cmp(&b.4));
+    // The repeated failure moves to the head; the connection itself still runs as default.
+    let at = Info::of(&mut admin, &c);
+    let auth = |count, user: &str, pass: &str| {
+        let info = at.running(&["AUTH", user, pass], "auth", "default");
+        common::acl_log::entry(count, "auth", "toplevel", "AUTH", user, &info)
+    };
     assert_eq!(
-        got,
-        [
-            e(2, "auth", "toplevel", "AUTH", "lim"),
-            e(1, "auth", "toplevel", "AUTH", "nouser")
-        ]
+        acl_log(&mut admin, &[]),
+        [auth(2, "lim", "bad"), auth(1, "nouser", "x")]
     );
-    // The connection itself still runs as default.
-    for x in &log {
-        let info = get_str(x, "client-info");
-        assert_eq!(field(&info, "user"), "default", "{info}");
-        assert_eq!(field(&info, "cmd"), "auth", "{info}");
-    }
 }
 
 /// Redis logs argv[0] as typed as the object of an auth failure: `HELLO` for HELLO ... AUTH.
@@ -995,7 +890,10 @@ fn denial_client_info() -> String {
     setuser(&mut admin, "lim", &["on", ">p", "~*", "+@all", "-flushall"]);
     let mut u = login(&s, "lim", "p");
     u.expect(&["FLUSHALL"], &noperm_cmd("flushall"));
-    get_str(&acl_log(&mut admin, &[])[0], "client-info")
+    let info = Info::of(&mut admin, &u).running(&["FLUSHALL"], "flushall", "lim");
+    let log = acl_log(&mut admin, &[]);
+    assert_eq!(log, [entry2(1, "command", "flushall", &info)]);
+    log[0].client_info.clone()
 }
 
 /// ACL LOG's client-info is the client's CLIENT LIST line: flags `N` for a plain client.
@@ -1070,7 +968,7 @@ fn noperm_inside_multi() {
             e(1, "key", "multi", "other", "lim")
         ]
     );
-    let info = get_str(&acl_log(&mut admin, &["1"])[0], "client-info");
+    let info = acl_log(&mut admin, &["1"])[0].client_info.clone();
     assert_eq!(field(&info, "user"), "lim");
 
     // A user who may not run EXEC: EXEC itself is refused, with the reason.
@@ -1792,8 +1690,8 @@ fn namespace_flushall_refusal_is_logged() {
     );
     let log = acl_log(&mut admin, &[]);
     assert_eq!(log.len(), 1, "{log:?}");
-    assert_eq!(get_str(&log[0], "reason"), "namespace");
-    assert_eq!(get_str(&log[0], "username"), "na");
+    assert_eq!(log[0].reason, "namespace");
+    assert_eq!(log[0].username, "na");
 }
 
 #[test]
@@ -2101,14 +1999,15 @@ fn key_permissions_follow_key_specs() {
         &["KV.BULKPUT", r#"[{"key":"w:1","value":"a"},{"key":"w:2","value":"b"}]"#],
         "*4\r\n$20\r\nsuccessful_key_count\r\n:2\r\n$17\r\nunsuccessful_keys\r\n*0\r\n",
     );
-    c.expect(
-        &["KV.BULKPUT", r#"[{"key":"w:3","value":"a"},{"key":"r:3","value":"b"}]"#],
-        denied,
-    );
+    let bulkput = ["KV.BULKPUT", r#"[{"key":"w:3","value":"a"},{"key":"r:3","value":"b"}]"#];
+    c.expect(&bulkput, denied);
     admin.expect(&["EXISTS", "w:3", "r:3"], ":0\r\n");
-    // The denials are logged with the key.
-    let log = text(admin.cmd(&["ACL", "LOG", "1"]));
-    assert!(log.contains("r:3"), "{log}");
+    // The denials are logged with the key: the first one the user may not write.
+    let info = Info::of(&mut admin, &c).running(&bulkput, "kv.bulkput", "w");
+    assert_eq!(
+        acl_log(&mut admin, &["1"]),
+        [common::acl_log::entry(1, "key", "toplevel", "r:3", "w", &info)]
+    );
 }
 
 /// ACL DRYRUN answers for the caller's selected namespace, as the command would run there.

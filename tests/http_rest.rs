@@ -5,6 +5,7 @@
 mod common;
 mod http_util;
 
+use common::acl_log::{acl_log, entry as log_entry, Info};
 use http_util::{create_ns, fail, now, ok, start, Body, Http, NS};
 use serde_json::{json, Value};
 
@@ -1111,12 +1112,13 @@ fn tokens_pick_the_acl_user() {
     let mut r = s.raw();
     r.expect(&["SELECT", &id], "+OK\r\n");
     r.expect(&["EXISTS", "other", "user:2"], ":0\r\n");
-    // The denials are in ACL LOG, with the key and the user.
-    let log = common::text(admin.cmd(&["ACL", "LOG", "1"]));
-    assert!(
-        log.contains("alice") && log.contains("other") && log.contains("key"),
-        "{log}"
-    );
+    // The denials are in ACL LOG: one entry (same key, same user) for the seven requests, the
+    // client as at the last one (bulk get, in the first namespace: database 16).
+    let admin_id = common::int_reply(&mut admin, &["CLIENT", "ID"]);
+    let log = acl_log(&mut admin, &[]);
+    assert_eq!(log.len(), 1, "{log:?}");
+    let info = Info::http_request(&log[0].client_info, admin_id, h.port, 16, "kv.bulkget", "alice");
+    assert_eq!(log, [log_entry(7, "key", "toplevel", "other", "alice", &info)]);
 
     // A user deleted or switched off loses access at once.
     admin.expect(&["ACL", "SETUSER", "alice", "off"], "+OK\r\n");
@@ -1293,8 +1295,11 @@ fn namespaces_for_scoped_users() {
         fail(AUTH, "NOPERM this user has no permissions to access every namespace"),
     );
     admin.expect(&["KV.NAMESPACE", "GET", "D"], "-ERR Unknown namespace.\r\n");
-    let log = common::text(admin.cmd(&["ACL", "LOG", "1"]));
-    assert!(log.contains("bob") && log.contains("namespace"), "{log}");
+    let admin_id = common::int_reply(&mut admin, &["CLIENT", "ID"]);
+    let log = acl_log(&mut admin, &[]);
+    assert_eq!(log.len(), 1, "{log:?}");
+    let info = Info::http_request(&log[0].client_info, admin_id, h.port, 0, "kv.namespace|create", "bob");
+    assert_eq!(log, [log_entry(1, "namespace", "toplevel", "*", "bob", &info)]);
     // The admin still sees and creates every namespace.
     let r = h.send("GET", NS, &adm, Body::None);
     assert_eq!(r.json()["result_info"]["total_count"], 3);

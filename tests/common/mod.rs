@@ -3,6 +3,9 @@
 //! exact-reply assertions, or the `redis` crate. The server is killed when the handle drops.
 #![allow(dead_code)]
 
+pub mod acl_log;
+pub mod value;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
@@ -432,4 +435,60 @@ pub fn port_of(line: &str) -> u16 {
         .next()
         .and_then(|p| p.trim().parse().ok())
         .expect("port in ready line")
+}
+
+/// Redis's arity error for command `name` (as typed in the command table: lower case).
+pub fn arity(name: &str) -> String {
+    format!("-ERR wrong number of arguments for '{name}' command\r\n")
+}
+
+/// Now, in unix seconds.
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+/// Now, in unix milliseconds.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+/// The `name=value` field `name` of a CLIENT LIST / CLIENT INFO line.
+#[track_caller]
+pub fn client_field<'a>(line: &'a str, name: &str) -> &'a str {
+    line.split(' ')
+        .find_map(|kv| kv.strip_prefix(name).and_then(|r| r.strip_prefix('=')))
+        .unwrap_or_else(|| panic!("no {name} in {line:?}"))
+}
+
+/// The `CLIENT LIST` line of connection `id`, seen from `observer` (its newline checked and
+/// cut).
+#[track_caller]
+pub fn client_list_line(observer: &mut Raw, id: i64) -> String {
+    let r = observer.cmd(&["CLIENT", "LIST", "ID", &id.to_string()]);
+    let line = payload(&r);
+    assert!(line.ends_with('\n') && line.matches('\n').count() == 1, "{line:?}");
+    line.trim_end().to_string()
+}
+
+/// HELLO's whole reply for connection `id` in protocol `proto`: RESP2 a flat array of 14,
+/// RESP3 a map of 7. The version is Redis's, 7.0.15, whose replies edgekv gives.
+pub fn hello_reply(proto: u8, id: i64) -> String {
+    let head = if proto == 3 { "%7" } else { "*14" };
+    format!(
+        "{head}\r\n$6\r\nserver\r\n$5\r\nredis\r\n$7\r\nversion\r\n$6\r\n7.0.15\r\n$5\r\nproto\r\n:{proto}\r\n$2\r\nid\r\n:{id}\r\n$4\r\nmode\r\n$10\r\nstandalone\r\n$4\r\nrole\r\n$6\r\nmaster\r\n$7\r\nmodules\r\n*0\r\n"
+    )
+}
+
+/// Switches `c` to RESP3 with `HELLO 3`, asserting its whole reply (the id read first with
+/// CLIENT ID).
+#[track_caller]
+pub fn hello3(c: &mut Raw) {
+    let id = int_reply(c, &["CLIENT", "ID"]);
+    c.expect(&["HELLO", "3"], &hello_reply(3, id));
 }
