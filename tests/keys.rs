@@ -413,8 +413,7 @@ fn arity_errors() {
 fn resp3_replies() {
     let s = Server::start();
     let mut c = s.raw();
-    let hello = c.cmd(&["HELLO", "3"]);
-    assert!(hello.starts_with(b"%7\r\n"), "{:?}", String::from_utf8_lossy(&hello));
+    common::hello3(&mut c);
     // Null bulk becomes `_`; everything else keeps its RESP2 shape.
     c.expect(&["RANDOMKEY"], "_\r\n");
     c.expect(&["KEYS", "*"], "*0\r\n");

@@ -151,8 +151,7 @@ impl P {
     fn conn(self, s: &Server) -> Raw {
         let mut c = s.raw();
         if self == P::R3 {
-            let r = c.cmd(&["HELLO", "3"]);
-            assert!(r.starts_with(b"%"), "HELLO 3 -> {:?}", String::from_utf8_lossy(&r));
+            common::hello3(&mut c);
         }
         c
     }

@@ -455,7 +455,7 @@ fn resp3_aborted_exec_is_null() {
     let s = Server::start();
     let mut c = s.raw();
     let mut o = s.raw();
-    c.cmd(&["HELLO", "3"]);
+    common::hello3(&mut c);
     c.expect(&["WATCH", "x"], "+OK\r\n");
     o.expect(&["SET", "x", "1"], "+OK\r\n");
     c.expect(&["MULTI"], "+OK\r\n");

@@ -158,7 +158,7 @@ fn slowlog_errors_and_help() {
     }
     c.expect(&["SLOWLOG", "HELP"], HELP);
     c.expect(&["SLOWLOG", "GET", "0"], "*0\r\n");
-    c.cmd(&["HELLO", "3"]);
+    common::hello3(&mut c);
     c.expect(&["SLOWLOG", "help"], HELP);
     c.expect(&["SLOWLOG", "LEN"], ":0\r\n");
 }
@@ -313,7 +313,7 @@ fn slowlog_config_threshold_and_length() {
 fn slowlog_resp3_shapes() {
     let s = Server::start();
     let mut c = s.raw();
-    c.cmd(&["HELLO", "3"]);
+    common::hello3(&mut c);
     c.expect(&["CONFIG", "SET", "slowlog-log-slower-than", "0"], "+OK\r\n");
     c.expect(&["SLOWLOG", "RESET"], "+OK\r\n");
     c.expect(&["SET", "k", "v"], "+OK\r\n");

@@ -209,7 +209,7 @@ fn info_sections_and_format() {
     );
 
     // RESP3: a verbatim string.
-    c.cmd(&["HELLO", "3"]);
+    common::hello3(&mut c);
     let body = "txt:# Cluster\r\ncluster_enabled:0\r\n";
     c.expect(&["INFO", "cluster"], &format!("={}\r\n{}\r\n", body.len(), body));
     c.expect(&["INFO", "nosuch"], "=4\r\ntxt:\r\n");
@@ -321,7 +321,7 @@ fn config_get() {
     names.dedup();
     assert_eq!(names.len(), n / 2);
     // RESP3: a map.
-    c.cmd(&["HELLO", "3"]);
+    common::hello3(&mut c);
     c.expect(&["CONFIG", "GET", "maxmemory"], "%1\r\n$9\r\nmaxmemory\r\n$1\r\n0\r\n");
     c.expect(&["CONFIG", "GET", "nosuch"], "%0\r\n");
     c.expect(&["CONFIG", "GET", "save"], "%1\r\n$4\r\nsave\r\n$0\r\n\r\n");
@@ -705,13 +705,13 @@ fn command_info_and_count() {
     assert!(client.contains("*10\r\n$11\r\nclient|list\r\n:-2\r\n"));
 
     // RESP3: flags, categories, tips, key specs and "no subcommands" are sets; maps inside.
-    c.cmd(&["HELLO", "3"]);
+    common::hello3(&mut c);
     c.expect(
         &["COMMAND", "INFO", "get"],
         "*1\r\n*10\r\n$3\r\nget\r\n:2\r\n~2\r\n+readonly\r\n+fast\r\n:1\r\n:1\r\n:1\r\n~3\r\n+@read\r\n+@string\r\n+@fast\r\n~0\r\n~1\r\n%3\r\n$5\r\nflags\r\n~2\r\n+RO\r\n+access\r\n$12\r\nbegin_search\r\n%2\r\n$4\r\ntype\r\n$5\r\nindex\r\n$4\r\nspec\r\n%1\r\n$5\r\nindex\r\n:1\r\n$9\r\nfind_keys\r\n%2\r\n$4\r\ntype\r\n$5\r\nrange\r\n$4\r\nspec\r\n%3\r\n$7\r\nlastkey\r\n:0\r\n$7\r\nkeystep\r\n:1\r\n$5\r\nlimit\r\n:0\r\n~0\r\n",
     );
     c.expect(&["COMMAND", "INFO", "nosuch"], "*1\r\n_\r\n");
-    c.cmd(&["HELLO", "2"]);
+    common::hello(&mut c, 2);
 
     // COUNT counts top-level commands; COMMAND and COMMAND INFO list each once.
     let count = int_reply(&mut c, &["COMMAND", "COUNT"]);
@@ -775,11 +775,11 @@ fn command_list_docs_getkeys() {
     assert!(docs.starts_with("*2\r\n$4\r\nping\r\n"), "{}", docs);
     let docs = text(c.cmd(&["COMMAND", "DOCS", "client"]));
     assert!(docs.contains("$11\r\nsubcommands\r\n"), "{}", docs);
-    c.cmd(&["HELLO", "3"]);
+    common::hello3(&mut c);
     let docs = text(c.cmd(&["COMMAND", "DOCS", "get"]));
     assert!(docs.starts_with("%1\r\n$3\r\nget\r\n%"), "{}", docs);
     c.expect(&["COMMAND", "DOCS", "nosuch"], "%0\r\n");
-    c.cmd(&["HELLO", "2"]);
+    common::hello(&mut c, 2);
 
     // GETKEYS and GETKEYSANDFLAGS.
     c.expect(&["COMMAND", "GETKEYS", "get", "a"], "*1\r\n$1\r\na\r\n");

@@ -916,8 +916,7 @@ fn incrbyfloat_vectors() {
 fn resp3_replies() {
     let s = Server::start();
     let mut c = s.raw();
-    let hello = c.cmd(&["HELLO", "3"]);
-    assert_eq!(hello[0], b'%', "HELLO 3 answers with a map");
+    common::hello3(&mut c);
     c.expect(&["GET", "nokey"], "_\r\n");
     c.expect(&["SET", "k", "v"], OK);
     c.expect(&["SET", "k", "w", "NX"], "_\r\n");

@@ -485,10 +485,16 @@ pub fn hello_reply(proto: u8, id: i64) -> String {
     )
 }
 
-/// Switches `c` to RESP3 with `HELLO 3`, asserting its whole reply (the id read first with
-/// CLIENT ID).
+/// Switches `c` to protocol `proto` with `HELLO proto`, asserting its whole reply (the id
+/// read first with CLIENT ID).
+#[track_caller]
+pub fn hello(c: &mut Raw, proto: u8) {
+    let id = int_reply(c, &["CLIENT", "ID"]);
+    c.expect(&["HELLO", &proto.to_string()], &hello_reply(proto, id));
+}
+
+/// `hello(c, 3)`: switches `c` to RESP3, asserting HELLO's whole reply.
 #[track_caller]
 pub fn hello3(c: &mut Raw) {
-    let id = int_reply(c, &["CLIENT", "ID"]);
-    c.expect(&["HELLO", "3"], &hello_reply(3, id));
+    hello(c, 3);
 }
