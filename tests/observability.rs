@@ -672,6 +672,34 @@ fn metrics_endpoint() {
         assert!(body.contains(&format!("{fam}\n")), "{fam} in\n{body}");
     }
     assert_eq!(value(&before, "edgekv_connected_clients", &[]), Some(2.0));
+    // The exact lines for what the test's own traffic decides: two connections, two PINGs,
+    // no GET yet (a command gets its lines when it first runs).
+    for line in [
+        "edgekv_connected_clients 2",
+        "edgekv_connections_received_total 2",
+        "edgekv_rejected_connections_total 0",
+        "edgekv_commands_total{command=\"ping\",result=\"ok\"} 2",
+        "edgekv_commands_total{command=\"ping\",result=\"error\"} 0",
+        "edgekv_commands_total{command=\"ping\",result=\"rejected\"} 0",
+        "edgekv_command_duration_seconds_count{command=\"ping\"} 2",
+        "edgekv_command_duration_seconds_bucket{le=\"+Inf\",command=\"ping\"} 2",
+        "edgekv_keys_reclaimed_total 0",
+        "edgekv_keys_expired_total 0",
+    ] {
+        assert_line(&body, line);
+    }
+    assert_eq!(
+        value(
+            &before,
+            "edgekv_commands_total",
+            &[("command", "get"), ("result", "ok")]
+        ),
+        None
+    );
+    assert_eq!(
+        log_files_size(&s),
+        value(&before, "edgekv_log_size_bytes", &[]).unwrap()
+    );
     let conns = value(&before, "edgekv_connections_received_total", &[]).unwrap();
     let get = |samples: &[Sample], result: &str| {
         value(
@@ -702,7 +730,26 @@ fn metrics_endpoint() {
     let mut c3 = s.raw();
     c3.expect(&["PING"], "+PONG\r\n");
     drop(c3);
-    let (_, after) = scrape(port);
+    let (body, after) = scrape(port);
+    for line in [
+        "edgekv_commands_total{command=\"get\",result=\"ok\"} 5",
+        "edgekv_commands_total{command=\"get\",result=\"error\"} 0",
+        "edgekv_commands_total{command=\"get\",result=\"rejected\"} 2",
+        "edgekv_command_duration_seconds_count{command=\"get\"} 5",
+        "edgekv_commands_total{command=\"incr\",result=\"ok\"} 0",
+        "edgekv_commands_total{command=\"incr\",result=\"error\"} 1",
+        "edgekv_commands_total{command=\"incr\",result=\"rejected\"} 0",
+        "edgekv_commands_total{command=\"set\",result=\"ok\"} 3",
+        "edgekv_commands_total{command=\"select\",result=\"ok\"} 1",
+        // (Not connected_clients: c3's close may not have been seen yet.)
+        "edgekv_connections_received_total 3",
+        "edgekv_keys{namespace=\"db0\",title=\"\"} 2",
+        "edgekv_expiring_keys{namespace=\"db0\",title=\"\"} 1",
+        "edgekv_keys{namespace=\"db3\",title=\"\"} 1",
+        "edgekv_expiring_keys{namespace=\"db3\",title=\"\"} 0",
+    ] {
+        assert_line(&body, line);
+    }
     assert_eq!(get(&after, "ok") - get(&before, "ok"), 5.0);
     assert_eq!(get(&after, "rejected") - get(&before, "rejected"), 2.0);
     assert_eq!(get(&after, "error") - get(&before, "error"), 0.0);
@@ -736,9 +783,11 @@ fn metrics_endpoint() {
     assert_eq!((keys("db0"), exp("db0")), (Some(2.0), Some(1.0)));
     assert_eq!((keys("db3"), exp("db3")), (Some(1.0), Some(0.0)));
     assert_eq!(keys("db1"), None);
-    // The log holds the writes.
-    assert!(value(&after, "edgekv_log_size_bytes", &[]).unwrap() > 0.0);
-    assert!(value(&after, "edgekv_log_fsync_duration_seconds_count", &[]).is_some());
+    // The log holds the writes: the gauge is the size of its files. (Its fsyncs run once a
+    // second under everysec: counted exactly in metrics_count_log_fsyncs.)
+    let size = value(&after, "edgekv_log_size_bytes", &[]).unwrap();
+    assert!(size > value(&before, "edgekv_log_size_bytes", &[]).unwrap());
+    assert_eq!(size, log_files_size(&s));
 
     // A Workers KV namespace: labelled by id, with its title.
     let created = text(c.cmd(&["KV.NAMESPACE", "CREATE", "my \"app\""]));
@@ -747,22 +796,88 @@ fn metrics_endpoint() {
     c.expect(&["SELECT", &index], "+OK\r\n");
     c.expect(&["SET", "k1", "v"], "+OK\r\n");
     c.expect(&["SET", "k2", "v", "EX", "100"], "+OK\r\n");
-    let (_, ns) = scrape(port);
+    let (body, ns) = scrape(port);
     let labels = [("namespace", id.as_str()), ("title", "my \"app\"")];
     assert_eq!(value(&ns, "edgekv_keys", &labels), Some(2.0), "{id}");
     assert_eq!(value(&ns, "edgekv_expiring_keys", &labels), Some(1.0));
+    // The title's quotes escaped in the label.
+    assert_line(
+        &body,
+        &format!("edgekv_keys{{namespace=\"{id}\",title=\"my \\\"app\\\"\"}} 2"),
+    );
+    assert_line(
+        &body,
+        &format!("edgekv_expiring_keys{{namespace=\"{id}\",title=\"my \\\"app\\\"\"}} 1"),
+    );
+    // Nothing has expired (the deadlines are 100 s away).
+    assert_line(&body, "edgekv_keys_expired_total 0");
+    assert_line(&body, "edgekv_keys_reclaimed_total 0");
+    assert_eq!(value(&ns, "edgekv_log_size_bytes", &[]), Some(log_files_size(&s)));
+}
 
-    let (_, e) = scrape(port);
-    assert!(value(&e, "edgekv_keys_expired_total", &[]).is_some());
-    assert!(value(&e, "edgekv_keys_reclaimed_total", &[]).is_some());
+/// Asserts that `line` is one of the lines of a /metrics body, byte for byte.
+#[track_caller]
+fn assert_line(body: &str, line: &str) {
+    assert!(body.lines().any(|l| l == line), "no line {line:?} in\n{body}");
+}
+
+/// The size of the log's files (base and incremental) in the server's data folder.
+fn log_files_size(s: &Server) -> f64 {
+    let dir = s.dir.path().join("appendonlydir");
+    let mut total = 0;
+    for e in std::fs::read_dir(&dir).unwrap() {
+        let e = e.unwrap();
+        let name = e.file_name().into_string().unwrap();
+        if name.ends_with(".base") || name.ends_with(".incr") {
+            total += e.metadata().unwrap().len();
+        }
+    }
+    total as f64
+}
+
+/// Under `appendfsync always` each write waits for its own fsync: the histogram counts them
+/// exactly, its buckets cumulative up to `+Inf` = count.
+#[test]
+fn metrics_count_log_fsyncs() {
+    let (s, port) = Server::start_on_free_port("--http-port", &["--appendfsync", "always"]);
+    let (body, _) = scrape(port);
+    assert_line(&body, "edgekv_log_fsync_duration_seconds_count 0");
+    assert_line(&body, "edgekv_log_fsync_duration_seconds_bucket{le=\"+Inf\"} 0");
+    let mut c = s.raw();
+    for i in 0..3 {
+        c.expect(&["SET", &format!("k{i}"), "v"], "+OK\r\n");
+    }
+    // Reads write nothing, so they wait for no fsync.
+    c.expect(&["GET", "k0"], "$1\r\nv\r\n");
+    let (body, samples) = scrape(port);
+    assert_line(&body, "edgekv_log_fsync_duration_seconds_count 3");
+    assert_line(&body, "edgekv_log_fsync_duration_seconds_bucket{le=\"+Inf\"} 3");
+    let buckets: Vec<f64> = samples
+        .iter()
+        .filter(|x| x.name == "edgekv_log_fsync_duration_seconds_bucket")
+        .map(|x| x.value)
+        .collect();
+    assert_eq!(buckets.len(), 16, "{body}");
+    assert!(buckets.windows(2).all(|w| w[0] <= w[1]), "{buckets:?}");
+    assert_eq!(value(&samples, "edgekv_log_size_bytes", &[]), Some(log_files_size(&s)));
 }
 
 #[test]
 fn healthz_and_metrics_without_traffic() {
     let (_s, port) = Server::start_on_free_port("--http-port", &[]);
-    let (_, samples) = scrape(port);
+    let (body, samples) = scrape(port);
     assert_eq!(value(&samples, "edgekv_connected_clients", &[]), Some(0.0));
-    assert_eq!(http_get(port, "/healthz").0, 200);
+    for line in [
+        "edgekv_connected_clients 0",
+        "edgekv_connections_received_total 0",
+        "edgekv_keys_expired_total 0",
+    ] {
+        assert_line(&body, line);
+    }
+    // No command has run: no command lines at all.
+    assert!(!body.contains("edgekv_commands_total{"), "{body}");
+    let (status, _, text) = http_get(port, "/healthz");
+    assert_eq!((status, text.as_str()), (200, "ok\n"));
 }
 
 // ---- structured logs ----
@@ -886,7 +1001,15 @@ fn metrics_count_http_requests_by_route_and_status() {
     // Two different missing keys: one route, one label set.
     assert_eq!(http_get(port, &format!("{ns}/nosuchns/values/a")).0, 404);
     assert_eq!(http_get(port, &format!("{ns}/nosuchns/values/b")).0, 404);
-    let (_, samples) = scrape(port);
+    let (body, samples) = scrape(port);
+    assert_line(
+        &body,
+        &format!("edgekv_http_requests_total{{route=\"{list_route}\",status=\"200\"}} 3"),
+    );
+    assert_line(
+        &body,
+        &format!("edgekv_http_requests_total{{route=\"{value_route}\",status=\"404\"}} 2"),
+    );
     let count = |route: &str, status: &str| {
         value(
             &samples,
