@@ -6,7 +6,7 @@
 //! `bulk delete` without `--force` refuses to ask.
 
 mod common;
-use common::{bulk, free_port, int_reply, payload, Raw, Server};
+use common::{bulk, free_port, int_reply, now, payload, Raw, Server};
 use serde_json::{json, Value as Json};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -136,13 +136,6 @@ fn write(dir: &Path, name: &str, content: impl AsRef<[u8]>) -> PathBuf {
     let p = dir.join(name);
     std::fs::write(&p, content).unwrap();
     p
-}
-
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
 }
 
 /// `KV.BULKPUT` through the raw connection; asserts every item was written.

@@ -15,14 +15,15 @@
 //! fails.
 
 mod common;
+mod http_util;
 
-use common::{free_port, Server};
+use common::{free_port, now, Server};
 use serde_json::{json, Value};
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 /// A key with every character the tools encode differently in a URL path or query.
 const SPECIAL: &str = "a+b:c&d;e=f/g%h i?j#k";
@@ -141,10 +142,6 @@ impl Edge {
     fn api_base(&self) -> String {
         format!("http://127.0.0.1:{}/client/v4", self.http)
     }
-}
-
-fn now() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() as i64
 }
 
 fn text(v: &redis::Value) -> String {
@@ -281,65 +278,8 @@ fn http(port: u16, method: &str, path: &str, body: &str) -> (u16, String) {
         body.len()
     )
     .unwrap();
-    let mut raw = Vec::new();
-    let mut buf = [0u8; 65536];
-    let read_more = |s: &mut TcpStream, raw: &mut Vec<u8>, buf: &mut [u8]| -> bool {
-        let n = s.read(buf).expect("read the Worker's response");
-        raw.extend_from_slice(&buf[..n]);
-        n > 0
-    };
-    let split = loop {
-        if let Some(p) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
-            break p;
-        }
-        assert!(read_more(&mut s, &mut raw, &mut buf), "connection closed in the head");
-    };
-    let head = String::from_utf8_lossy(&raw[..split]).to_ascii_lowercase();
-    let status: u16 = head
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .expect("status code");
-    let length = head
-        .lines()
-        .find_map(|l| l.strip_prefix("content-length:"))
-        .map(|v| v.trim().parse::<usize>().expect("Content-Length"));
-    let chunked = head.contains("transfer-encoding: chunked");
-    let body = loop {
-        let got = &raw[split + 4..];
-        if let Some(n) = length {
-            if got.len() >= n {
-                break got[..n].to_vec();
-            }
-        } else if chunked {
-            if let Some(b) = dechunk(got) {
-                break b;
-            }
-        }
-        if !read_more(&mut s, &mut raw, &mut buf) {
-            assert!(length.is_none() && !chunked, "connection closed in the body");
-            break raw[split + 4..].to_vec();
-        }
-    };
-    (status, String::from_utf8(body).expect("UTF-8 body"))
-}
-
-/// A complete chunked body, decoded; None while it is incomplete.
-fn dechunk(mut b: &[u8]) -> Option<Vec<u8>> {
-    let mut out = Vec::new();
-    loop {
-        let eol = b.windows(2).position(|w| w == b"\r\n")?;
-        let size = usize::from_str_radix(String::from_utf8_lossy(&b[..eol]).split(';').next().unwrap().trim(), 16)
-            .expect("hex chunk size");
-        if size == 0 {
-            return Some(out);
-        }
-        if b.len() < eol + 4 + size {
-            return None;
-        }
-        out.extend_from_slice(&b[eol + 2..eol + 2 + size]);
-        b = &b[eol + 4 + size..];
-    }
+    let r = http_util::read_framed(&mut s);
+    (r.status, String::from_utf8(r.body).expect("UTF-8 body"))
 }
 
 fn http_json(port: u16, method: &str, path: &str, body: &str) -> (u16, Value) {

@@ -4,11 +4,10 @@
 //! NO-TOUCH and the ` lib-name= lib-ver=` tail of CLIENT INFO/LIST follow Redis 7.2 on purpose.
 
 mod common;
-use common::{bulk, hello_reply, int_reply, payload, pipeline, resp, text, Raw, Server};
-
-fn arity(name: &str) -> String {
-    format!("-ERR wrong number of arguments for '{}' command\r\n", name)
-}
+use common::{
+    arity, bulk, client_field as field, client_list_line as list_line, hello_reply, int_reply, payload, pipeline, resp,
+    text, Server,
+};
 
 /// HELLO's reply in RESP2: a flat array of 14.
 fn hello2(id: i64) -> String {
@@ -26,20 +25,6 @@ const NO_PASSWORD: &str = "-ERR AUTH <password> called without any password conf
 const HELLO_NOAUTH: &str = "-NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time\r\n";
 const BAD_NAME: &str = "-ERR Client names cannot contain spaces, newlines or special characters.\r\n";
 const SYNTAX: &str = "-ERR syntax error\r\n";
-
-/// The `CLIENT LIST` line of connection `id`, seen from `observer`.
-fn list_line(observer: &mut Raw, id: i64) -> String {
-    let r = observer.cmd(&["CLIENT", "LIST", "ID", &id.to_string()]);
-    let line = payload(&r);
-    assert!(line.ends_with('\n') && line.matches('\n').count() == 1, "{:?}", line);
-    line.trim_end().to_string()
-}
-
-fn field<'a>(line: &'a str, name: &str) -> &'a str {
-    line.split(' ')
-        .find_map(|kv| kv.strip_prefix(name).and_then(|r| r.strip_prefix('=')))
-        .unwrap_or_else(|| panic!("no {} in {:?}", name, line))
-}
 
 #[test]
 fn ping_and_echo() {

@@ -4,8 +4,8 @@
 //! sleeping); the reclaimer emptying DBSIZE; the INFO keyspace line.
 
 mod common;
-use common::{int_reply, Server};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use common::{arity, int_reply, now_ms, Server};
+use std::time::{Duration, Instant};
 
 const NX_ERR: &str = "-ERR NX and XX, GT or LT options at the same time are not compatible\r\n";
 const GT_LT_ERR: &str = "-ERR GT and LT options at the same time are not compatible\r\n";
@@ -13,14 +13,6 @@ const NOT_INT: &str = "-ERR value is not an integer or out of range\r\n";
 
 fn invalid(cmd: &str) -> String {
     format!("-ERR invalid expire time in '{cmd}' command\r\n")
-}
-
-fn arity(name: &str) -> String {
-    format!("-ERR wrong number of arguments for '{name}' command\r\n")
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as i64
 }
 
 #[test]

@@ -6,7 +6,8 @@ mod common;
 mod http_util;
 
 use common::acl_log::{acl_log, entry as log_entry, Info};
-use http_util::{create_ns, fail, now, ok, start, Body, Http, NS};
+use common::now;
+use http_util::{create_ns, fail, ok, start, Body, Http, NS};
 use serde_json::{json, Value};
 
 const KEY_NOT_FOUND: u32 = 10009;

@@ -125,7 +125,7 @@ fn get_put_delete_as_workerd_sends_them() {
     assert_eq!(r.header("cf-kv-metadata"), Some(r#"{"user":"ada","createdAt":1}"#));
     let exp = expiretime(&mut c, "session:abc");
     assert_eq!(r.header("cf-expiration"), Some(exp.to_string().as_str()));
-    assert!((http_util::now() + 3599..=http_util::now() + 3600).contains(&exp));
+    assert!((common::now() + 3599..=common::now() + 3600).contains(&exp));
     // Missing: 404, which workerd turns into null.
     let r = b.get("/flag:dark-mode?urlencoded=true");
     failed(&r, 404, "Not Found");

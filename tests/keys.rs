@@ -4,7 +4,7 @@
 //! inline commands.
 
 mod common;
-use common::{bulk, resp, Raw, Server};
+use common::{arity, bulk, resp, Raw, Server};
 
 const SAME: &str = "-ERR source and destination objects are the same\r\n";
 const NO_KEY: &str = "-ERR no such key\r\n";
@@ -12,10 +12,6 @@ const DB_RANGE: &str = "-ERR DB index is out of range\r\n";
 const NOT_INT: &str = "-ERR value is not an integer or out of range\r\n";
 const INT_RANGE: &str = "-ERR value is out of range, value must between -2147483648 and 2147483647\r\n";
 const SYNTAX: &str = "-ERR syntax error\r\n";
-
-fn arity(name: &str) -> String {
-    format!("-ERR wrong number of arguments for '{name}' command\r\n")
-}
 
 /// The keys of a KEYS reply, sorted (the order is the hash table's).
 fn keys_sorted(c: &mut Raw, pattern: &str) -> Vec<String> {

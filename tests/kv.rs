@@ -6,8 +6,9 @@
 
 mod common;
 use common::acl_log::{acl_log, entry, Info};
-use common::{bulk, int_reply, payload, resp, text, Raw, Server};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use common::value::{parse_resp2, V};
+use common::{arity, bulk, int_reply, now, now_ms, payload, resp, text, Raw, Server};
+use std::time::Duration;
 
 const OK: &str = "+OK\r\n";
 const NOT_INT: &str = "-ERR value is not an integer or out of range\r\n";
@@ -15,10 +16,6 @@ const DB_RANGE: &str = "-ERR DB index is out of range\r\n";
 const SYNTAX: &str = "-ERR syntax error\r\n";
 const DELETED: &str = "-ERR the selected namespace was deleted; SELECT another one\r\n";
 const MIXED: &str = "Both expiration and expiration_ttl were given; a write takes one or the other, never both.";
-
-fn arity(name: &str) -> String {
-    format!("-ERR wrong number of arguments for '{name}' command\r\n")
-}
 
 fn err(msg: &str) -> String {
     format!("-ERR {msg}\r\n")
@@ -41,14 +38,6 @@ fn expect_err_bytes(c: &mut Raw, args: &[&[u8]], msg: &str) {
     let got = c.cmd_bytes(args);
     assert_eq!(String::from_utf8_lossy(&got), err(msg), "reply to {:?}", args.first());
     c.expect(&["PING"], "+PONG\r\n");
-}
-
-fn now_s() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() as i64
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as i64
 }
 
 fn int(n: i64) -> String {
@@ -190,53 +179,6 @@ fn field(r: &str, name: &str) -> String {
     f[2 * i + 1].clone()
 }
 
-/// A parsed RESP2 reply.
-#[derive(Debug, Clone, PartialEq)]
-enum V {
-    Str(String),
-    Int(i64),
-    Nil,
-    Arr(Vec<V>),
-}
-
-impl V {
-    fn parse(b: &[u8]) -> V {
-        fn at(b: &[u8], i: &mut usize) -> V {
-            let end = *i + b[*i..].windows(2).position(|w| w == b"\r\n").expect("a line");
-            let head = std::str::from_utf8(&b[*i + 1..end]).unwrap();
-            let kind = b[*i];
-            *i = end + 2;
-            match kind {
-                b'$' => {
-                    let n: i64 = head.parse().unwrap();
-                    if n < 0 {
-                        return V::Nil;
-                    }
-                    let s = String::from_utf8_lossy(&b[*i..*i + n as usize]).into_owned();
-                    *i += n as usize + 2;
-                    V::Str(s)
-                }
-                b':' => V::Int(head.parse().unwrap()),
-                b'*' => {
-                    let n: usize = head.parse().unwrap();
-                    V::Arr((0..n).map(|_| at(b, i)).collect())
-                }
-                _ => panic!("unexpected reply {:?}", String::from_utf8_lossy(b)),
-            }
-        }
-        let mut i = 0;
-        let v = at(b, &mut i);
-        assert_eq!(i, b.len(), "one reply");
-        v
-    }
-
-    /// The value of `key` in a map reply (a flat array in RESP2).
-    fn get(&self, key: &str) -> Option<&V> {
-        let V::Arr(a) = self else { panic!("not a map: {self:?}") };
-        a.chunks(2).find(|p| p[0] == V::Str(key.into())).map(|p| &p[1])
-    }
-}
-
 /// Every KV.LIST page (RESP2) with `args`, following the cursor until `list_complete`; the
 /// entries, each re-encoded as the bytes it was sent as.
 fn list_all(c: &mut Raw, args: &[&str]) -> Vec<String> {
@@ -249,8 +191,8 @@ fn list_all(c: &mut Raw, args: &[&str]) -> Vec<String> {
             a.extend_from_slice(&["CURSOR", cur]);
         }
         let r = text(c.cmd(&a));
-        let v = V::parse(r.as_bytes());
-        let Some(V::Arr(keys)) = v.get("keys") else {
+        let v = parse_resp2(r.as_bytes());
+        let Some(V::Arr(keys)) = v.field("keys") else {
             panic!("keys in {r:?}")
         };
         for k in keys {
@@ -269,7 +211,7 @@ fn list_all(c: &mut Raw, args: &[&str]) -> Vec<String> {
             }
             out.push(P::R2.map(&e));
         }
-        match (v.get("list_complete"), v.get("cursor")) {
+        match (v.field("list_complete"), v.field("cursor")) {
             (Some(V::Int(1)), None) => return out,
             (Some(V::Int(0)), Some(V::Str(cur))) => cursor = Some(cur.clone()),
             _ => panic!("list_complete and cursor in {r:?}"),
@@ -460,15 +402,15 @@ fn expiration_errors() {
     };
     let soon =
         |v: &str| format!("Invalid expiration of {v}. Expiration times must be at least 60 seconds in the future.");
-    let ago = (now_s() - 10).to_string();
-    let in30 = (now_s() + 30).to_string();
+    let ago = (now() - 10).to_string();
+    let in30 = (now() + 30).to_string();
     expect_err(&mut c, &["KV.PUT", "k", "v", "EXPIRATION", &ago], &past(&ago));
     expect_err(&mut c, &["KV.PUT", "k", "v", "EXPIRATION", "0"], &past("0"));
     expect_err(&mut c, &["KV.PUT", "k", "v", "EXPIRATION", "-1"], &past("-1"));
     expect_err(&mut c, &["KV.PUT", "k", "v", "EXPIRATION", "abc"], &past("abc"));
     expect_err(&mut c, &["KV.PUT", "k", "v", "EXPIRATION", &in30], &soon(&in30));
     c.expect(&["EXISTS", "k"], ":0\r\n");
-    let later = now_s() + 3600;
+    let later = now() + 3600;
     c.expect(&["KV.PUT", "k", "v", "expiration", &later.to_string()], OK);
     c.expect(&["EXPIRETIME", "k"], &int(later));
 }
@@ -477,7 +419,7 @@ fn expiration_errors() {
 fn both_expiration_forms_are_rejected() {
     let s = Server::start();
     let mut c = s.raw();
-    let later = (now_s() + 3600).to_string();
+    let later = (now() + 3600).to_string();
     c.expect(&["KV.PUT", "k", "v", "METADATA", "{\"a\":1}"], OK);
     expect_err(
         &mut c,
@@ -573,7 +515,7 @@ fn mget_key_count_limits() {
 fn bulkput_errors_write_nothing() {
     let s = Server::start();
     let mut c = s.raw();
-    let later = now_s() + 3600;
+    let later = now() + 3600;
     let shape = "Each item should be an object with string \"key\" and \"value\" fields.";
     let cases: Vec<(String, String)> = vec![
         (
@@ -753,7 +695,7 @@ fn min_ttl_from_the_command_line() {
     let after = now_ms();
     let at = int_reply(&mut c, &["PEXPIRETIME", "k"]);
     assert!((before + 1000..=after + 1000).contains(&at), "PEXPIRETIME {at}");
-    let in5 = now_s() + 5;
+    let in5 = now() + 5;
     c.expect(&["KV.PUT", "k2", "v", "EXPIRATION", &in5.to_string()], OK);
     c.expect(&["EXPIRETIME", "k2"], &int(in5));
     // Zero and negative TTLs are still refused, with the same text.
@@ -762,7 +704,7 @@ fn min_ttl_from_the_command_line() {
         &["KV.PUT", "k", "v", "EXPIRATIONTTL", "0"],
         "Invalid expiration_ttl of 0. Please specify integer greater than 0.",
     );
-    let ago = (now_s() - 1).to_string();
+    let ago = (now() - 1).to_string();
     expect_err(
         &mut c,
         &["KV.PUT", "k", "v", "EXPIRATION", &ago],
@@ -793,7 +735,7 @@ fn min_ttl_config_set_changes_the_minimum_and_texts() {
         &["KV.PUT", "k", "v", "EXPIRATIONTTL", "5"],
         "Invalid expiration_ttl of 5. Expiration TTL must be at least 10.",
     );
-    let in3 = (now_s() + 3).to_string();
+    let in3 = (now() + 3).to_string();
     expect_err(
         &mut c,
         &["KV.PUT", "k", "v", "EXPIRATION", &in3],
@@ -947,7 +889,7 @@ fn mget_replies() {
 fn list_replies() {
     let s = Server::start();
     let mut w = s.raw();
-    let at = now_s() + 7200;
+    let at = now() + 7200;
     w.expect(&["KV.PUT", "a", "1", "METADATA", "{\"m\":1}"], OK);
     w.expect(&["KV.PUT", "b", "2", "EXPIRATION", &at.to_string()], OK);
     w.expect(&["KV.PUT", "c", "3", "EXPIRATIONTTL", "3600", "METADATA", "\"c\""], OK);
@@ -995,7 +937,7 @@ fn list_replies() {
 #[test]
 fn bulk_replies_base64_and_metadata_objects() {
     let s = Server::start();
-    let at = now_s() + 7200;
+    let at = now() + 7200;
     for p in BOTH {
         let mut c = p.conn(&s);
         c.expect(&["FLUSHDB"], OK);
@@ -1074,7 +1016,7 @@ fn metadata_round_trips_as_exact_text() {
 fn put_replaces_value_metadata_and_expiration_together() {
     let s = Server::start();
     let mut c = s.raw();
-    let at = now_s() + 3600;
+    let at = now() + 3600;
     c.expect(
         &[
             "KV.PUT",
@@ -1126,7 +1068,7 @@ fn put_replaces_value_metadata_and_expiration_together() {
 fn kv_keys_are_ordinary_keys() {
     let s = Server::start();
     let mut c = s.raw();
-    let at = now_s() + 3600;
+    let at = now() + 3600;
     c.expect(
         &[
             "KV.PUT",

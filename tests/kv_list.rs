@@ -16,7 +16,7 @@
 //! 4. The exact reply bytes of a small listing in RESP2 and RESP3.
 
 mod common;
-use common::{Raw, Server};
+use common::{now_ms, Raw, Server};
 use proptest::collection::vec;
 use proptest::prelude::*;
 use proptest::sample::Index;
@@ -26,7 +26,7 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::ops::Bound;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 // ---------------------------------------------------------------------------------------------
 // Replies as values.
@@ -45,10 +45,6 @@ struct Page {
     keys: Vec<Listed>,
     complete: bool,
     cursor: Option<Vec<u8>>,
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as i64
 }
 
 fn show(b: &[u8]) -> String {

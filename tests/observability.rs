@@ -4,59 +4,14 @@
 //! shapes, counts and everything that does not depend on the clock.
 
 mod common;
+mod http_util;
 
+use common::value::{parse, V};
 use common::{bulk, int_reply, payload, pipeline, text, Raw, Server};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::{Command, Stdio};
 use std::time::Duration;
-
-/// A decoded reply, enough of RESP2/RESP3 for these tests.
-#[derive(Debug, Clone, PartialEq)]
-enum V {
-    Int(i64),
-    Str(String),
-    Err(String),
-    Arr(Vec<V>),
-    Nil,
-}
-
-fn parse(b: &[u8]) -> V {
-    fn at(b: &[u8], pos: &mut usize) -> V {
-        let end = *pos + b[*pos..].windows(2).position(|w| w == b"\r\n").unwrap();
-        let head = String::from_utf8_lossy(&b[*pos + 1..end]).into_owned();
-        let kind = b[*pos];
-        *pos = end + 2;
-        match kind {
-            b':' => V::Int(head.parse().unwrap()),
-            b'+' => V::Str(head),
-            b'-' => V::Err(head),
-            b'_' => V::Nil,
-            b'$' => {
-                let n: i64 = head.parse().unwrap();
-                if n < 0 {
-                    return V::Nil;
-                }
-                let s = String::from_utf8_lossy(&b[*pos..*pos + n as usize]).into_owned();
-                *pos += n as usize + 2;
-                V::Str(s)
-            }
-            b'*' | b'~' => {
-                let n: i64 = head.parse().unwrap();
-                V::Arr((0..n).map(|_| at(b, pos)).collect())
-            }
-            b'%' => {
-                let n: i64 = head.parse().unwrap();
-                V::Arr((0..2 * n).map(|_| at(b, pos)).collect())
-            }
-            k => panic!("unexpected frame {:?}", k as char),
-        }
-    }
-    let mut pos = 0;
-    let v = at(b, &mut pos);
-    assert_eq!(pos, b.len(), "trailing bytes");
-    v
-}
 
 /// One SLOWLOG GET entry, with its clock-dependent fields checked for shape only.
 #[derive(Debug, PartialEq)]
@@ -504,30 +459,16 @@ fn info_commandstats_as_redis() {
 
 // ---- HTTP: /metrics, /healthz ----
 
-/// One HTTP/1.1 GET over a raw socket: (status, headers lowercased, body).
+/// One HTTP/1.1 GET: (status, headers lowercased, body), the body as long as the
+/// Content-Length it must have.
 fn http_get(port: u16, path: &str) -> (u16, Vec<(String, String)>, String) {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect http");
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    write!(s, "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").unwrap();
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw).unwrap();
-    let raw = String::from_utf8(raw).expect("utf-8 response");
-    let (head, body) = raw.split_once("\r\n\r\n").expect("header end");
-    let mut lines = head.split("\r\n");
-    let status: u16 = lines.next().unwrap().split(' ').nth(1).unwrap().parse().unwrap();
-    let headers: Vec<(String, String)> = lines
-        .map(|l| {
-            let (k, v) = l.split_once(':').unwrap();
-            (k.trim().to_ascii_lowercase(), v.trim().to_string())
-        })
-        .collect();
-    let len: usize = headers
-        .iter()
-        .find(|(k, _)| k == "content-length")
-        .map(|(_, v)| v.parse().unwrap())
-        .expect("content-length");
-    assert_eq!(body.len(), len);
-    (status, headers, body.to_string())
+    let r = http_util::Http { port, src: None }.get(path);
+    assert!(
+        r.header("content-length").is_some(),
+        "content-length in {:?}",
+        r.headers
+    );
+    (r.status, r.headers, String::from_utf8(r.body).expect("utf-8 response"))
 }
 
 /// A sample line: name, labels (in order), value.

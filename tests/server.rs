@@ -3,14 +3,10 @@
 //! family, TIME, LASTSAVE, SHUTDOWN and signals, the client limit and the idle timeout.
 
 mod common;
-use common::{bulk, int_reply, payload, resp, text, Raw, Server};
+use common::{arity, bulk, int_reply, payload, resp, text, Raw, Server};
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Command, Stdio};
 use std::time::Duration;
-
-fn arity(name: &str) -> String {
-    format!("-ERR wrong number of arguments for '{}' command\r\n", name)
-}
 
 /// A flat array of bulk strings, as CONFIG GET replies in RESP2.
 fn pairs(kv: &[(&str, &str)]) -> String {

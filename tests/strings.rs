@@ -4,7 +4,7 @@
 //! far in the future (read back exactly with PEXPIRETIME), never by waiting.
 
 mod common;
-use common::{bulk, resp, Raw, Server};
+use common::{arity, bulk, resp, Raw, Server};
 
 const OK: &str = "+OK\r\n";
 const NIL: &str = "$-1\r\n";
@@ -23,10 +23,6 @@ const FAR_S: &str = "4102444800";
 
 fn int(n: i64) -> String {
     format!(":{}\r\n", n)
-}
-
-fn arity(cmd: &str) -> String {
-    format!("-ERR wrong number of arguments for '{}' command\r\n", cmd)
 }
 
 fn bad_expire(cmd: &str) -> String {

@@ -191,7 +191,11 @@ fn parse(raw: &[u8]) -> Resp {
     let chunked = headers
         .iter()
         .any(|(k, v)| k == "transfer-encoding" && v.eq_ignore_ascii_case("chunked"));
-    let body = if chunked { dechunk(rest) } else { rest.to_vec() };
+    let body = if chunked {
+        dechunk(rest).expect("a complete chunked body")
+    } else {
+        rest.to_vec()
+    };
     if let Some((_, n)) = headers.iter().find(|(k, _)| k == "content-length") {
         assert_eq!(body.len(), n.parse::<usize>().unwrap(), "body length");
     }
@@ -203,22 +207,62 @@ fn parse(raw: &[u8]) -> Resp {
     }
 }
 
-fn dechunk(mut b: &[u8]) -> Vec<u8> {
+/// A complete chunked body, decoded; None while it is incomplete.
+pub fn dechunk(mut b: &[u8]) -> Option<Vec<u8>> {
     let mut out = Vec::new();
     loop {
-        let nl = b.windows(2).position(|w| w == b"\r\n").expect("chunk size line");
-        let size = usize::from_str_radix(
-            std::str::from_utf8(&b[..nl]).unwrap().split(';').next().unwrap().trim(),
-            16,
-        )
-        .unwrap();
-        b = &b[nl + 2..];
+        let eol = b.windows(2).position(|w| w == b"\r\n")?;
+        let size = usize::from_str_radix(String::from_utf8_lossy(&b[..eol]).split(';').next().unwrap().trim(), 16)
+            .expect("hex chunk size");
         if size == 0 {
-            return out;
+            return Some(out);
         }
-        out.extend_from_slice(&b[..size]);
-        b = &b[size + 2..];
+        if b.len() < eol + 4 + size {
+            return None;
+        }
+        out.extend_from_slice(&b[eol + 2..eol + 2 + size]);
+        b = &b[eol + 4 + size..];
     }
+}
+
+/// Reads one response from `s` by its framing (Content-Length or chunked; else until the
+/// peer closes), for servers that keep the connection open after it (workerd).
+pub fn read_framed(s: &mut TcpStream) -> Resp {
+    let mut raw = Vec::new();
+    let mut buf = [0u8; 65536];
+    let read_more = |s: &mut TcpStream, raw: &mut Vec<u8>, buf: &mut [u8]| -> bool {
+        let n = s.read(buf).expect("read the response");
+        raw.extend_from_slice(&buf[..n]);
+        n > 0
+    };
+    let split = loop {
+        if let Some(p) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
+            break p;
+        }
+        assert!(read_more(s, &mut raw, &mut buf), "connection closed in the head");
+    };
+    let head = String::from_utf8_lossy(&raw[..split]).to_ascii_lowercase();
+    let length = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .map(|v| v.trim().parse::<usize>().expect("Content-Length"));
+    let chunked = head.contains("transfer-encoding: chunked");
+    loop {
+        let got = &raw[split + 4..];
+        if let Some(n) = length {
+            if got.len() >= n {
+                raw.truncate(split + 4 + n);
+                break;
+            }
+        } else if chunked && dechunk(got).is_some() {
+            break;
+        }
+        if !read_more(s, &mut raw, &mut buf) {
+            assert!(length.is_none() && !chunked, "connection closed in the body");
+            break;
+        }
+    }
+    parse(&raw)
 }
 
 /// The REST API's namespaces collection (any account id).
@@ -244,12 +288,4 @@ pub fn create_ns(h: &Http, title: &str, auth: &[(&str, &str)]) -> String {
     let r = h.json("POST", NS, auth, &serde_json::json!({"title": title}));
     assert_eq!(r.status, 200, "{}", r.text());
     r.json()["result"]["id"].as_str().unwrap().to_string()
-}
-
-/// Now, in unix seconds.
-pub fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
 }
