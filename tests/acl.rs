@@ -1031,6 +1031,41 @@ fn acl_change_between_queue_and_exec() {
     );
 }
 
+/// Denials found at EXEC (the rules changed after queueing) are logged with the client as it
+/// is while EXEC runs: still in MULTI, `flags=x multi=<queued>`, `cmd=exec` (redis-server
+/// 7.0.15 for this sequence; its obl= is the replies buffered so far, edgekv's is 0).
+#[test]
+#[ignore = "server bug: EXEC-time ACL LOG entries show flags=N multi=-1 (the client already out of MULTI)"]
+fn acl_log_exec_time_denials_show_the_client_in_multi() {
+    let s = Server::start();
+    let mut admin = s.raw();
+    setuser(&mut admin, "u", &["on", ">p", "~*", "+@all"]);
+    let mut u = login(&s, "u", "p");
+    u.expect(&["MULTI"], OK);
+    u.expect(&["SET", "k", "v"], "+QUEUED\r\n");
+    u.expect(&["GET", "other"], "+QUEUED\r\n");
+    u.expect(&["GET", "k"], "+QUEUED\r\n");
+    setuser(&mut admin, "u", &["-set", "resetkeys", "~k"]);
+    let changed = "-NOPERM ACLs rules changed between the moment the transaction was accumulated and the EXEC call. This command is no longer allowed for the following reason: ";
+    u.expect(
+        &["EXEC"],
+        &format!(
+            "*3\r\n{changed}no permission to execute the command or subcommand\r\n{changed}no permission to touch the specified keys\r\n$-1\r\n"
+        ),
+    );
+    let info = Info {
+        flags: "x".into(),
+        multi: 3,
+        ..Info::of(&mut admin, &u)
+    }
+    .running(&["EXEC"], "exec", "u");
+    let at_exec = |reason, object| common::acl_log::entry(1, reason, "multi", object, "u", &info);
+    assert_eq!(
+        acl_log(&mut admin, &[]),
+        [at_exec("key", "other"), at_exec("command", "set")]
+    );
+}
+
 /// AUTH, HELLO, RESET and QUIT are `no_auth` commands: no command rule refuses them.
 #[test]
 fn no_auth_commands_are_never_denied() {
@@ -1679,18 +1714,27 @@ fn namespace_scope_by_title() {
     u.expect(&["AUTH", "na", "p"], OK);
     u.expect(&["GET", "y"], &noperm_ns(0));
 
-    let got: Vec<_> = acl_log(&mut admin, &["100"]).iter().map(entry).collect();
-    assert!(got.contains(&e(1, "namespace", "toplevel", "1", "na")), "{got:?}");
-    let beta_entry = got
-        .iter()
-        .find(|x| x.3 == beta.to_string())
-        .expect("beta denials logged");
-    assert_eq!(beta_entry.1, "namespace");
-    assert_eq!(beta_entry.4, "na");
-    assert!(beta_entry.0 >= 5, "{got:?}");
-    let zero = got.iter().find(|x| x.3 == "0").expect("db 0 denials logged");
-    assert_eq!((zero.1.as_str(), zero.4.as_str()), ("namespace", "na"));
-    assert!(zero.0 >= 6, "{got:?}");
+    // One entry per namespace refused, most recently refused first, each with the client as
+    // at its latest denial: database 0 (GET, SET, KV.PUT, KV.GET, MOVE, COPY, SWAPDB, GET),
+    // every namespace (FLUSHALL, from alpha), beta (SELECT twice, MOVE, COPY, SWAPDB, from
+    // alpha), 1 (SELECT).
+    let u0 = Info::of(&mut admin, &u);
+    let in_alpha = Info {
+        db: alpha,
+        ..u0.clone()
+    };
+    let ns =
+        |count, object: &str, info: Info| common::acl_log::entry(count, "namespace", "toplevel", object, "na", &info);
+    let (a, b) = (alpha.to_string(), beta.to_string());
+    assert_eq!(
+        acl_log(&mut admin, &["100"]),
+        [
+            ns(8, "0", u0.running(&["GET", "y"], "get", "na")),
+            ns(1, "*", in_alpha.running(&["FLUSHALL"], "flushall", "na")),
+            ns(5, &b, in_alpha.running(&["SWAPDB", &a, &b], "swapdb", "na")),
+            ns(1, "1", u0.running(&["SELECT", "1"], "select", "na")),
+        ]
+    );
 }
 
 /// The FLUSHALL refusal of a scoped user is a denial like the others: it goes to ACL LOG.
@@ -1847,8 +1891,17 @@ fn namespace_denial_inside_multi() {
         &["EXEC"],
         "-EXECABORT Transaction discarded because of previous errors.\r\n",
     );
-    let log = acl_log(&mut admin, &[]);
-    assert_eq!(entry(&log[0]), e(1, "namespace", "multi", "0", "na"));
+    // Refused while queueing: in MULTI (flags x), nothing queued.
+    let info = Info {
+        flags: "x".into(),
+        multi: 0,
+        ..Info::of(&mut admin, &u)
+    }
+    .running(&["KV.PUT", "k", "v"], "kv.put", "na");
+    assert_eq!(
+        acl_log(&mut admin, &[]),
+        [common::acl_log::entry(1, "namespace", "multi", "0", "na", &info)]
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
