@@ -4,7 +4,8 @@
 //! without them they fail, never pass silently.
 
 mod common;
-use common::Server;
+use common::acl_log::{without_clock, Info};
+use common::{client_field, int_reply, Server};
 use std::io::{Read, Write};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -155,17 +156,20 @@ fn redis_cli_resp3() {
     }
     let s = Server::start();
     assert_eq!(cli(&s, &["SET", "a", "2"]), "OK\n");
+    // Connection ids are given in order: redis-cli's one connection gets the id between those
+    // of two connections made before and after it.
+    let id_before = int_reply(&mut s.raw(), &["CLIENT", "ID"]);
     let hello = cli(&s, &["-3", "--no-raw", "HELLO", "3"]);
-    for line in [
-        "1# \"server\" => \"redis\"\n",
-        "2# \"version\" => \"7.0.15\"\n",
-        "3# \"proto\" => (integer) 3\n",
-        "5# \"mode\" => \"standalone\"\n",
-        "6# \"role\" => \"master\"\n",
-        "7# \"modules\" => (empty array)\n",
-    ] {
-        assert!(hello.contains(line), "HELLO 3 printed {hello:?}, missing {line:?}");
-    }
+    assert_eq!(int_reply(&mut s.raw(), &["CLIENT", "ID"]), id_before + 2);
+    assert_eq!(
+        hello,
+        format!(
+            "1# \"server\" => \"redis\"\n2# \"version\" => \"7.0.15\"\n3# \"proto\" => (integer) 3\n\
+             4# \"id\" => (integer) {}\n5# \"mode\" => \"standalone\"\n6# \"role\" => \"master\"\n\
+             7# \"modules\" => (empty array)\n",
+            id_before + 1
+        )
+    );
     assert_eq!(cli(&s, &["-3", "--no-raw", "GET", "nokey"]), "(nil)\n");
     assert_eq!(
         cli(&s, &["-3", "--no-raw", "CONFIG", "GET", "maxmemory"]),
@@ -178,8 +182,20 @@ fn redis_cli_resp3() {
         info.starts_with("# Keyspace\r\ndb0:keys=1,expires=0,avg_ttl=0"),
         "{info:?}"
     );
+    let id_before = int_reply(&mut s.raw(), &["CLIENT", "ID"]);
     let ci = cli(&s, &["-3", "CLIENT", "INFO"]);
-    assert!(ci.starts_with("id=") && ci.contains(" resp=3 "), "{ci:?}");
+    let line = ci.strip_suffix('\n').expect("one line");
+    // redis-cli's port and descriptor are the kernel's and the server's: read, then checked.
+    let addr = client_field(line, "addr");
+    assert!(addr.starts_with("127.0.0.1:"), "{line}");
+    let fd: i64 = client_field(line, "fd").parse().unwrap();
+    assert!(fd > 2, "{line}");
+    let want = Info {
+        resp: 3,
+        ..Info::fresh(id_before + 1, addr.to_string(), s.addr(), fd)
+    }
+    .running(&["CLIENT", "INFO"], "client|info", "default");
+    assert_eq!(without_clock(line), want.line());
 }
 
 #[test]

@@ -132,11 +132,17 @@ impl Info {
             .lines()
             .find(|l| l.split(' ').any(|kv| kv == format!("addr={addr}")))
             .unwrap_or_else(|| panic!("no addr={addr} in {list:?}"));
+        let id = super::client_field(line, "id").parse().unwrap();
+        Info::fresh(id, addr, laddr, super::client_field(line, "fd").parse().unwrap())
+    }
+
+    /// A fresh RESP2 connection: user `default`, database 0, no name, `flags=N`, no command.
+    pub fn fresh(id: i64, addr: String, laddr: String, fd: i64) -> Info {
         Info {
-            id: super::client_field(line, "id").parse().unwrap(),
+            id,
             addr,
             laddr,
-            fd: super::client_field(line, "fd").parse().unwrap(),
+            fd,
             name: String::new(),
             flags: "N".into(),
             db: 0,
