@@ -940,17 +940,11 @@ fn redis_crate_resp2_and_resp3() {
         }
         other => panic!("CLIENT INFO in RESP3 is verbatim, got {:?}", other),
     }
-    match redis::cmd("HELLO").query::<redis::Value>(&mut r3).unwrap() {
-        redis::Value::Map(pairs) => {
-            let proto = pairs
-                .iter()
-                .find(|(k, _)| *k == redis::Value::BulkString(b"proto".to_vec()))
-                .map(|(_, v)| v.clone());
-            assert_eq!(proto, Some(redis::Value::Int(3)));
-            assert_eq!(pairs.len(), 7);
-        }
-        other => panic!("HELLO in RESP3 is a map, got {:?}", other),
-    }
+    let id: i64 = redis::cmd("CLIENT").arg("ID").query(&mut r3).unwrap();
+    assert_eq!(
+        redis::cmd("HELLO").query::<redis::Value>(&mut r3).unwrap(),
+        common::hello3_value(id)
+    );
     match redis::cmd("CONFIG")
         .arg("GET")
         .arg("maxmemory")

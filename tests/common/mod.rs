@@ -485,6 +485,21 @@ pub fn hello_reply(proto: u8, id: i64) -> String {
     )
 }
 
+/// HELLO 3's reply for connection `id` as the `redis` crate reads it.
+pub fn hello3_value(id: i64) -> redis::Value {
+    use redis::Value::{Array, BulkString, Int, Map};
+    let s = |t: &str| BulkString(t.as_bytes().to_vec());
+    Map(vec![
+        (s("server"), s("redis")),
+        (s("version"), s("7.0.15")),
+        (s("proto"), Int(3)),
+        (s("id"), Int(id)),
+        (s("mode"), s("standalone")),
+        (s("role"), s("master")),
+        (s("modules"), Array(vec![])),
+    ])
+}
+
 /// Switches `c` to protocol `proto` with `HELLO proto`, asserting its whole reply (the id
 /// read first with CLIENT ID).
 #[track_caller]
