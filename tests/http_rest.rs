@@ -1776,3 +1776,74 @@ fn token_changes_apply_to_the_next_request() {
     assert_eq!(h.get(NS).status, 200);
     assert_eq!(h.from([127, 0, 0, 2]).get(NS).status, 403);
 }
+
+/// Keys whose list entries take every shape a page can hold: metadata that is not in
+/// canonical form (spaces, an exponent, `-0`, an integer past u64, `\u` and `\/` escapes, a
+/// repeated member), unicode, nested JSON, control bytes, expiration with and without
+/// metadata, neither. Written over RESP, so the metadata is stored exactly as given.
+const LIST_SHAPES: &[(&str, Option<&str>, bool)] = &[
+    (
+        "s01",
+        Some(r#"{ "b" : 1 , "a" : [ 1.0e3, -0, 123456789012345678901234, "\u00e9\/x" ] , "b": {"n":null} }"#),
+        false,
+    ),
+    ("s02", Some(r#""ключ ü 😀""#), true),
+    (
+        "s03",
+        Some(r#"{"nested":{"deep":[true,false,null,{"x":"\"q\"\n\\","y":[]}],"e":{}}}"#),
+        false,
+    ),
+    ("s04", None, true),
+    ("s05", Some("123"), true),
+    ("s06", Some(r#""ctrl\u0001\u001f\u007f\t""#), false),
+    (
+        "s07",
+        Some(
+            r#"{"f":0.1,"g":1e-7,"h":-9223372036854775808,"i":18446744073709551615,"j":18446744073709551616,"k":1.5E+300}"#,
+        ),
+        false,
+    ),
+    ("s08", None, false),
+    ("s09", Some("\t[ ]\n"), false),
+    ("s10", Some(r#"{"😀":"\ud83d\ude00","":""}"#), true),
+    ("s11", Some("false"), false),
+    ("s12", Some("null"), true),
+];
+
+/// The key list's bytes, exactly: each shape of entry, a page with a cursor and the last one.
+#[test]
+fn keys_list_bytes_are_exact() {
+    let (s, h) = start(&[]);
+    let id = create_ns(&h, "shapes", &[]);
+    let mut c = resp_in(&s, &id);
+    for (key, meta, expires) in LIST_SHAPES {
+        let mut argv = vec!["KV.PUT", key, "v"];
+        if let Some(m) = meta {
+            argv.extend(["METADATA", m]);
+        }
+        if *expires {
+            argv.extend(["EXPIRATION", "4102444800"]);
+        }
+        c.expect(&argv, "+OK\r\n");
+    }
+    let first = h.get(&format!("{NS}/{id}/keys?limit=10&prefix=s"));
+    assert_eq!(first.header("content-type"), Some("application/json"));
+    assert_eq!(
+        first.text(),
+        exact(
+            r##"{"success":true,"errors":[],"messages":[],"result":[{"name":"s01","metadata":{"b":{"n":null},"a":[1000.0,-0.0,1.2345678901234567e+23,"é/x"]}},{"name":"s02","expiration":4102444800,"metadata":"ключ ü 😀"},{"name":"s03","metadata":{"nested":{"deep":[true,false,null,{"x":"\"q\"\n\\","y":[]}],"e":{}}}},{"name":"s04","expiration":4102444800},{"name":"s05","expiration":4102444800,"metadata":123},{"name":"s06","metadata":"ctrl\u0001\u001f<DEL>\t"},{"name":"s07","metadata":{"f":0.1,"g":1e-7,"h":-9223372036854775808,"i":18446744073709551615,"j":1.8446744073709552e+19,"k":1.5e+300}},{"name":"s08"},{"name":"s09","metadata":[]},{"name":"s10","expiration":4102444800,"metadata":{"😀":"😀","":""}}],"result_info":{"count":10,"cursor":"AXMxMA"}}"##
+        )
+    );
+    let second = h.get(&format!("{NS}/{id}/keys?limit=10&prefix=s&cursor=AXMxMA"));
+    assert_eq!(
+        second.text(),
+        exact(
+            r##"{"success":true,"errors":[],"messages":[],"result":[{"name":"s11","metadata":false},{"name":"s12","expiration":4102444800,"metadata":null}],"result_info":{"count":2,"cursor":""}}"##
+        )
+    );
+}
+
+/// `<DEL>` stands for the byte 0x7f, which JSON leaves unescaped.
+fn exact(s: &str) -> String {
+    s.replace("<DEL>", "\u{7f}")
+}
