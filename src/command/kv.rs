@@ -444,6 +444,9 @@ impl Command for KvDelete {
 /// A user limited by ACL key patterns lists only the keys its read patterns match (Redis's
 /// SCAN and KEYS show every key, but here a list entry carries the key's metadata, stored
 /// data the user may not read); see `LIST_SKIP_BUDGET` for what bounds that walk.
+///
+/// The HTTP surfaces run it with a `ListWriter` of their own in the session (see
+/// `Session::list_writer`): the same checks and walk, their body written as the walk goes.
 pub struct KvList {
     prefix: Bytes,
     limit: Option<String>,
@@ -480,7 +483,7 @@ impl Command for KvList {
     }
 
     fn execute(self, ctx: &mut Ctx) -> Reply {
-        let run = || -> Result<Reply, KvError> {
+        let mut run = || -> Result<Reply, KvError> {
             limits::check_prefix(&self.prefix)?;
             let limit = match &self.limit {
                 Some(l) => limits::parse_list_limit(l)?,
@@ -493,123 +496,221 @@ impl Command for KvList {
             };
             charge(ctx, KvOp::List, 1)?;
             let prefix = &self.prefix[..];
-            let from = match &after {
-                Some(a) if a.as_slice() >= prefix => Bound::Excluded(a.as_slice()),
-                _ => Bound::Included(prefix),
-            };
-            // The page is encoded as it is walked, straight into one buffer: a page is up to
-            // 1000 entries, and building a `Reply` per entry (and dropping them) was the
+            // The page is written as it is walked, straight into its final shape: a page is
+            // up to 1000 entries, and building a value per entry (and dropping them) was the
             // largest cost of a page after the walk itself.
-            let proto = ctx.session.proto;
-            let json = self.json;
-            let mut body = BytesMut::new();
-            let mut n = 0;
-            let mut last: Vec<u8> = Vec::new();
-            let mut more = false;
-            let put = |body: &mut BytesMut, n: usize, r: &Rec| {
-                let (key, deadline, meta) = (r.key(), r.deadline(), r.meta());
-                if json {
-                    json_list_entry(body, n, key, deadline, meta);
-                } else {
-                    resp_list_entry(body, proto, key, deadline, meta);
-                }
-            };
-            // Where the listing stopped when that is a key the user may not read (see
-            // `LIST_SKIP_BUDGET`): the cursor is then sealed, so that it does not show it.
-            let mut hidden_stop: Option<Vec<u8>> = None;
-            let user = &ctx.session.user;
-            if user.all_keys {
-                ctx.db().walk_ordered(from, |r| {
-                    let key = r.key();
-                    if !key.starts_with(prefix) {
-                        return false; // past the prefix's range
-                    }
-                    if n == limit {
-                        more = true;
-                        return false;
-                    }
-                    put(&mut body, n, r);
-                    last.clear();
-                    last.extend_from_slice(key);
-                    n += 1;
-                    true
-                });
-            } else {
-                // A user limited by key patterns lists only the keys it may read (names and
-                // metadata are stored data): the walk visits only the ranges its read patterns
-                // can match, skips the keys there that they do not, and goes on until the page
-                // is full, so a page is not cut short by keys the user cannot see.
-                let mut skipped = 0usize;
-                'ranges: for start in readable_starts(user, prefix) {
-                    let from = match &after {
-                        Some(a) if a.as_slice() >= start.as_slice() => Bound::Excluded(a.as_slice()),
-                        _ => Bound::Included(start.as_slice()),
+            match ctx.session.list_writer.take() {
+                Some(mut w) => Ok(walk(ctx, prefix, after.as_deref(), limit, &mut *w)),
+                None if self.json => Ok(walk(ctx, prefix, after.as_deref(), limit, &mut JsonList::default())),
+                None => {
+                    let mut w = RespList {
+                        body: BytesMut::new(),
+                        proto: ctx.session.proto,
                     };
-                    let mut stop = false;
-                    ctx.db().walk_ordered(from, |r| {
-                        let key = r.key();
-                        if !key.starts_with(&start) {
-                            return false; // on to the next range
-                        }
-                        if !user.may_access(key, false) {
-                            skipped += 1;
-                            if skipped >= LIST_SKIP_BUDGET {
-                                hidden_stop = Some(key.to_vec());
-                                (more, stop) = (true, true);
-                                return false;
-                            }
-                            return true;
-                        }
-                        if n == limit {
-                            // Another key the user may read follows: the page is not the last.
-                            (more, stop) = (true, true);
-                            return false;
-                        }
-                        put(&mut body, n, r);
-                        last.clear();
-                        last.extend_from_slice(key);
-                        n += 1;
-                        true
-                    });
-                    if stop {
-                        break 'ranges;
-                    }
+                    Ok(walk(ctx, prefix, after.as_deref(), limit, &mut w))
                 }
             }
-            let cursor = match hidden_stop {
-                Some(k) => Some(limits::seal_cursor(&k)),
-                None => more.then(|| limits::encode_cursor(&last)),
-            };
-            if self.json {
-                let mut out = Vec::with_capacity(body.len() + 96);
-                out.extend_from_slice(b"{\"keys\":[");
-                out.extend_from_slice(&body);
-                out.extend_from_slice(b"],\"list_complete\":");
-                out.extend_from_slice(if more { b"false" } else { b"true" });
-                if let Some(c) = &cursor {
-                    // Base64url: nothing to escape.
-                    out.extend_from_slice(b",\"cursor\":\"");
-                    out.extend_from_slice(c.as_bytes());
-                    out.push(b'"');
-                }
-                out.push(b'}');
-                return Ok(Reply::Bulk(out.into()));
-            }
-            let mut out = BytesMut::with_capacity(body.len() + 96);
-            encode::put_map_header(&mut out, 2 + more as usize, proto);
-            encode::put_bulk(&mut out, b"keys");
-            encode::put_array_header(&mut out, n);
-            out.extend_from_slice(&body);
-            encode::put_bulk(&mut out, b"list_complete");
-            encode::encode(&mut out, &Reply::Bool(!more), proto);
-            if let Some(c) = &cursor {
-                encode::put_bulk(&mut out, b"cursor");
-                encode::put_bulk(&mut out, c.as_bytes());
-            }
-            Ok(Reply::Encoded(out.freeze()))
         };
         run().unwrap_or_else(|e| e.reply())
     }
+}
+
+/// Writes a `KV.LIST` page in one output shape as the walk finds its entries, so that a page
+/// is written once, in the shape it leaves in: the RESP reply, `FORMAT json`'s text, or an
+/// HTTP surface's body (http/rest.rs, http/workerd.rs), which would otherwise parse the
+/// JSON text and write it again.
+pub trait ListWriter: Send {
+    /// The page's `n`th entry (from 0): its name, expiration (unix seconds) and metadata as
+    /// stored (JSON text: KV.PUT checks it; the HTTP surfaces show it as
+    /// `http::write_metadata` does).
+    fn entry(&mut self, n: usize, key: &[u8], expiration: Option<i64>, meta: Option<&[u8]>);
+    /// The page's end: `n` entries, `more` when it is not the last, and the cursor of the
+    /// next page when there is one. Returns the reply.
+    fn finish(&mut self, n: usize, more: bool, cursor: Option<&str>) -> Reply;
+}
+
+/// Walks the page of keys under `prefix` strictly after `after`, at most `limit`, into `w`
+/// (see `KvList` for what a user limited by ACL key patterns sees).
+fn walk<W: ListWriter + ?Sized>(ctx: &Ctx, prefix: &[u8], after: Option<&[u8]>, limit: usize, w: &mut W) -> Reply {
+    let from = match after {
+        Some(a) if a >= prefix => Bound::Excluded(a),
+        _ => Bound::Included(prefix),
+    };
+    let mut n = 0;
+    let mut last: Vec<u8> = Vec::new();
+    let mut more = false;
+    let mut put = |n: usize, r: &Rec| {
+        let deadline = r.deadline().map(|d| d.div_euclid(1000));
+        w.entry(n, r.key(), deadline, r.meta());
+    };
+    // Where the listing stopped when that is a key the user may not read (see
+    // `LIST_SKIP_BUDGET`): the cursor is then sealed, so that it does not show it.
+    let mut hidden_stop: Option<Vec<u8>> = None;
+    let user = &ctx.session.user;
+    if user.all_keys {
+        ctx.db().walk_ordered(from, |r| {
+            let key = r.key();
+            if !key.starts_with(prefix) {
+                return false; // past the prefix's range
+            }
+            if n == limit {
+                more = true;
+                return false;
+            }
+            put(n, r);
+            last.clear();
+            last.extend_from_slice(key);
+            n += 1;
+            true
+        });
+    } else {
+        // A user limited by key patterns lists only the keys it may read (names and
+        // metadata are stored data): the walk visits only the ranges its read patterns
+        // can match, skips the keys there that they do not, and goes on until the page
+        // is full, so a page is not cut short by keys the user cannot see.
+        let mut skipped = 0usize;
+        'ranges: for start in readable_starts(user, prefix) {
+            let from = match after {
+                Some(a) if a >= start.as_slice() => Bound::Excluded(a),
+                _ => Bound::Included(start.as_slice()),
+            };
+            let mut stop = false;
+            ctx.db().walk_ordered(from, |r| {
+                let key = r.key();
+                if !key.starts_with(&start) {
+                    return false; // on to the next range
+                }
+                if !user.may_access(key, false) {
+                    skipped += 1;
+                    if skipped >= LIST_SKIP_BUDGET {
+                        hidden_stop = Some(key.to_vec());
+                        (more, stop) = (true, true);
+                        return false;
+                    }
+                    return true;
+                }
+                if n == limit {
+                    // Another key the user may read follows: the page is not the last.
+                    (more, stop) = (true, true);
+                    return false;
+                }
+                put(n, r);
+                last.clear();
+                last.extend_from_slice(key);
+                n += 1;
+                true
+            });
+            if stop {
+                break 'ranges;
+            }
+        }
+    }
+    let cursor = match hidden_stop {
+        Some(k) => Some(limits::seal_cursor(&k)),
+        None => more.then(|| limits::encode_cursor(&last)),
+    };
+    w.finish(n, more, cursor.as_deref())
+}
+
+/// The RESP page: `{keys: [{name, expiration?, metadata?}], list_complete, cursor?}`.
+struct RespList {
+    /// The entries; the headers before them need the page's counts.
+    body: BytesMut,
+    proto: Protocol,
+}
+
+impl ListWriter for RespList {
+    fn entry(&mut self, _n: usize, key: &[u8], expiration: Option<i64>, meta: Option<&[u8]>) {
+        let (out, proto) = (&mut self.body, self.proto);
+        encode::put_map_header(out, 1 + expiration.is_some() as usize + meta.is_some() as usize, proto);
+        encode::put_bulk(out, b"name");
+        encode::put_bulk(out, key);
+        if let Some(e) = expiration {
+            encode::put_bulk(out, b"expiration");
+            encode::put_int(out, e);
+        }
+        if let Some(m) = meta {
+            encode::put_bulk(out, b"metadata");
+            encode::put_bulk(out, m);
+        }
+    }
+
+    fn finish(&mut self, n: usize, more: bool, cursor: Option<&str>) -> Reply {
+        let proto = self.proto;
+        let mut out = BytesMut::with_capacity(self.body.len() + 96);
+        encode::put_map_header(&mut out, 2 + more as usize, proto);
+        encode::put_bulk(&mut out, b"keys");
+        encode::put_array_header(&mut out, n);
+        out.extend_from_slice(&self.body);
+        encode::put_bulk(&mut out, b"list_complete");
+        encode::encode(&mut out, &Reply::Bool(!more), proto);
+        if let Some(c) = cursor {
+            encode::put_bulk(&mut out, b"cursor");
+            encode::put_bulk(&mut out, c.as_bytes());
+        }
+        Reply::Encoded(out.freeze())
+    }
+}
+
+/// `FORMAT json`'s page: one bulk string, `{"keys":[{name, expiration?, metadata?}],
+/// "list_complete":..., "cursor"?}`, metadata as stored (JSON already: KV.PUT checks it).
+#[derive(Default)]
+struct JsonList {
+    out: Vec<u8>,
+}
+
+impl ListWriter for JsonList {
+    fn entry(&mut self, n: usize, key: &[u8], expiration: Option<i64>, meta: Option<&[u8]>) {
+        let out = &mut self.out;
+        if n == 0 {
+            out.extend_from_slice(b"{\"keys\":[");
+        }
+        json_entry_head(out, n, key, expiration);
+        if let Some(m) = meta {
+            out.extend_from_slice(b",\"metadata\":");
+            if serde_json::from_slice::<serde::de::IgnoredAny>(m).is_ok() {
+                out.extend_from_slice(m);
+            } else {
+                json_str(out, &String::from_utf8_lossy(m));
+            }
+        }
+        out.push(b'}');
+    }
+
+    fn finish(&mut self, n: usize, more: bool, cursor: Option<&str>) -> Reply {
+        let out = &mut self.out;
+        if n == 0 {
+            out.extend_from_slice(b"{\"keys\":[");
+        }
+        out.extend_from_slice(b"],\"list_complete\":");
+        out.extend_from_slice(if more { b"false" } else { b"true" });
+        if let Some(c) = cursor {
+            // Base64url: nothing to escape.
+            out.extend_from_slice(b",\"cursor\":\"");
+            out.extend_from_slice(c.as_bytes());
+            out.push(b'"');
+        }
+        out.push(b'}');
+        Reply::Bulk(std::mem::take(out).into())
+    }
+}
+
+/// The start of the `n`th `{name, expiration?, ...` of a JSON page (a comma before all but
+/// the first), up to where metadata would go. A name that is not UTF-8 (plain SET can write
+/// one) is shown with U+FFFD for its bad bytes; its cursor stays exact.
+pub fn json_entry_head(out: &mut Vec<u8>, n: usize, key: &[u8], expiration: Option<i64>) {
+    out.extend_from_slice(if n == 0 { b"{\"name\":" } else { b",{\"name\":" });
+    json_str(out, &String::from_utf8_lossy(key));
+    if let Some(e) = expiration {
+        out.extend_from_slice(b",\"expiration\":");
+        out.extend_from_slice(itoa::Buffer::new().format(e).as_bytes());
+    }
+}
+
+/// `s` as a JSON string, escaped as serde_json escapes it.
+pub fn json_str(out: &mut Vec<u8>, s: &str) {
+    // Writing to a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut *out, s);
 }
 
 /// Most keys a `KV.LIST` by a user limited by ACL key patterns passes over without listing
@@ -648,44 +749,6 @@ fn readable_starts(user: &crate::acl::User, prefix: &[u8]) -> Vec<Vec<u8>> {
     starts.sort();
     starts.dedup_by(|later, kept| later.starts_with(kept.as_slice()));
     starts
-}
-
-/// One `{name, expiration?, metadata?}` map of a RESP list page.
-fn resp_list_entry(out: &mut BytesMut, proto: Protocol, key: &[u8], deadline: Option<i64>, meta: Option<&[u8]>) {
-    encode::put_map_header(out, 1 + deadline.is_some() as usize + meta.is_some() as usize, proto);
-    encode::put_bulk(out, b"name");
-    encode::put_bulk(out, key);
-    if let Some(d) = deadline {
-        encode::put_bulk(out, b"expiration");
-        encode::put_int(out, d.div_euclid(1000));
-    }
-    if let Some(m) = meta {
-        encode::put_bulk(out, b"metadata");
-        encode::put_bulk(out, m);
-    }
-}
-
-/// One `{name, expiration?, metadata?}` of a JSON list page (the `n`th). A name that is not
-/// UTF-8 (plain SET can write one) is shown with U+FFFD for its bad bytes; its cursor stays
-/// exact. Metadata is JSON already (KV.PUT checks it); anything else is shown as a string.
-fn json_list_entry(out: &mut BytesMut, n: usize, key: &[u8], deadline: Option<i64>, meta: Option<&[u8]>) {
-    use bytes::BufMut;
-    use std::io::Write;
-    let mut w = out.writer();
-    let _ = w.write_all(if n == 0 { b"{\"name\":" } else { b",{\"name\":" });
-    let _ = serde_json::to_writer(&mut w, &*String::from_utf8_lossy(key));
-    if let Some(d) = deadline {
-        let _ = write!(w, ",\"expiration\":{}", d.div_euclid(1000));
-    }
-    if let Some(m) = meta {
-        let _ = w.write_all(b",\"metadata\":");
-        if serde_json::from_slice::<serde::de::IgnoredAny>(m).is_ok() {
-            let _ = w.write_all(m);
-        } else {
-            let _ = serde_json::to_writer(&mut w, &*String::from_utf8_lossy(m));
-        }
-    }
-    let _ = w.write_all(b"}");
 }
 
 /// The reply of the bulk commands: `{successful_key_count, unsuccessful_keys}`.

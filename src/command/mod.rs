@@ -55,6 +55,10 @@ pub struct Session {
     /// A write command ran since the replies were last sent: they wait for the log
     /// (`Aof::make_durable`) before they leave.
     pub wrote: bool,
+    /// The shape the next `KV.LIST` writes its page in, when not its own RESP or `FORMAT json`
+    /// reply: an HTTP surface's body (`http::Call::run_list` sets it for one command). The
+    /// page then leaves in the shape it was written in, not as JSON parsed and written again.
+    pub list_writer: Option<Box<dyn kv::ListWriter>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,6 +89,7 @@ impl Session {
             acl_gen,
             in_exec: false,
             wrote: false,
+            list_writer: None,
         }
     }
 }

@@ -320,6 +320,20 @@ impl Call {
         }
     }
 
+    /// Runs a `KV.LIST` whose page `writer` writes in its final shape (an HTTP surface's
+    /// body), through the same dispatch, checks and walk as any other command; returns the
+    /// body.
+    pub fn run_list(&mut self, argv: Vec<Bytes>, writer: Box<dyn command::kv::ListWriter>) -> Result<Bytes, HttpError> {
+        self.session.list_writer = Some(writer);
+        let reply = self.run(argv);
+        // Refused before KV.LIST ran (ACL, loading...): the writer is not for a later command.
+        self.session.list_writer = None;
+        match reply? {
+            Reply::Bulk(body) => Ok(body),
+            _ => Err(HttpError::new(500, crate::errors::api::INTERNAL, "unexpected reply")),
+        }
+    }
+
     /// Waits until the log holds what the commands wrote (written, or fsynced under
     /// `appendfsync always`), as a RESP reply waits before it leaves. If the log failed, the
     /// answer is an error: no write is acknowledged that the log does not hold.
@@ -586,6 +600,16 @@ pub fn text(reply: Option<&Reply>) -> Option<String> {
     }
 }
 
+/// A 200 with a JSON body already written.
+pub fn json_body(body: Bytes) -> Response {
+    let mut resp = Response::new(Body::from(body));
+    resp.headers_mut().insert(
+        axum::http::header::CONTENT_TYPE,
+        axum::http::HeaderValue::from_static("application/json"),
+    );
+    resp
+}
+
 /// Stored metadata as a JSON value (it is JSON text: KV.PUT checks it).
 pub fn metadata_json(reply: Option<&Reply>) -> serde_json::Value {
     match reply {
@@ -594,6 +618,144 @@ pub fn metadata_json(reply: Option<&Reply>) -> serde_json::Value {
         }
         _ => serde_json::Value::Null,
     }
+}
+
+/// Stored metadata as the HTTP surfaces show it, written to `out`: the JSON text that
+/// `metadata_json`'s value serialises to (compact, members in their order, a repeated member
+/// once, numbers and escapes as serde_json writes them), or a JSON string of the text when
+/// it does not parse. `keys` is scratch for `is_canonical`.
+///
+/// Most metadata is stored in that form already (clients send compact JSON); it is then
+/// copied as it is, and only the rest is parsed and written again.
+pub fn write_metadata(out: &mut Vec<u8>, meta: &[u8], keys: &mut Vec<(usize, usize)>) {
+    if is_canonical(meta, keys) {
+        out.extend_from_slice(meta);
+        return;
+    }
+    match serde_json::from_slice::<serde_json::Value>(meta) {
+        // Writing to a Vec cannot fail.
+        Ok(v) => drop(serde_json::to_writer(&mut *out, &v)),
+        Err(_) => command::kv::json_str(out, &String::from_utf8_lossy(meta)),
+    }
+}
+
+/// Whether `text` is exactly what serde_json writes for the value it parses to, so that
+/// parsing and writing it again would give it back unchanged: no whitespace, no repeated
+/// member in an object, integers only (up to 18 digits: within i64 and u64; `-0` is a float),
+/// strings with only the escapes serde_json writes. Conservative: `false` sends the text the
+/// slow way, which is always right. `keys` is scratch (the members seen in the open objects).
+fn is_canonical(text: &[u8], keys: &mut Vec<(usize, usize)>) -> bool {
+    // Deep enough for any real metadata, well within serde_json's recursion limit (128).
+    const MAX_DEPTH: usize = 32;
+    fn value(t: &[u8], i: usize, depth: usize, keys: &mut Vec<(usize, usize)>) -> Option<usize> {
+        match *t.get(i)? {
+            b'"' => string(t, i),
+            b'{' => {
+                if depth == MAX_DEPTH {
+                    return None;
+                }
+                if t.get(i + 1) == Some(&b'}') {
+                    return Some(i + 2);
+                }
+                let base = keys.len();
+                let mut i = i + 1;
+                loop {
+                    let end = string(t, i)?;
+                    let key = &t[i..end];
+                    // Canonical strings are equal exactly when their texts are.
+                    if keys[base..].iter().any(|&(s, e)| &t[s..e] == key) {
+                        return None;
+                    }
+                    keys.push((i, end));
+                    if t.get(end) != Some(&b':') {
+                        return None;
+                    }
+                    i = value(t, end + 1, depth + 1, keys)?;
+                    match t.get(i) {
+                        Some(b',') => i += 1,
+                        Some(b'}') => {
+                            keys.truncate(base);
+                            return Some(i + 1);
+                        }
+                        _ => return None,
+                    }
+                }
+            }
+            b'[' => {
+                if depth == MAX_DEPTH {
+                    return None;
+                }
+                if t.get(i + 1) == Some(&b']') {
+                    return Some(i + 2);
+                }
+                let mut i = i + 1;
+                loop {
+                    i = value(t, i, depth + 1, keys)?;
+                    match t.get(i) {
+                        Some(b',') => i += 1,
+                        Some(b']') => return Some(i + 1),
+                        _ => return None,
+                    }
+                }
+            }
+            b't' => t[i..].starts_with(b"true").then_some(i + 4),
+            b'f' => t[i..].starts_with(b"false").then_some(i + 5),
+            b'n' => t[i..].starts_with(b"null").then_some(i + 4),
+            _ => number(t, i),
+        }
+    }
+    // `-?(0|[1-9][0-9]*)`, 1..=18 digits, not `-0`.
+    fn number(t: &[u8], i: usize) -> Option<usize> {
+        let neg = t.get(i) == Some(&b'-');
+        let start = i + neg as usize;
+        let digits = t[start.min(t.len())..]
+            .iter()
+            .take_while(|b| b.is_ascii_digit())
+            .count();
+        let end = start + digits;
+        let ok = (1..=18).contains(&digits)
+            && (t[start] != b'0' || (digits == 1 && !neg))
+            && !matches!(t.get(end), Some(b'.' | b'e' | b'E'));
+        ok.then_some(end)
+    }
+    // A string from its opening quote; returns the index after its closing one.
+    fn string(t: &[u8], i: usize) -> Option<usize> {
+        if t.get(i) != Some(&b'"') {
+            return None;
+        }
+        let mut i = i + 1;
+        loop {
+            match *t.get(i)? {
+                b'"' => return Some(i + 1),
+                b'\\' => {
+                    i += match *t.get(i + 1)? {
+                        b'"' | b'\\' | b'b' | b'f' | b'n' | b'r' | b't' => 2,
+                        // serde_json writes `\u00xx` (lowercase) only for the control
+                        // bytes without a short escape.
+                        b'u' => {
+                            let hex = t.get(i + 2..i + 6)?;
+                            let lower = |b: &u8| b.is_ascii_digit() || (b'a'..=b'f').contains(b);
+                            if &hex[..2] != b"00" || !hex[2..].iter().all(lower) || hex[2] > b'1' {
+                                return None;
+                            }
+                            if matches!(&hex[2..], b"08" | b"09" | b"0a" | b"0c" | b"0d") {
+                                return None;
+                            }
+                            6
+                        }
+                        _ => return None,
+                    }
+                }
+                0..=0x1f => return None,
+                _ => i += 1,
+            }
+        }
+    }
+    if std::str::from_utf8(text).is_err() {
+        return false;
+    }
+    keys.clear();
+    value(text, 0, 0, keys) == Some(text.len())
 }
 
 /// `KV.BULKGET`'s entry for one key: `(value, metadata, expiration)`, `None` when missing.
@@ -652,5 +814,106 @@ mod tests {
         assert!(decode_path("%").is_err());
         assert!(decode_path("%4").is_err());
         assert!(decode_path("%zz").is_err());
+    }
+
+    /// What the list endpoints showed before they wrote pages themselves: the metadata
+    /// parsed as a JSON value (a string of the text when it does not parse) and written.
+    fn reference(meta: &[u8]) -> Vec<u8> {
+        serde_json::to_vec(&metadata_json(Some(&Reply::Bulk(Bytes::copy_from_slice(meta))))).unwrap()
+    }
+
+    fn check(meta: &[u8]) {
+        let mut out = b"x".to_vec();
+        write_metadata(&mut out, meta, &mut Vec::new());
+        assert_eq!(
+            String::from_utf8_lossy(&out[1..]),
+            String::from_utf8_lossy(&reference(meta)),
+            "{:?}",
+            String::from_utf8_lossy(meta)
+        );
+    }
+
+    #[test]
+    fn metadata_is_written_as_serde_json_writes_it() {
+        let canonical: &[&str] = &[
+            r#"{"a":1,"b":[true,false,null,{}],"c":"x\"\\\n\u0001\u001f😀"}"#,
+            "[]",
+            "0",
+            "-12",
+            "123456789012345678",
+            r#""""#,
+            r#"{"a":{"a":{"b":1}},"b":2}"#,
+        ];
+        for m in canonical {
+            assert!(is_canonical(m.as_bytes(), &mut Vec::new()), "{m}");
+            check(m.as_bytes());
+        }
+        let other: &[&[u8]] = &[
+            br#"{"a":1,"a":2}"#,
+            br#"{"a":{"x":1},"b":{"x":1,"x":1}}"#,
+            b"-0",
+            b"1.0",
+            b"1e3",
+            b"1234567890123456789",
+            b"18446744073709551616",
+            b"1e400",
+            br#""\/""#,
+            br#""\u0041""#,
+            br#""\u000a""#,
+            br#""\u001F""#,
+            br#""\ud83d\ude00""#,
+            br#""\ud800""#,
+            b" 1",
+            b"[1 ]",
+            b"",
+            b"nope",
+            b"{\"a\":1",
+            b"\"\xff\"",
+            b"01",
+            b"[1,]",
+            b"true false",
+        ];
+        for m in other {
+            assert!(!is_canonical(m, &mut Vec::new()), "{:?}", String::from_utf8_lossy(m));
+            check(m);
+        }
+        let deep = format!("{}{}", "[".repeat(200), "]".repeat(200));
+        check(deep.as_bytes());
+        let deep = format!("{}1{}", "[".repeat(40), "]".repeat(40));
+        check(deep.as_bytes());
+    }
+
+    fn json_text() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        // Mostly canonical pieces, so that the fast path is taken for nested values too.
+        let leaf = prop_oneof![
+            3 => "-?(0|[1-9][0-9]{0,17})",
+            1 => "-?(0|[1-9][0-9]{0,21})(\\.[0-9]{1,3})?([eE][+-]?[0-9]{1,3})?",
+            3 => "\"([a-z é😀/\u{7f}]|\\\\[\"\\\\bfnrt]|\\\\u001[0-9a-f])*\"",
+            1 => "\"([a-z é😀/\u{7f}]|\\\\[\"\\\\/bfnrt]|\\\\u00[0-9a-fA-F]{2}|\\\\u[0-9a-f]{4})*\"",
+            1 => "true|false|null|nul|[ ]",
+        ];
+        leaf.prop_recursive(4, 48, 6, |inner| {
+            let sep = || prop_oneof![6 => Just(","), 1 => Just(", "), 1 => Just(" ,")];
+            prop_oneof![
+                (prop::collection::vec(inner.clone(), 0..5), sep()).prop_map(|(v, s)| format!("[{}]", v.join(s))),
+                (
+                    prop::collection::vec(("\"[a-e]{0,2}\"", inner), 0..5),
+                    sep(),
+                    prop_oneof![6 => Just(":"), 1 => Just(" :"), 1 => Just(": ")]
+                )
+                    .prop_map(|(v, s, c)| {
+                        let members: Vec<String> = v.into_iter().map(|(k, x)| format!("{k}{c}{x}")).collect();
+                        format!("{{{}}}", members.join(s))
+                    }),
+            ]
+        })
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn metadata_matches_serde_json(text in json_text()) {
+            check(text.as_bytes());
+        }
     }
 }

@@ -6,13 +6,15 @@
 //! FORMAT json` for keys, `KV.GETWITHMETADATA ... WITHEXPIRATION`, `KV.PUT`, `KV.DELETE`,
 //! `KV.BULKPUT`, `KV.BULKDELETE`, `KV.BULKGET` for values. Answers are Cloudflare's envelope
 //! `{success, errors: [{code, message}], messages, result, result_info?}`, except a value,
-//! which is its raw bytes.
+//! which is its raw bytes. A key list's envelope is written by `KV.LIST` itself as it walks
+//! the keys (`KeysPage`, through `Call::run_list`), not parsed from its JSON and written again.
 //!
 //! Keys in the path are percent-decoded exactly once, from the raw path (`+` stays `+`, `%2F`
 //! is a `/` inside the key).
 
 use super::auth::{self, Who};
 use super::{arg, field, read_body, text, word, BodyError, Call, Conn, Params};
+use crate::command::kv::{json_entry_head, ListWriter};
 use crate::errors::{api, HttpError, KvError};
 use crate::kv::limits;
 use crate::protocol::Reply;
@@ -368,12 +370,49 @@ async fn keys(State(shared): State<Arc<Shared>>, Extension(who): Extension<Who>,
     if let Some(c) = params.get("cursor") {
         argv.extend([word("CURSOR"), arg(c)]);
     }
-    let reply = call.run(argv).map_err(|e| rest_error(op, e))?;
-    let page = list_page(&reply)?;
-    let keys = page.get("keys").cloned().unwrap_or(Value::Array(Vec::new()));
-    let count = keys.as_array().map_or(0, Vec::len);
-    let cursor = page.get("cursor").cloned().unwrap_or(Value::String(String::new()));
-    ok_paged(keys, json!({"count": count, "cursor": cursor}))
+    let body = call
+        .run_list(argv, Box::new(KeysPage::default()))
+        .map_err(|e| rest_error(op, e))?;
+    Ok(super::json_body(body))
+}
+
+/// The body of a key list, written as `KV.LIST` walks it: Cloudflare's envelope with the
+/// entries as `result` and `result_info: {count, cursor}` (the cursor empty on the last page).
+struct KeysPage {
+    out: Vec<u8>,
+    /// Scratch for `write_metadata`, kept for the page.
+    keys: Vec<(usize, usize)>,
+}
+
+impl Default for KeysPage {
+    fn default() -> KeysPage {
+        KeysPage {
+            out: br#"{"success":true,"errors":[],"messages":[],"result":["#.to_vec(),
+            keys: Vec::new(),
+        }
+    }
+}
+
+impl ListWriter for KeysPage {
+    fn entry(&mut self, n: usize, key: &[u8], expiration: Option<i64>, meta: Option<&[u8]>) {
+        json_entry_head(&mut self.out, n, key, expiration);
+        if let Some(m) = meta {
+            self.out.extend_from_slice(br#","metadata":"#);
+            super::write_metadata(&mut self.out, m, &mut self.keys);
+        }
+        self.out.push(b'}');
+    }
+
+    fn finish(&mut self, n: usize, _more: bool, cursor: Option<&str>) -> Reply {
+        let out = &mut self.out;
+        out.extend_from_slice(br#"],"result_info":{"count":"#);
+        out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
+        // Base64url: nothing to escape.
+        out.extend_from_slice(br#","cursor":""#);
+        out.extend_from_slice(cursor.unwrap_or_default().as_bytes());
+        out.extend_from_slice(br#""}}"#);
+        Reply::Bulk(std::mem::take(out).into())
+    }
 }
 
 /// The `prefix` of a list: like keys, it must decode to UTF-8 (a prefix with U+FFFD in place
@@ -382,14 +421,6 @@ pub fn prefix_of(params: &Params) -> Result<Option<&str>, HttpError> {
     match params.get_checked("prefix") {
         Some((_, false)) => Err(HttpError::kv(&KvError::PrefixNotDecodable)),
         p => Ok(p.map(|(p, _)| p)),
-    }
-}
-
-/// `KV.LIST ... FORMAT json`'s page.
-pub fn list_page(reply: &Reply) -> Result<Map<String, Value>, HttpError> {
-    match reply {
-        Reply::Bulk(b) => serde_json::from_slice(b).map_err(|e| HttpError::new(500, api::INTERNAL, e.to_string())),
-        _ => Err(HttpError::new(500, api::INTERNAL, "unexpected reply")),
     }
 }
 

@@ -20,6 +20,7 @@
 //! on GET into null, which would hide a misconfigured binding.
 
 use super::{arg, auth, bulk_entry, field, metadata_json, read_body, word, Call, Conn, HttpError, Params};
+use crate::command::kv::{json_entry_head, json_str, ListWriter};
 use crate::errors::{api, KvError};
 use crate::protocol::Reply;
 use crate::server::shared::Shared;
@@ -195,27 +196,62 @@ fn list(call: &mut Call, params: &Params) -> Result<Response, HttpError> {
             argv.extend([word(opt), arg(v)]);
         }
     }
-    let reply = call.run(argv).map_err(binding_error)?;
-    let mut page = super::rest::list_page(&reply)?;
-    // workerd parses each key's metadata from a JSON string (Miniflare sends it so).
-    if let Some(Value::Array(keys)) = page.get_mut("keys") {
-        for k in keys {
-            if let Some(m) = k.get_mut("metadata") {
-                *m = Value::String(m.to_string());
-            }
+    let body = call
+        .run_list(argv, Box::new(ListBody::default()))
+        .map_err(binding_error)?;
+    Ok(super::json_body(body))
+}
+
+/// The body of a list, written as `KV.LIST` walks it: `{keys, list_complete, cursor?,
+/// cacheStatus}`, each key's metadata as JSON text in a string (workerd parses it from one, as
+/// Miniflare sends it).
+struct ListBody {
+    out: Vec<u8>,
+    /// Scratch: one key's metadata as JSON text, and `write_metadata`'s.
+    meta: Vec<u8>,
+    keys: Vec<(usize, usize)>,
+}
+
+impl Default for ListBody {
+    fn default() -> ListBody {
+        ListBody {
+            out: br#"{"keys":["#.to_vec(),
+            meta: Vec::new(),
+            keys: Vec::new(),
         }
     }
-    page.insert("cacheStatus".into(), Value::Null);
-    json_response(&Value::Object(page))
+}
+
+impl ListWriter for ListBody {
+    fn entry(&mut self, n: usize, key: &[u8], expiration: Option<i64>, meta: Option<&[u8]>) {
+        json_entry_head(&mut self.out, n, key, expiration);
+        if let Some(m) = meta {
+            self.meta.clear();
+            super::write_metadata(&mut self.meta, m, &mut self.keys);
+            self.out.extend_from_slice(br#","metadata":"#);
+            // `write_metadata` writes UTF-8 (serde_json's text, or the stored text checked).
+            json_str(&mut self.out, std::str::from_utf8(&self.meta).unwrap_or_default());
+        }
+        self.out.push(b'}');
+    }
+
+    fn finish(&mut self, _n: usize, more: bool, cursor: Option<&str>) -> Reply {
+        let out = &mut self.out;
+        out.extend_from_slice(br#"],"list_complete":"#);
+        out.extend_from_slice(if more { b"false" } else { b"true" });
+        if let Some(c) = cursor {
+            // Base64url: nothing to escape.
+            out.extend_from_slice(br#","cursor":""#);
+            out.extend_from_slice(c.as_bytes());
+            out.push(b'"');
+        }
+        out.extend_from_slice(br#","cacheStatus":null}"#);
+        Reply::Bulk(std::mem::take(out).into())
+    }
 }
 
 fn json_response(v: &Value) -> Result<Response, HttpError> {
-    let mut resp = Response::new(Body::from(v.to_string()));
-    resp.headers_mut().insert(
-        axum::http::header::CONTENT_TYPE,
-        axum::http::HeaderValue::from_static("application/json"),
-    );
-    Ok(resp)
+    Ok(super::json_body(v.to_string().into()))
 }
 
 /// `POST /bulk/get`: per key the value (text or parsed JSON), `{value, metadata}` with
