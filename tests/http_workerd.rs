@@ -785,3 +785,19 @@ fn list_bytes_are_exact() {
 fn exact(s: &str) -> String {
     s.replace("<DEL>", "\u{7f}")
 }
+
+/// Metadata KV.PUT accepts as JSON but serde_json cannot hold as a value is listed as the
+/// JSON text of a string (it made the whole list fail when the page was parsed again).
+#[test]
+fn list_metadata_past_serde_json() {
+    let (s, h) = start(&[]);
+    let id = create_ns(&h, "odd", &[]);
+    let mut c = s.raw();
+    c.expect(&["SELECT", &id], "+OK\r\n");
+    c.expect(&["KV.PUT", "a", "v", "METADATA", "1e400"], "+OK\r\n");
+    let b = Binding::new(h, &id);
+    assert_eq!(
+        b.get("/").text(),
+        r#"{"keys":[{"name":"a","metadata":"\"1e400\""}],"list_complete":true,"cacheStatus":null}"#
+    );
+}
