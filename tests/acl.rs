@@ -1035,7 +1035,6 @@ fn acl_change_between_queue_and_exec() {
 /// is while EXEC runs: still in MULTI, `flags=x multi=<queued>`, `cmd=exec` (redis-server
 /// 7.0.15 for this sequence; its obl= is the replies buffered so far, edgekv's is 0).
 #[test]
-#[ignore = "server bug: EXEC-time ACL LOG entries show flags=N multi=-1 (the client already out of MULTI)"]
 fn acl_log_exec_time_denials_show_the_client_in_multi() {
     let s = Server::start();
     let mut admin = s.raw();

@@ -521,6 +521,40 @@ fn client_list_flags_follow_the_connection() {
     c.expect(&["CLIENT", "NO-TOUCH", "yes"], SYNTAX);
 }
 
+/// While EXEC runs its queue the client is still in MULTI, as in redis-server 7.0.15: a queued
+/// CLIENT INFO shows `flags=x multi=<queued> cmd=exec`; afterwards the client is out of it.
+#[test]
+fn client_info_inside_exec_shows_the_transaction() {
+    let s = Server::start();
+    let mut c = s.raw();
+    let mut o = s.raw();
+    let id = int_reply(&mut c, &["CLIENT", "ID"]);
+    c.expect(&["MULTI"], "+OK\r\n");
+    c.expect(&["CLIENT", "INFO"], "+QUEUED\r\n");
+    c.expect(&["SET", "a", "b"], "+QUEUED\r\n");
+    c.send(&resp(&[b"EXEC"]));
+    let r = c.read_reply();
+    let head = b"*2\r\n$";
+    assert!(
+        r.starts_with(head) && r.ends_with(b"\r\n+OK\r\n"),
+        "{:?}",
+        String::from_utf8_lossy(&r)
+    );
+    let line = payload(&r[4..r.len() - 5]);
+    let line = line.trim_end();
+    assert_eq!(
+        ["flags", "multi", "cmd"].map(|k| field(line, k)),
+        ["x", "2", "exec"],
+        "{line}"
+    );
+    let line = list_line(&mut o, id);
+    assert_eq!(
+        ["flags", "multi", "cmd"].map(|k| field(&line, k)),
+        ["N", "-1", "exec"],
+        "{line}"
+    );
+}
+
 #[test]
 fn client_list_filters() {
     let s = Server::start();

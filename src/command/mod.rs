@@ -431,7 +431,10 @@ pub fn execute(
 ) -> Reply {
     let started = Instant::now();
     let h = &session.handle;
-    h.last_cmd.store(idx, Ordering::Relaxed);
+    if !gate_held {
+        // Inside EXEC the client's command is EXEC (Redis's lastcmd), not the queued one.
+        h.last_cmd.store(idx, Ordering::Relaxed);
+    }
     h.last_active
         .store(started.duration_since(h.created).as_millis() as u64, Ordering::Relaxed);
     // A namespace deleted under this connection: its slot may already hold another one.

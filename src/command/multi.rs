@@ -89,6 +89,10 @@ impl Command for Exec {
             return Reply::NilArray;
         }
         let mut replies = Vec::with_capacity(queue.len());
+        // While the queue runs the client is still in MULTI, as in Redis (its execCommand
+        // discards the transaction after the loop): CLIENT INFO/LIST and ACL LOG entries
+        // show `flags=x multi=<queued>`, and `cmd=exec` (execute leaves cmd alone in EXEC).
+        ctx.session.handle.multi.store(queue.len() as i64, Ordering::Relaxed);
         ctx.session.in_exec = true;
         for argv in &queue {
             let reply = match super::resolve(argv) {
@@ -101,6 +105,7 @@ impl Command for Exec {
             replies.push(reply);
         }
         ctx.session.in_exec = false;
+        ctx.session.handle.multi.store(-1, Ordering::Relaxed);
         Reply::Array(replies)
     }
 }
