@@ -1868,3 +1868,123 @@ fn keys_list_metadata_past_serde_json() {
         )
     );
 }
+
+/// A bulk write refused for one item answers with the status of that item's error (a key
+/// too long is a 414, metadata or a value too large a 413), its text followed by the item's
+/// index; nothing of the body is written.
+#[test]
+fn bulk_item_errors_keep_their_status() {
+    let (s, h) = start(&[]);
+    let id = create_ns(&h, "items", &[]);
+    let bulk = format!("{NS}/{id}/bulk");
+    let put = |items: Value| h.json("PUT", &bulk, &[], &items);
+    expect(
+        &put(json!([{"key": "ok", "value": "v"}, {"key": "k".repeat(513), "value": "v"}])),
+        414,
+        fail(
+            INVALID,
+            "UTF-8 encoded length of 513 exceeds key length limit of 512. (item 1)",
+        ),
+    );
+    expect(
+        &put(json!([{"key": "ok", "value": "v"}, {"key": "m", "value": "v", "metadata": "m".repeat(1023)}])),
+        413,
+        fail(INVALID, "Metadata length of 1025 exceeds limit of 1024. (item 1)"),
+    );
+    expect(
+        &put(json!([{"key": "big", "value": "v".repeat(25 * 1024 * 1024 + 1)}])),
+        413,
+        fail(INVALID, "Value length of 26214401 exceeds limit of 26214400. (item 0)"),
+    );
+    expect(
+        &put(json!([{"key": "..", "value": "v"}])),
+        400,
+        fail(
+            INVALID,
+            "Illegal key name \"..\". Please use a different name. (item 0)",
+        ),
+    );
+    let mut c = resp_in(&s, &id);
+    c.expect(&["EXISTS", "ok", "m", "big"], ":0\r\n");
+}
+
+/// Every daily quota and the storage quota: 429 with code 10048 and Workers KV's text.
+#[test]
+fn every_quota_answers_429() {
+    let (_s, h) = start(&[
+        "--kv-quota-reads",
+        "2",
+        "--kv-quota-lists",
+        "1",
+        "--kv-quota-deletes",
+        "1",
+        "--kv-quota-storage",
+        "1000",
+    ]);
+    let id = create_ns(&h, "quotas", &[]);
+    assert_eq!(put_raw(&h, &id, "a", b"1").status, 200);
+    expect(
+        &put_raw(&h, &id, "b", &[b'x'; 2000]),
+        429,
+        fail(10048, "KV storage limit exceeded for the namespace."),
+    );
+    assert_eq!(h.get(&values(&id, "a")).status, 200);
+    assert_eq!(h.get(&format!("{NS}/{id}/metadata/a")).status, 200);
+    expect(
+        &h.get(&values(&id, "a")),
+        429,
+        fail(10048, "KV get() limit exceeded for the day."),
+    );
+    assert_eq!(h.get(&format!("{NS}/{id}/keys")).status, 200);
+    expect(
+        &h.get(&format!("{NS}/{id}/keys")),
+        429,
+        fail(10048, "KV list() limit exceeded for the day."),
+    );
+    assert_eq!(h.send("DELETE", &values(&id, "a"), &[], Body::None).status, 200);
+    expect(
+        &h.send("DELETE", &values(&id, "a"), &[], Body::None),
+        429,
+        fail(10048, "KV delete() limit exceeded for the day."),
+    );
+}
+
+/// `kv-max-namespaces` reached is a 400; a registry file that cannot be written is a 500
+/// with code 10500 (and the namespace is not made).
+#[test]
+fn namespace_limit_and_registry_failure() {
+    let (_s, h) = start(&["--kv-max-namespaces", "1"]);
+    create_ns(&h, "one", &[]);
+    expect(
+        &h.json("POST", NS, &[], &json!({"title": "two"})),
+        400,
+        fail(
+            INVALID,
+            "The limit of 1 namespaces is reached (configuration: kv-max-namespaces)",
+        ),
+    );
+
+    let (s, h) = start(&[]);
+    let id = create_ns(&h, "kept", &[]);
+    // The registry is written to a temporary file first: a folder in its place fails it.
+    std::fs::create_dir(s.dir.path().join("namespaces.json.tmp")).unwrap();
+    let failed = fail(
+        10500,
+        "could not save the namespace registry: Is a directory (os error 21)",
+    );
+    expect(&h.json("POST", NS, &[], &json!({"title": "new"})), 500, failed.clone());
+    expect(
+        &h.json("PUT", &format!("{NS}/{id}"), &[], &json!({"title": "renamed"})),
+        500,
+        failed,
+    );
+    expect(
+        &h.get(NS),
+        200,
+        json!({
+            "success": true, "errors": [], "messages": [],
+            "result": [{"id": id, "title": "kept", "supports_url_encoding": true}],
+            "result_info": {"page": 1, "per_page": 20, "count": 1, "total_count": 1, "total_pages": 1},
+        }),
+    );
+}

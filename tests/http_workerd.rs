@@ -801,3 +801,37 @@ fn list_metadata_past_serde_json() {
         r#"{"keys":[{"name":"a","metadata":"\"1e400\""}],"list_complete":true,"cacheStatus":null}"#
     );
 }
+
+/// The storage quota and the list and delete quotas: 429 with Workers KV's text as the
+/// reason phrase.
+#[test]
+fn storage_list_and_delete_quotas_answer_429() {
+    let (_s, h) = start(&[
+        "--kv-quota-lists",
+        "1",
+        "--kv-quota-deletes",
+        "1",
+        "--kv-quota-storage",
+        "1000",
+    ]);
+    create_ns(&h, "q", &[]);
+    let b = Binding::new(h, "q");
+    ok_empty(&b.put("/k?urlencoded=true", b"v", None));
+    failed(
+        &b.put("/big?urlencoded=true", &[b'x'; 2000], None),
+        429,
+        "KV storage limit exceeded for the namespace.",
+    );
+    assert_eq!(b.get("/?key_count_limit=10").status, 200);
+    failed(
+        &b.get("/?key_count_limit=10"),
+        429,
+        "KV list() limit exceeded for the day.",
+    );
+    ok_empty(&b.delete("/k?urlencoded=true"));
+    failed(
+        &b.delete("/k?urlencoded=true"),
+        429,
+        "KV delete() limit exceeded for the day.",
+    );
+}
