@@ -194,10 +194,6 @@ pub fn noperm_changed(reason: &str) -> Reply {
     )
 }
 
-/// `ERR the selected namespace was deleted` (a connection whose namespace was dropped by
-/// `KV.NAMESPACE DELETE` must SELECT again: its slot may be reused by a new namespace).
-pub const NAMESPACE_DELETED: &str = "ERR the selected namespace was deleted; SELECT another one";
-
 /// The operations Workers KV bills and limits per day.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KvOp {
@@ -221,7 +217,8 @@ impl KvOp {
 
 /// Every Workers KV error edgekv reports, on every KV surface (`KV.*` commands, HTTP, CLI).
 /// `message` is Workers KV's text (kv-spec.md), `status` its HTTP status; RESP replies are
-/// `-ERR <message>`.
+/// `-ERR <message>`. A command answers one as `Reply::Kv`, so that the HTTP surfaces, which
+/// run commands, take the status and Cloudflare code from the kind and never from the text.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KvError {
     EmptyKey,
@@ -275,6 +272,13 @@ pub enum KvError {
     TooManyNamespaces(usize),
     /// The registry file could not be written (the change was not made).
     RegistryWrite(String),
+    /// One item of a bulk write was refused: its error and its index (the whole write is
+    /// refused with the item's status).
+    BulkItem(Box<KvError>, usize),
+    /// The connection's selected namespace was dropped by `KV.NAMESPACE DELETE`: it must
+    /// SELECT again, as its slot may be reused by a new namespace (any command, not only
+    /// `KV.*`, answers this).
+    NamespaceDeleted,
 }
 
 /// Workers KV's key length limit, in UTF-8 bytes.
@@ -339,6 +343,8 @@ impl KvError {
                 format!("The limit of {max} namespaces is reached (configuration: kv-max-namespaces)")
             }
             KvError::RegistryWrite(why) => format!("could not save the namespace registry: {why}"),
+            KvError::BulkItem(e, i) => format!("{} (item {i})", e.message()),
+            KvError::NamespaceDeleted => "the selected namespace was deleted; SELECT another one".into(),
         }
     }
 
@@ -351,15 +357,26 @@ impl KvError {
             | KvError::BulkTooLarge(_)
             | KvError::BulkGetTooLarge => 413,
             KvError::QuotaExceeded(_) | KvError::StorageQuotaExceeded => 429,
-            KvError::NamespaceNotFound => 404,
+            KvError::NamespaceNotFound | KvError::NamespaceDeleted => 404,
             KvError::RegistryWrite(_) => 500,
+            // A value too large is a 413 in a bulk write too.
+            KvError::BulkItem(e, _) => e.status(),
             _ => 400,
         }
     }
 
-    /// The RESP error reply: `-ERR <message>`.
-    pub fn reply(&self) -> Reply {
-        Reply::Error(format!("ERR {}", self.message()).into())
+    /// The RESP error code of every Workers KV error: the first word of its error line
+    /// (what INFO errorstats counts).
+    pub const CODE: &'static str = "ERR";
+
+    /// The RESP error line, without the leading `-`: `ERR <message>`.
+    pub fn line(&self) -> String {
+        format!("{} {}", Self::CODE, self.message())
+    }
+
+    /// The command's reply: the error itself, which the encoder writes as `-ERR <message>`.
+    pub fn reply(self) -> Reply {
+        Reply::Kv(Box::new(self))
     }
 }
 
@@ -373,39 +390,14 @@ impl KvError {
     /// The Cloudflare API v4 error code of this error on the REST surface (see `api`).
     pub fn api_code(&self) -> u32 {
         match self {
-            KvError::NamespaceNotFound => api::NAMESPACE_NOT_FOUND,
+            KvError::NamespaceNotFound | KvError::NamespaceDeleted => api::NAMESPACE_NOT_FOUND,
             KvError::NamespaceTitleTaken => api::TITLE_TAKEN,
             KvError::QuotaExceeded(_) | KvError::StorageQuotaExceeded => api::QUOTA,
             KvError::RegistryWrite(_) => api::INTERNAL,
+            KvError::BulkItem(e, _) => e.api_code(),
             _ => api::INVALID,
         }
     }
-}
-
-/// The status and Cloudflare API code of a Workers KV message as a `KV.*` command words it
-/// (the text after `ERR `): the HTTP surfaces run commands and get their replies as text.
-/// Everything not listed is a 400 (a unit test keeps this table in step with `KvError`).
-pub fn kv_status(message: &str) -> (u16, u32) {
-    const TABLE: &[(&str, u16, u32)] = &[
-        ("UTF-8 encoded length of ", 414, api::INVALID),
-        ("Value length of ", 413, api::INVALID),
-        ("Metadata length of ", 413, api::INVALID),
-        ("A bulk request takes at most 100000000 bytes", 413, api::INVALID),
-        ("Total size of request exceeds the limit of ", 413, api::INVALID),
-        // The daily quotas (`KV put() limit exceeded for the day.`) and the storage quota.
-        ("KV ", 429, api::QUOTA),
-        ("Unknown namespace.", 404, api::NAMESPACE_NOT_FOUND),
-        (
-            "A namespace with this account ID and title already exists",
-            400,
-            api::TITLE_TAKEN,
-        ),
-        ("could not save the namespace registry: ", 500, api::INTERNAL),
-    ];
-    TABLE
-        .iter()
-        .find(|(prefix, ..)| message.starts_with(prefix))
-        .map_or((400, api::INVALID), |&(_, status, code)| (status, code))
 }
 
 /// Cloudflare API v4 error codes. Seen in real responses (quoted by public projects and
@@ -464,11 +456,17 @@ impl HttpError {
 
     /// A Workers KV error with its status, code and text.
     pub fn kv(e: &KvError) -> HttpError {
+        if matches!(e, KvError::NamespaceDeleted) {
+            // Deleted between the request's lookup and its command: to the client, the
+            // namespace is unknown (its RESP text tells a connection to SELECT again).
+            return HttpError::kv(&KvError::NamespaceNotFound);
+        }
         HttpError::new(e.status(), e.api_code(), e.message())
     }
 
-    /// The error reply of a command run for an HTTP request: Workers KV texts keep their
-    /// statuses; NOPERM is 403, NOAUTH 401, LOADING and MISCONF 503.
+    /// Any other error reply of a command run for an HTTP request, by its Redis error code
+    /// (the first word): NOPERM is 403, NOAUTH 401, LOADING and MISCONF 503, ERR 400 (Workers
+    /// KV errors come typed, as `Reply::Kv`: see `kv`).
     pub fn from_reply(text: &[u8]) -> HttpError {
         let text = String::from_utf8_lossy(text);
         let word = text.split(' ').next().unwrap_or("");
@@ -476,15 +474,7 @@ impl HttpError {
             "NOPERM" => HttpError::new(403, api::AUTH, text),
             "NOAUTH" | "WRONGPASS" => HttpError::new(401, api::AUTH, text),
             "LOADING" | "MISCONF" => HttpError::new(503, api::UNAVAILABLE, text),
-            "ERR" => {
-                let message = &text[4.min(text.len())..];
-                if text == NAMESPACE_DELETED {
-                    // Deleted between the lookup and the command.
-                    return HttpError::kv(&KvError::NamespaceNotFound);
-                }
-                let (status, code) = kv_status(message);
-                HttpError::new(status, code, message)
-            }
+            "ERR" => HttpError::new(400, api::INVALID, &text[4.min(text.len())..]),
             _ => HttpError::new(500, api::INTERNAL, text),
         }
     }
@@ -559,16 +549,15 @@ impl HttpError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::protocol::{encode, Protocol};
 
-    /// Every Workers KV error classifies, from its text alone, to its own status and code.
-    #[test]
-    fn kv_status_follows_the_texts() {
-        let all = [
+    /// Every kind of Workers KV error with the HTTP status and Cloudflare code it answers
+    /// with (the statuses the HTTP surfaces gave when they read them from the error texts).
+    fn all() -> Vec<(KvError, u16, u32)> {
+        let item = |e: KvError| KvError::BulkItem(Box::new(e), 3);
+        let invalid = [
             KvError::EmptyKey,
             KvError::IllegalKey("..".into()),
-            KvError::KeyTooLong(513),
-            KvError::ValueTooLong(26214401),
-            KvError::MetadataTooLong(1025),
             KvError::MetadataNotJson,
             KvError::TtlTooShort("30".into(), 60),
             KvError::TtlNotPositive("0".into()),
@@ -577,12 +566,10 @@ mod tests {
             KvError::MixedExpiration,
             KvError::ListLimitTooLarge("1001".into()),
             KvError::ListLimitTooSmall("0".into()),
-            KvError::PrefixTooLong(513),
             KvError::InvalidCursor,
             KvError::BulkGetTooMany,
             KvError::BulkGetTooFew,
             KvError::BulkTooMany(10001),
-            KvError::BulkTooLarge(100000001),
             KvError::BulkFormat("x".into()),
             KvError::ValueNotJson("x".into()),
             KvError::InvalidType("x".into()),
@@ -590,24 +577,87 @@ mod tests {
             KvError::PrefixNotDecodable,
             KvError::CacheTtlTooShort("10".into(), 30),
             KvError::BulkGetNotType("json".into()),
-            KvError::BulkGetTooLarge,
-            KvError::QuotaExceeded(KvOp::Read),
-            KvError::QuotaExceeded(KvOp::Write),
-            KvError::QuotaExceeded(KvOp::Delete),
-            KvError::QuotaExceeded(KvOp::List),
-            KvError::StorageQuotaExceeded,
-            KvError::NamespaceNotFound,
-            KvError::NamespaceTitleTaken,
             KvError::NamespaceTitleEmpty,
             KvError::NamespaceTitleTooLong(513),
             KvError::TooManyNamespaces(3),
-            KvError::RegistryWrite("disk full".into()),
+            item(KvError::EmptyKey),
+            item(KvError::IllegalKey(".".into())),
+            item(KvError::MetadataNotJson),
+            item(KvError::TtlTooShort("30".into(), 60)),
+            item(KvError::ExpirationPast("1".into())),
+            item(KvError::MixedExpiration),
+            item(KvError::BulkFormat(
+                "The value of key \"k\" is not valid base64: x".into(),
+            )),
         ];
-        for e in all {
-            assert_eq!(kv_status(&e.message()), (e.status(), e.api_code()), "{e:?}");
-            let Reply::Error(text) = e.reply() else { panic!() };
-            assert_eq!(HttpError::from_reply(&text), HttpError::kv(&e), "{e:?}");
+        let mut all: Vec<_> = invalid.into_iter().map(|e| (e, 400, api::INVALID)).collect();
+        all.extend([
+            (KvError::KeyTooLong(513), 414, api::INVALID),
+            (KvError::PrefixTooLong(513), 414, api::INVALID),
+            (item(KvError::KeyTooLong(513)), 414, api::INVALID),
+            (KvError::ValueTooLong(26214401), 413, api::INVALID),
+            (KvError::MetadataTooLong(1025), 413, api::INVALID),
+            (KvError::BulkTooLarge(100000001), 413, api::INVALID),
+            (KvError::BulkGetTooLarge, 413, api::INVALID),
+            (item(KvError::ValueTooLong(26214401)), 413, api::INVALID),
+            (item(KvError::MetadataTooLong(1025)), 413, api::INVALID),
+            (KvError::QuotaExceeded(KvOp::Read), 429, api::QUOTA),
+            (KvError::QuotaExceeded(KvOp::Write), 429, api::QUOTA),
+            (KvError::QuotaExceeded(KvOp::Delete), 429, api::QUOTA),
+            (KvError::QuotaExceeded(KvOp::List), 429, api::QUOTA),
+            (KvError::StorageQuotaExceeded, 429, api::QUOTA),
+            (KvError::NamespaceNotFound, 404, api::NAMESPACE_NOT_FOUND),
+            (KvError::NamespaceDeleted, 404, api::NAMESPACE_NOT_FOUND),
+            (KvError::NamespaceTitleTaken, 400, api::TITLE_TAKEN),
+            (KvError::RegistryWrite("disk full".into()), 500, api::INTERNAL),
+        ]);
+        all
+    }
+
+    /// Each kind answers HTTP with its own status and code, and its message (a deleted
+    /// namespace as an unknown one).
+    #[test]
+    fn kv_errors_map_to_statuses_by_kind() {
+        for (e, status, code) in all() {
+            let message = match e {
+                KvError::NamespaceDeleted => KvError::NamespaceNotFound.message(),
+                _ => e.message(),
+            };
+            assert_eq!(HttpError::kv(&e), HttpError::new(status, code, message), "{e:?}");
         }
+        assert_eq!(
+            KvError::BulkItem(Box::new(KvError::KeyTooLong(513)), 7).message(),
+            "UTF-8 encoded length of 513 exceeds key length limit of 512. (item 7)"
+        );
+    }
+
+    /// A typed reply is written exactly as the error line `ERR <message>` in both protocols,
+    /// CR and LF in a message included.
+    #[test]
+    fn kv_replies_encode_as_their_error_line() {
+        let mut errors: Vec<KvError> = all().into_iter().map(|(e, ..)| e).collect();
+        errors.push(KvError::ValueNotJson("a\r\nb\n".into()));
+        for e in errors {
+            let line = format!("ERR {}", e.message());
+            for proto in [Protocol::Resp2, Protocol::Resp3] {
+                let (mut typed, mut text) = (bytes::BytesMut::new(), bytes::BytesMut::new());
+                encode::encode(&mut typed, &e.clone().reply(), proto);
+                encode::encode(&mut text, &Reply::Error(line.clone().into()), proto);
+                assert_eq!(typed, text, "{e:?}");
+            }
+        }
+        let mut out = bytes::BytesMut::new();
+        encode::encode(&mut out, &KvError::NamespaceDeleted.reply(), Protocol::Resp2);
+        assert_eq!(
+            &out[..],
+            b"-ERR the selected namespace was deleted; SELECT another one\r\n"
+        );
+    }
+
+    /// A typed error costs `Reply` no size: the success path moves replies as before.
+    #[test]
+    fn reply_size_is_unchanged() {
+        assert_eq!(std::mem::size_of::<Reply>(), std::mem::size_of::<(bytes::Bytes, u64)>());
     }
 
     #[test]
@@ -617,8 +667,10 @@ mod tests {
         assert_eq!(st("NOAUTH Authentication required."), 401);
         assert_eq!(st(LOADING), 503);
         assert_eq!(st("MISCONF Errors writing to the AOF file: x"), 503);
-        assert_eq!(st(NAMESPACE_DELETED), 404);
-        assert_eq!(st(SYNTAX), 400);
+        assert_eq!(
+            HttpError::from_reply(SYNTAX.as_bytes()),
+            HttpError::new(400, api::INVALID, "syntax error")
+        );
         assert_eq!(st("WEIRD thing"), 500);
     }
 }

@@ -854,9 +854,7 @@ impl Command for KvBulkPut {
                     // (The keys' ACL patterns were checked before: `bulkput_keys` reads them
                     // from the body for the ACL.)
                     let o = item.as_object().expect("checked above");
-                    checked.push(
-                        bulk_item(ctx, o).map_err(|e| KvError::BulkFormat(format!("{} (item {i})", e.message())))?,
-                    );
+                    checked.push(bulk_item(ctx, o).map_err(|e| KvError::BulkItem(Box::new(e), i))?);
                 }
             }
             if !bad.is_empty() {

@@ -445,7 +445,7 @@ pub fn execute(
     };
     let run = |session: &mut Session| {
         if deleted(session) {
-            return errors::err(errors::NAMESPACE_DELETED);
+            return errors::KvError::NamespaceDeleted.reply();
         }
         let mut ctx = Ctx { shared, session, now };
         (spec.run)(&mut ctx, argv)
@@ -480,10 +480,16 @@ pub fn execute(
     if shared.config.latency_tracking.load(Ordering::Relaxed) {
         shared.latency[idx].record(nanos);
     }
-    if let Reply::Error(e) = &reply {
-        let e = &*String::from_utf8_lossy(e);
-        st.failed.fetch_add(1, Ordering::Relaxed);
-        shared.count_error(e);
+    match &reply {
+        Reply::Error(e) => {
+            st.failed.fetch_add(1, Ordering::Relaxed);
+            shared.count_error(&String::from_utf8_lossy(e));
+        }
+        Reply::Kv(_) => {
+            st.failed.fetch_add(1, Ordering::Relaxed);
+            shared.count_error(errors::KvError::CODE);
+        }
+        _ => {}
     }
     shared.stats.commands_processed.fetch_add(1, Ordering::Relaxed);
     reply

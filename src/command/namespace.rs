@@ -42,7 +42,7 @@ pub fn select_for_request(
     let not_found = || KvError::NamespaceNotFound.reply();
     let found = registry.find(id_or_title).ok_or_else(not_found)?;
     // Read before the liveness check, as SELECT does: a deletion in between is noticed by
-    // the next command (`NAMESPACE_DELETED`).
+    // the next command (`KvError::NamespaceDeleted`).
     let generation = registry.generation(found.index);
     if registry.at(found.index).map(|n| n.id) != Some(found.id.clone()) {
         return Err(not_found());

@@ -303,15 +303,18 @@ impl Call {
             return Err(HttpError::from_reply(crate::errors::LOADING.as_bytes()));
         }
         command::namespace::select_for_request(&self.shared, &mut self.session, id_or_title).map_err(|r| match r {
+            Reply::Kv(e) => HttpError::kv(&e),
             Reply::Error(text) => HttpError::from_reply(&text),
             _ => HttpError::unauthenticated(),
         })
     }
 
-    /// Runs one command; an error reply becomes the HTTP error it maps to.
+    /// Runs one command; an error reply becomes the HTTP error it maps to (a Workers KV
+    /// error by its kind).
     pub fn run(&mut self, argv: Vec<Bytes>) -> Result<Reply, HttpError> {
         let reply = command::dispatch(&self.shared, &mut self.session, &argv, crate::store::now_ms());
         match reply {
+            Reply::Kv(e) => Err(HttpError::kv(&e)),
             Reply::Error(text) => Err(HttpError::from_reply(&text)),
             // The user was deleted since the request was authenticated (RESP closes such a
             // connection).

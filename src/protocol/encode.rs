@@ -159,6 +159,7 @@ pub fn encode(out: &mut BytesMut, reply: &Reply, proto: Protocol) {
             put_line_text(out, s.as_bytes());
         }
         Reply::Error(e) => put_error(out, e),
+        Reply::Kv(e) => put_error(out, e.line().as_bytes()),
         Reply::Int(n) => put_int_line(out, b':', *n),
         Reply::Bulk(b) => put_bulk(out, b),
         Reply::Nil => match proto {

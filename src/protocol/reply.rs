@@ -2,6 +2,7 @@
 //!
 //! Commands build `Reply` values; only `encode` turns them into RESP2 or RESP3 bytes.
 
+use crate::errors::KvError;
 use bytes::Bytes;
 use std::borrow::Cow;
 
@@ -17,6 +18,10 @@ pub enum Reply {
     /// An error line without the leading `-`, e.g. `ERR syntax error`. Bytes, not text: Redis
     /// echoes a client's bytes (an unknown command's name) into errors unchanged.
     Error(Bytes),
+    /// A Workers KV error, written as the error line `ERR <message>`. Kept typed rather than
+    /// as its text so that the HTTP surfaces answer with the status and Cloudflare code of
+    /// its kind. Boxed: errors are rare, and `Reply` stays as small as without it.
+    Kv(Box<KvError>),
     Int(i64),
     Bulk(Bytes),
     /// The null bulk string: `$-1` in RESP2, `_` in RESP3.
@@ -66,6 +71,6 @@ impl Reply {
     }
 
     pub fn is_error(&self) -> bool {
-        matches!(self, Reply::Error(_))
+        matches!(self, Reply::Error(_) | Reply::Kv(_))
     }
 }
