@@ -2,11 +2,16 @@
 //! change it at run time. The same names work as `--name value` flags, in a `--config FILE`
 //! (redis.conf syntax: `name value` lines, `#` comments) and through CONFIG GET/SET.
 //!
-//! It owns parsing and validation of values; it never opens sockets or touches the store.
+//! It owns parsing and validation of values, and the hot copies the request path reads (each
+//! spec's `hot` hook stores one when its value is set); a spec names what else applying a new
+//! value does (`Effect`), which CONFIG SET runs (`server::reconfigure`). It never opens
+//! sockets or touches the store.
 
 use parking_lot::RwLock;
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64};
+use std::sync::{Arc, OnceLock};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
@@ -44,11 +49,49 @@ pub enum Access {
     Protected,
 }
 
+/// What applying a new value does outside the configuration, run by CONFIG SET
+/// (`server::reconfigure`) once every value of the command is validated and stored, for
+/// each value that changed. At start-up the server reads these values
+/// itself, so only run-time changes run them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Effect {
+    /// The log switched on (written from the live data) or off; the only effect that can
+    /// fail, and then the whole CONFIG SET is undone, as Redis does.
+    Appendonly,
+    /// The log's fsync policy.
+    Appendfsync,
+    /// `requirepass` is the default user's password, as in Redis.
+    Requirepass,
+    /// The log subscriber's level.
+    Loglevel,
+    /// The slow log is trimmed to `slowlog-max-len` while it is on (Redis trims after every
+    /// command; edgekv only when an entry is added, so a shorter limit is applied here).
+    Slowlog,
+}
+
+impl Effect {
+    /// Whether applying can fail (and the whole CONFIG SET then be undone).
+    pub fn can_fail(self) -> bool {
+        self == Effect::Appendonly
+    }
+}
+
 struct Spec {
     name: &'static str,
     default: &'static str,
     kind: Kind,
     access: Access,
+    /// Stores the hot copy of a value (see `Config`), for readers on the request path: run
+    /// for every value set, at start-up as at run time, under the values' write lock (so it
+    /// never reads a value but the one it is given). It cannot fail.
+    hot: Option<fn(&Config, &str)>,
+    /// What applying a new value does beyond the configuration (CONFIG SET only).
+    effect: Option<Effect>,
+}
+
+/// A stored value's number (values are normalized when set, so the parse cannot fail).
+fn int(v: &str) -> i64 {
+    v.parse().unwrap_or(0)
 }
 
 const I: i64 = i64::MAX;
@@ -61,18 +104,24 @@ const SPECS: &[Spec] = &[
         default: "",
         kind: Kind::Str,
         access: Access::Immutable,
+        hot: None,
+        effect: None,
     },
     Spec {
         name: "appendfilename",
         default: "appendonly.aof",
         kind: Kind::Str,
         access: Access::Immutable,
+        hot: None,
+        effect: None,
     },
     Spec {
         name: "appendfsync",
         default: "everysec",
         kind: Kind::Enum(&["everysec", "always", "no"]),
         access: Access::Mutable,
+        hot: None,
+        effect: Some(Effect::Appendfsync),
     },
     // The append-only log (persist/). Switching it on at run time writes the live data to a
     // new log first; switching it off stops logging (the files stay).
@@ -81,18 +130,24 @@ const SPECS: &[Spec] = &[
         default: "yes",
         kind: Kind::Bool,
         access: Access::Mutable,
+        hot: None,
+        effect: Some(Effect::Appendonly),
     },
     Spec {
         name: "auto-aof-rewrite-min-size",
         default: "67108864",
         kind: Kind::Mem { min: 0, max: I },
         access: Access::Mutable,
+        hot: None,
+        effect: None,
     },
     Spec {
         name: "auto-aof-rewrite-percentage",
         default: "100",
         kind: Kind::Int { min: 0, max: INT_MAX },
         access: Access::Mutable,
+        hot: None,
+        effect: None,
     },
     // edgekv's own: the longest a worker keeps polling after a request before it sleeps, and
     // the longest gap between requests it polls through (server/busy_poll.rs adapts the window
@@ -102,12 +157,16 @@ const SPECS: &[Spec] = &[
         default: "50",
         kind: Kind::Int { min: 0, max: 1_000_000 },
         access: Access::Immutable,
+        hot: None,
+        effect: None,
     },
     Spec {
         name: "bind",
         default: "127.0.0.1",
         kind: Kind::Str,
         access: Access::Immutable,
+        hot: None,
+        effect: None,
     },
     // Per client class: hard limit, soft limit, soft seconds (Redis's syntax and default; the
     // `normal` class is what edgekv's clients are). A client past the hard limit, or past the
@@ -117,6 +176,8 @@ const SPECS: &[Spec] = &[
         default: "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60",
         kind: Kind::Cobl,
         access: Access::Mutable,
+        hot: Some(|c, v| c.set_output_limit(v)),
+        effect: None,
     },
     Spec {
         name: "client-query-buffer-limit",
@@ -126,36 +187,48 @@ const SPECS: &[Spec] = &[
             max: I,
         },
         access: Access::Mutable,
+        hot: Some(|c, v| c.client_query_buffer_limit.store(int(v), Relaxed)),
+        effect: None,
     },
     Spec {
         name: "daemonize",
         default: "no",
         kind: Kind::Enum(&["no"]),
         access: Access::Immutable,
+        hot: None,
+        effect: None,
     },
     Spec {
         name: "databases",
         default: "16",
         kind: Kind::Int { min: 1, max: 1 << 20 },
         access: Access::Immutable,
+        hot: None,
+        effect: None,
     },
     Spec {
         name: "dbfilename",
         default: "dump.rdb",
         kind: Kind::Str,
         access: Access::Protected,
+        hot: None,
+        effect: None,
     },
     Spec {
         name: "dir",
         default: "./edgekv-data",
         kind: Kind::Str,
         access: Access::Protected,
+        hot: None,
+        effect: None,
     },
     Spec {
         name: "hz",
         default: "10",
         kind: Kind::Int { min: 0, max: INT_MAX },
         access: Access::Mutable,
+        hot: None,
+        effect: None,
     },
     // The HTTP listener (http/): Cloudflare's REST API v4, the workerd KV binding protocol,
     // /metrics and /healthz, on every bind address; 0 turns it off.
@@ -164,6 +237,8 @@ const SPECS: &[Spec] = &[
         default: "8787",
         kind: Kind::Int { min: 0, max: 65535 },
         access: Access::Immutable,
+        hot: None,
+        effect: None,
     },
     // Most HTTP connections open at once (RESP's maxclients does not count them); never more
     // than half the process's file descriptor limit, so idle HTTP clients cannot take the
@@ -173,6 +248,8 @@ const SPECS: &[Spec] = &[
         default: "512",
         kind: Kind::Int { min: 1, max: INT_MAX },
         access: Access::Mutable,
+        hot: Some(|c, v| c.http_maxclients.store(int(v).max(1) as u64, Relaxed)),
+        effect: None,
     },
     // Seconds an HTTP client gets to send a request's headers, which includes the wait for
     // the next request on a kept-alive connection; and the grace for a request body, which
@@ -182,6 +259,8 @@ const SPECS: &[Spec] = &[
         default: "10",
         kind: Kind::Int { min: 1, max: 3600 },
         access: Access::Mutable,
+        hot: Some(|c, v| c.http_timeout_secs.store(int(v).max(1) as u64, Relaxed)),
+        effect: None,
     },
     // Bearer tokens of the HTTP surfaces, as space-separated `token:user` pairs (ACL users).
     // Empty: the HTTP listener serves loopback clients only, as the default user.
@@ -190,12 +269,16 @@ const SPECS: &[Spec] = &[
         default: "",
         kind: Kind::Str,
         access: Access::Mutable,
+        hot: Some(|c, v| *c.http_tokens.write() = Arc::new(HttpTokens::parse(v))),
+        effect: None,
     },
     Spec {
         name: "io-threads",
         default: "1",
         kind: Kind::Int { min: 1, max: 128 },
         access: Access::Immutable,
+        hot: None,
+        effect: None,
     },
     // Workers KV (kv-spec.md). Namespace slots are reserved at start, hence immutable.
     Spec {
@@ -203,6 +286,8 @@ const SPECS: &[Spec] = &[
         default: "1000",
         kind: Kind::Int { min: 0, max: 1 << 20 },
         access: Access::Immutable,
+        hot: None,
+        effect: None,
     },
     // Workers KV's minimum expiration TTL; operators may lower it (short-lived tokens, locks).
     Spec {
@@ -210,6 +295,8 @@ const SPECS: &[Spec] = &[
         default: "60",
         kind: Kind::Int { min: 1, max: INT_MAX },
         access: Access::Mutable,
+        hot: Some(|c, v| c.kv.min_ttl.store(int(v), Relaxed)),
+        effect: None,
     },
     // Daily quotas per namespace, reset at 00:00 UTC; 0 = none. Workers KV's free tier is
     // 100000 reads, 1000 writes, 1000 deletes, 1000 lists, 1gb stored.
@@ -218,36 +305,48 @@ const SPECS: &[Spec] = &[
         default: "0",
         kind: Kind::Int { min: 0, max: I },
         access: Access::Mutable,
+        hot: Some(|c, v| c.kv.quota_deletes.store(int(v), Relaxed)),
+        effect: None,
     },
     Spec {
         name: "kv-quota-lists",
         default: "0",
         kind: Kind::Int { min: 0, max: I },
         access: Access::Mutable,
+        hot: Some(|c, v| c.kv.quota_lists.store(int(v), Relaxed)),
+        effect: None,
     },
     Spec {
         name: "kv-quota-reads",
         default: "0",
         kind: Kind::Int { min: 0, max: I },
         access: Access::Mutable,
+        hot: Some(|c, v| c.kv.quota_reads.store(int(v), Relaxed)),
+        effect: None,
     },
     Spec {
         name: "kv-quota-storage",
         default: "0",
         kind: Kind::Mem { min: 0, max: I },
         access: Access::Mutable,
+        hot: Some(|c, v| c.kv.quota_storage.store(int(v), Relaxed)),
+        effect: None,
     },
     Spec {
         name: "kv-quota-writes",
         default: "0",
         kind: Kind::Int { min: 0, max: I },
         access: Access::Mutable,
+        hot: Some(|c, v| c.kv.quota_writes.store(int(v), Relaxed)),
+        effect: None,
     },
     Spec {
         name: "latency-tracking",
         default: "yes",
         kind: Kind::Bool,
         access: Access::Mutable,
+        hot: Some(|c, v| c.latency_tracking.store(v == "yes", Relaxed)),
+        effect: None,
     },
     // The percentiles INFO latencystats prints for each command.
     Spec {
@@ -255,12 +354,16 @@ const SPECS: &[Spec] = &[
         default: "50 99 99.9",
         kind: Kind::Percentiles,
         access: Access::Mutable,
+        hot: None,
+        effect: None,
     },
     Spec {
         name: "lazyfree-lazy-user-flush",
         default: "no",
         kind: Kind::Bool,
         access: Access::Mutable,
+        hot: None,
+        effect: None,
     },
     // Structured logs through tracing: human-readable `text` or one JSON object per line.
     Spec {
@@ -268,18 +371,24 @@ const SPECS: &[Spec] = &[
         default: "text",
         kind: Kind::Enum(&["text", "json"]),
         access: Access::Immutable,
+        hot: None,
+        effect: None,
     },
     Spec {
         name: "logfile",
         default: "",
         kind: Kind::Str,
         access: Access::Immutable,
+        hot: None,
+        effect: None,
     },
     Spec {
         name: "loglevel",
         default: "notice",
         kind: Kind::Enum(&["debug", "verbose", "notice", "warning", "nothing"]),
         access: Access::Mutable,
+        hot: None,
+        effect: Some(Effect::Loglevel),
     },
     Spec {
         name: "maxclients",
@@ -289,36 +398,48 @@ const SPECS: &[Spec] = &[
             max: u32::MAX as i64,
         },
         access: Access::Mutable,
+        hot: Some(|c, v| c.maxclients.store(int(v), Relaxed)),
+        effect: None,
     },
     Spec {
         name: "maxmemory",
         default: "0",
         kind: Kind::UMem,
         access: Access::Mutable,
+        hot: None,
+        effect: None,
     },
     Spec {
         name: "maxmemory-policy",
         default: "noeviction",
         kind: Kind::Enum(&["noeviction"]),
         access: Access::Mutable,
+        hot: None,
+        effect: None,
     },
     Spec {
         name: "pidfile",
         default: "",
         kind: Kind::Str,
         access: Access::Immutable,
+        hot: None,
+        effect: None,
     },
     Spec {
         name: "port",
         default: "6379",
         kind: Kind::Int { min: 0, max: 65535 },
         access: Access::Immutable,
+        hot: None,
+        effect: None,
     },
     Spec {
         name: "protected-mode",
         default: "yes",
         kind: Kind::Bool,
         access: Access::Mutable,
+        hot: None,
+        effect: None,
     },
     Spec {
         name: "proto-max-bulk-len",
@@ -328,48 +449,64 @@ const SPECS: &[Spec] = &[
             max: I,
         },
         access: Access::Mutable,
+        hot: Some(|c, v| c.proto_max_bulk_len.store(int(v), Relaxed)),
+        effect: None,
     },
     Spec {
         name: "requirepass",
         default: "",
         kind: Kind::Str,
         access: Access::Mutable,
+        hot: None,
+        effect: Some(Effect::Requirepass),
     },
     Spec {
         name: "save",
         default: "",
         kind: Kind::Save,
         access: Access::Mutable,
+        hot: None,
+        effect: None,
     },
     Spec {
         name: "slowlog-log-slower-than",
         default: "10000",
         kind: Kind::Int { min: -1, max: I },
         access: Access::Mutable,
+        hot: Some(|c, v| c.slowlog_slower_than.store(int(v), Relaxed)),
+        effect: Some(Effect::Slowlog),
     },
     Spec {
         name: "slowlog-max-len",
         default: "128",
         kind: Kind::Int { min: 0, max: I },
         access: Access::Mutable,
+        hot: Some(|c, v| c.slowlog_max_len.store(int(v), Relaxed)),
+        effect: Some(Effect::Slowlog),
     },
     Spec {
         name: "tcp-backlog",
         default: "511",
         kind: Kind::Int { min: 0, max: I },
         access: Access::Immutable,
+        hot: None,
+        effect: None,
     },
     Spec {
         name: "tcp-keepalive",
         default: "300",
         kind: Kind::Int { min: 0, max: INT_MAX },
         access: Access::Mutable,
+        hot: None,
+        effect: None,
     },
     Spec {
         name: "timeout",
         default: "0",
         kind: Kind::Int { min: 0, max: INT_MAX },
         access: Access::Mutable,
+        hot: Some(|c, v| c.timeout.store(int(v), Relaxed)),
+        effect: None,
     },
     // TLS (rustls, ring provider), Redis's names. With tls-port set, a second listener speaks
     // TLS on the bind address; certificates are read at start.
@@ -378,30 +515,40 @@ const SPECS: &[Spec] = &[
         default: "yes",
         kind: Kind::Enum(&["yes", "no", "optional"]),
         access: Access::Immutable,
+        hot: None,
+        effect: None,
     },
     Spec {
         name: "tls-ca-cert-file",
         default: "",
         kind: Kind::Str,
         access: Access::Immutable,
+        hot: None,
+        effect: None,
     },
     Spec {
         name: "tls-cert-file",
         default: "",
         kind: Kind::Str,
         access: Access::Immutable,
+        hot: None,
+        effect: None,
     },
     Spec {
         name: "tls-key-file",
         default: "",
         kind: Kind::Str,
         access: Access::Immutable,
+        hot: None,
+        effect: None,
     },
     Spec {
         name: "tls-port",
         default: "0",
         kind: Kind::Int { min: 0, max: 65535 },
         access: Access::Immutable,
+        hot: None,
+        effect: None,
     },
 ];
 
@@ -638,21 +785,10 @@ fn check_bounds(n: i64, min: i64, max: i64) -> Result<(), ConfigError> {
 }
 
 type LoglevelHook = Box<dyn Fn(&str) + Send + Sync>;
-static LOGLEVEL_HOOK: std::sync::OnceLock<LoglevelHook> = std::sync::OnceLock::new();
 
-/// Registers what applies a new `loglevel` (the binary's log subscriber; set once at start).
-pub fn on_loglevel(f: impl Fn(&str) + Send + Sync + 'static) {
-    let _ = LOGLEVEL_HOOK.set(Box::new(f));
-}
-
-/// Applies a `loglevel` changed at run time (CONFIG SET).
-pub fn apply_loglevel(level: &str) {
-    if let Some(hook) = LOGLEVEL_HOOK.get() {
-        hook(level);
-    }
-}
-
-/// The live configuration. Values read on the request path have atomic copies.
+/// The live configuration. Values read on the request path have hot copies here (atomics, or
+/// an `Arc` swapped on change), stored by their spec's `hot` hook whenever a value is set, so
+/// that readers load them without parsing or a map lookup.
 pub struct Config {
     values: RwLock<BTreeMap<&'static str, String>>,
     pub proto_max_bulk_len: AtomicI64,
@@ -669,9 +805,13 @@ pub struct Config {
     pub slowlog_max_len: AtomicI64,
     /// `latency-tracking`: per-command latency histograms are recorded.
     pub latency_tracking: AtomicBool,
-    /// Bumped after every change of a value, so that a reader can cache what it derives
-    /// from one (the HTTP tokens) until the next change.
-    generation: AtomicU64,
+    /// `http-timeout` (seconds) and `http-maxclients`, read by the HTTP listener.
+    http_timeout_secs: AtomicU64,
+    http_maxclients: AtomicU64,
+    /// `http-tokens`, parsed once per change: every HTTP request reads it.
+    http_tokens: RwLock<Arc<HttpTokens>>,
+    /// What applies a new `loglevel` (the binary's log subscriber, registered once at start).
+    loglevel_hook: OnceLock<LoglevelHook>,
 }
 
 /// Hot copies of the Workers KV settings (0 = no quota).
@@ -683,6 +823,39 @@ pub struct KvHot {
     pub quota_deletes: AtomicI64,
     pub quota_lists: AtomicI64,
     pub quota_storage: AtomicI64,
+}
+
+/// `http-tokens`, parsed: each token's SHA-256 digest and its user (http/auth.rs compares
+/// them).
+#[derive(Default)]
+pub struct HttpTokens {
+    /// Anything is configured (even pairs without a user, which admit no one).
+    pub configured: bool,
+    pub pairs: Vec<([u8; 32], String)>,
+}
+
+impl HttpTokens {
+    /// Space-separated `token:user` pairs. The user is after the last `:` (tokens may hold
+    /// colons, ACL user names here may not); a pair without one is ignored.
+    pub fn parse(text: &str) -> HttpTokens {
+        let pairs = text
+            .split_whitespace()
+            .filter_map(|pair| pair.rsplit_once(':'))
+            .map(|(t, user)| (crate::acl::sha256(t.as_bytes()), user.to_string()))
+            .collect();
+        HttpTokens {
+            configured: text.split_whitespace().next().is_some(),
+            pairs,
+        }
+    }
+}
+
+/// A value CONFIG SET changed: enough to apply its effect, or to put the old value back.
+pub struct Change {
+    pub name: &'static str,
+    pub old: String,
+    pub new: String,
+    pub effect: Option<Effect>,
 }
 
 impl Default for Config {
@@ -705,43 +878,43 @@ impl Config {
             slowlog_slower_than: AtomicI64::new(0),
             slowlog_max_len: AtomicI64::new(0),
             latency_tracking: AtomicBool::new(false),
-            generation: AtomicU64::new(0),
+            http_timeout_secs: AtomicU64::new(0),
+            http_maxclients: AtomicU64::new(0),
+            http_tokens: RwLock::new(Arc::default()),
+            loglevel_hook: OnceLock::new(),
         };
-        c.refresh_hot();
+        for s in SPECS {
+            if let Some(hot) = s.hot {
+                hot(&c, s.default);
+            }
+        }
         c
     }
 
-    fn refresh_hot(&self) {
-        let v = self.values.read();
-        let int = |n: &str| v.get(n).and_then(|s| s.parse::<i64>().ok()).unwrap_or(0);
-        self.proto_max_bulk_len
-            .store(int("proto-max-bulk-len"), Ordering::Relaxed);
-        self.client_query_buffer_limit
-            .store(int("client-query-buffer-limit"), Ordering::Relaxed);
-        self.maxclients.store(int("maxclients"), Ordering::Relaxed);
-        self.timeout.store(int("timeout"), Ordering::Relaxed);
-        self.slowlog_slower_than
-            .store(int("slowlog-log-slower-than"), Ordering::Relaxed);
-        self.slowlog_max_len.store(int("slowlog-max-len"), Ordering::Relaxed);
-        self.latency_tracking
-            .store(v.get("latency-tracking").is_some_and(|t| t == "yes"), Ordering::Relaxed);
-        let kv = &self.kv;
-        kv.min_ttl.store(int("kv-min-ttl"), Ordering::Relaxed);
-        kv.quota_reads.store(int("kv-quota-reads"), Ordering::Relaxed);
-        kv.quota_writes.store(int("kv-quota-writes"), Ordering::Relaxed);
-        kv.quota_deletes.store(int("kv-quota-deletes"), Ordering::Relaxed);
-        kv.quota_lists.store(int("kv-quota-lists"), Ordering::Relaxed);
-        kv.quota_storage.store(int("kv-quota-storage"), Ordering::Relaxed);
-        if let Some(Ok(c)) = v.get("client-output-buffer-limit").map(|c| parse_cobl(c)) {
+    /// Stores a normalized value and its hot copy.
+    fn store(&self, s: &'static Spec, value: String) {
+        self.store_in(&mut self.values.write(), s, value);
+    }
+
+    /// Stores a value and its hot copy under the map's write lock, so that two CONFIG SETs
+    /// at once cannot leave the hot copy of one and the value of the other (a `hot` hook
+    /// therefore never reads `values`).
+    fn store_in(&self, map: &mut BTreeMap<&'static str, String>, s: &'static Spec, value: String) -> String {
+        if let Some(hot) = s.hot {
+            hot(self, &value);
+        }
+        map.insert(s.name, value).unwrap_or_default()
+    }
+
+    fn set_output_limit(&self, value: &str) {
+        if let Ok(c) = parse_cobl(value) {
             if let Some((_, l)) = c.into_iter().find(|(class, _)| *class == 0) {
                 let [hard, soft, secs] = &self.output_limit_normal;
-                hard.store(l.hard, Ordering::Relaxed);
-                soft.store(l.soft, Ordering::Relaxed);
-                secs.store(l.soft_seconds, Ordering::Relaxed);
+                hard.store(l.hard, Relaxed);
+                soft.store(l.soft, Relaxed);
+                secs.store(l.soft_seconds, Relaxed);
             }
         }
-        // Every change of a value ends here.
-        self.generation.fetch_add(1, Ordering::Release);
     }
 
     /// A parameter's current value.
@@ -755,21 +928,16 @@ impl Config {
     }
 
     /// Sets a parameter at start-up (any parameter) or at run time (`runtime`: mutable ones
-    /// only). Names are case-insensitive.
+    /// only). Names are case-insensitive. Only the hot copy is updated: effects are CONFIG
+    /// SET's (`set_many`).
     pub fn set(&self, name: &str, value: &str, runtime: bool) -> Result<(), ConfigError> {
         let s = spec(name).ok_or(ConfigError::Unknown)?;
         if runtime && s.access != Access::Mutable {
             return Err(ConfigError::Immutable);
         }
         let v = self.normalize_current(s, value)?;
-        self.values.write().insert(s.name, v);
-        self.refresh_hot();
+        self.store(s, v);
         Ok(())
-    }
-
-    /// Changes so far: a value read after reading this is at least as new as it.
-    pub fn generation(&self) -> u64 {
-        self.generation.load(Ordering::Acquire)
     }
 
     /// `normalize`, except that a client-output-buffer-limit value changes only the classes
@@ -786,16 +954,46 @@ impl Config {
     /// The hard output buffer limit of normal clients (0: none), read after every reply.
     #[inline]
     pub fn output_hard_limit(&self) -> u64 {
-        self.output_limit_normal[0].load(Ordering::Relaxed)
+        self.output_limit_normal[0].load(Relaxed)
     }
 
     /// The output buffer limit of normal clients.
     pub fn output_limit(&self) -> OutputLimit {
         let [hard, soft, soft_seconds] = &self.output_limit_normal;
         OutputLimit {
-            hard: hard.load(Ordering::Relaxed),
-            soft: soft.load(Ordering::Relaxed),
-            soft_seconds: soft_seconds.load(Ordering::Relaxed),
+            hard: hard.load(Relaxed),
+            soft: soft.load(Relaxed),
+            soft_seconds: soft_seconds.load(Relaxed),
+        }
+    }
+
+    /// `http-timeout`: the wait for a request's headers, and a body's grace.
+    #[inline]
+    pub fn http_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.http_timeout_secs.load(Relaxed))
+    }
+
+    /// `http-maxclients`.
+    #[inline]
+    pub fn http_maxclients(&self) -> usize {
+        self.http_maxclients.load(Relaxed) as usize
+    }
+
+    /// `http-tokens`, parsed.
+    #[inline]
+    pub fn http_tokens(&self) -> Arc<HttpTokens> {
+        self.http_tokens.read().clone()
+    }
+
+    /// Registers what applies a new `loglevel` (the binary's log subscriber; once, at start).
+    pub fn on_loglevel(&self, f: impl Fn(&str) + Send + Sync + 'static) {
+        let _ = self.loglevel_hook.set(Box::new(f));
+    }
+
+    /// Applies a `loglevel` changed at run time (CONFIG SET).
+    pub fn apply_loglevel(&self, level: &str) {
+        if let Some(hook) = self.loglevel_hook.get() {
+            hook(level);
         }
     }
 
@@ -806,7 +1004,9 @@ impl Config {
 
     /// Sets several parameters atomically: all are validated before any changes (CONFIG SET
     /// with several pairs, as Redis 7 does). On failure, returns the failing (canonical) name.
-    pub fn set_many(&self, pairs: &[(String, String)]) -> Result<(), (String, ConfigError)> {
+    /// Returns the values that changed, in argument order, for their effects to be applied
+    /// (and `restore` to undo them if one fails).
+    pub fn set_many(&self, pairs: &[(String, String)]) -> Result<Vec<Change>, (String, ConfigError)> {
         let mut staged = Vec::new();
         for (n, v) in pairs {
             let s = spec(n).ok_or((n.clone(), ConfigError::Unknown))?;
@@ -814,15 +1014,32 @@ impl Config {
                 return Err((s.name.to_string(), ConfigError::Immutable));
             }
             let v = self.normalize_current(s, v).map_err(|e| (s.name.to_string(), e))?;
-            staged.push((s.name, v));
+            staged.push((s, v));
         }
+        let mut changes = Vec::new();
         let mut map = self.values.write();
-        for (n, v) in staged {
-            map.insert(n, v);
+        for (s, v) in staged {
+            let old = self.store_in(&mut map, s, v.clone());
+            if old != v {
+                changes.push(Change {
+                    name: s.name,
+                    old,
+                    new: v,
+                    effect: s.effect,
+                });
+            }
         }
-        drop(map);
-        self.refresh_hot();
-        Ok(())
+        Ok(changes)
+    }
+
+    /// Puts back the values `set_many` changed (a CONFIG SET whose effect failed).
+    pub fn restore(&self, changes: &[Change]) {
+        let mut map = self.values.write();
+        for c in changes {
+            if let Some(s) = spec(c.name) {
+                self.store_in(&mut map, s, c.old.clone());
+            }
+        }
     }
 
     /// Parameters whose name matches the glob `pattern` (CONFIG GET), in name order.
@@ -999,6 +1216,46 @@ mod tests {
             c.set("latency-tracking-info-percentiles", v, true).unwrap();
             assert_eq!(c.get("latency-tracking-info-percentiles").as_deref(), Some(shown));
         }
+    }
+
+    #[test]
+    fn set_many_reports_changes_and_restore_undoes_them() {
+        let c = Config::new();
+        assert!(!c.http_tokens().configured);
+        let pairs = |p: &[(&str, &str)]| {
+            p.iter()
+                .map(|(n, v)| (n.to_string(), v.to_string()))
+                .collect::<Vec<_>>()
+        };
+        let changes = c
+            .set_many(&pairs(&[
+                ("maxclients", "10000"),
+                ("http-tokens", "t:alice"),
+                ("http-timeout", "3"),
+                ("appendonly", "no"),
+            ]))
+            .unwrap();
+        // An unchanged value is no change (its effect does not run), as in Redis.
+        let shown: Vec<_> = changes
+            .iter()
+            .map(|ch| (ch.name, ch.old.as_str(), ch.new.as_str(), ch.effect))
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                ("http-tokens", "", "t:alice", None),
+                ("http-timeout", "10", "3", None),
+                ("appendonly", "yes", "no", Some(Effect::Appendonly)),
+            ]
+        );
+        // Hot copies follow every value.
+        assert!(c.http_tokens().configured);
+        assert_eq!(c.http_timeout(), std::time::Duration::from_secs(3));
+        c.restore(&changes);
+        assert!(!c.http_tokens().configured);
+        assert_eq!(c.http_timeout(), std::time::Duration::from_secs(10));
+        assert_eq!(c.get("appendonly").as_deref(), Some("yes"));
+        assert_eq!(c.get("http-tokens").as_deref(), Some(""));
     }
 
     #[test]

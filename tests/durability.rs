@@ -2222,6 +2222,72 @@ fn a_large_torn_record_is_a_tail_not_corruption() {
     c.expect(&["EXISTS", "big"], ":0\r\n");
 }
 
+/// A CONFIG SET whose log cannot be switched on changes nothing, as in Redis 7.0.15
+/// (`CONFIG SET maxclients 5 requirepass secret slowlog-max-len 1 appendonly yes` there, with
+/// its data folder gone, answers the error and leaves every value, the password and the slow
+/// log as they were): the values before it are put back and their effects undone.
+#[test]
+fn config_set_changes_nothing_when_the_log_cannot_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start_in(dir.path(), &["--appendonly", "no"]);
+    let mut c = Conn::open(s.port);
+    c.ok(&["CONFIG", "SET", "slowlog-log-slower-than", "0"]);
+    c.ok(&["SET", "a", "1"]);
+    c.ok(&["SET", "b", "2"]);
+    c.expect(&["SLOWLOG", "LEN"], ":3\r\n");
+    // The log's folder cannot be made: a file has its name.
+    let _ = std::fs::remove_dir_all(aof_dir(dir.path()));
+    std::fs::write(aof_dir(dir.path()), b"not a folder").unwrap();
+    let all = [
+        "CONFIG",
+        "SET",
+        "maxclients",
+        "5",
+        "requirepass",
+        "secret",
+        "slowlog-max-len",
+        "1",
+        "appendonly",
+        "yes",
+    ];
+    c.expect(
+        &all,
+        "-ERR CONFIG SET failed (possibly related to argument 'appendonly') - File exists (os error 17)\r\n",
+    );
+    c.expect(&["SLOWLOG", "LEN"], ":5\r\n");
+    c.expect(
+        &["CONFIG", "GET", "maxclients"],
+        "*2\r\n$10\r\nmaxclients\r\n$5\r\n10000\r\n",
+    );
+    c.expect(
+        &["CONFIG", "GET", "requirepass"],
+        "*2\r\n$11\r\nrequirepass\r\n$0\r\n\r\n",
+    );
+    c.expect(
+        &["CONFIG", "GET", "slowlog-max-len"],
+        "*2\r\n$15\r\nslowlog-max-len\r\n$3\r\n128\r\n",
+    );
+    c.expect(
+        &["CONFIG", "GET", "appendonly"],
+        "*2\r\n$10\r\nappendonly\r\n$2\r\nno\r\n",
+    );
+    // The default user still needs no password.
+    Conn::open(s.port).expect(&["PING"], "+PONG\r\n");
+    assert_eq!(info_field(&info(s.port), "aof_enabled"), "0");
+    // Once the folder can be made, the same command changes them all.
+    std::fs::remove_file(aof_dir(dir.path())).unwrap();
+    c.ok(&all);
+    c.expect(&["SLOWLOG", "LEN"], ":1\r\n");
+    c.expect(
+        &["CONFIG", "GET", "maxclients"],
+        "*2\r\n$10\r\nmaxclients\r\n$1\r\n5\r\n",
+    );
+    Conn::open(s.port).expect(&["PING"], "-NOAUTH Authentication required.\r\n");
+    c.expect(&["AUTH", "secret"], "+OK\r\n");
+    let persistence = payload(&c.cmd(&["INFO", "persistence"]));
+    assert_eq!(info_field(&persistence, "aof_enabled"), "1");
+}
+
 /// CONFIG SET appendonly inside MULTI: EXEC holds the store gate, the new log is written in
 /// the background, and the server goes on answering.
 #[test]

@@ -1605,6 +1605,101 @@ fn slow_bodies_are_cut_off() {
     resp_in(&s, &id).expect(&["EXISTS", "k"], ":0\r\n");
 }
 
+/// CONFIG SET http-timeout applies from the next connection on, for headers and idle
+/// keep-alive as for bodies, with the exact replies of CONFIG SET and GET.
+#[test]
+fn http_timeout_changed_at_run_time() {
+    use std::io::Write;
+    let (s, h) = start(&["--http-timeout", "60"]);
+    let id = create_ns(&h, "late", &[]);
+    let mut admin = s.raw();
+    admin.expect(&["CONFIG", "SET", "http-timeout", "1"], "+OK\r\n");
+    admin.expect(
+        &["CONFIG", "GET", "http-timeout"],
+        "*2\r\n$12\r\nhttp-timeout\r\n$1\r\n1\r\n",
+    );
+    // Well within the 60 seconds it was: an idle connection is closed after one.
+    let within = std::time::Duration::from_secs(8);
+    let mut idle = std::net::TcpStream::connect(("127.0.0.1", h.port)).unwrap();
+    assert!(closed_within(&mut idle, within).0, "an idle connection stayed open");
+    // A trickled body gets one second of grace, then 408.
+    let mut c = std::net::TcpStream::connect(("127.0.0.1", h.port)).unwrap();
+    write!(
+        c,
+        "PUT {} HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n",
+        values(&id, "k")
+    )
+    .unwrap();
+    let mut r = c.try_clone().unwrap();
+    let reader = std::thread::spawn(move || closed_within(&mut r, within));
+    for _ in 0..25 {
+        if c.write_all(b"x").is_err() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    }
+    let (closed, got) = reader.join().unwrap();
+    let got = String::from_utf8_lossy(&got);
+    assert!(closed, "a trickled body was not cut off: {got}");
+    assert!(got.starts_with("HTTP/1.1 408 "), "{got}");
+    resp_in(&s, &id).expect(&["EXISTS", "k"], ":0\r\n");
+    // Back to a long timeout: a client that pauses for longer than a second is served.
+    admin.expect(&["CONFIG", "SET", "http-timeout", "30"], "+OK\r\n");
+    let mut slow = std::net::TcpStream::connect(("127.0.0.1", h.port)).unwrap();
+    slow.write_all(b"GET /healthz HTTP/1.1\r\n").unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    slow.write_all(b"Host: x\r\nConnection: close\r\n\r\n").unwrap();
+    let (closed, got) = closed_within(&mut slow, within);
+    assert!(closed);
+    assert!(
+        got.starts_with(b"HTTP/1.1 200 OK\r\n"),
+        "{:?}",
+        String::from_utf8_lossy(&got)
+    );
+}
+
+/// CONFIG SET http-maxclients applies to the next connection accepted.
+#[test]
+fn http_maxclients_changed_at_run_time() {
+    use std::io::Write;
+    let (s, h) = start(&["--http-timeout", "60"]);
+    let mut admin = s.raw();
+    admin.expect(&["CONFIG", "SET", "http-maxclients", "1"], "+OK\r\n");
+    admin.expect(
+        &["CONFIG", "GET", "http-maxclients"],
+        "*2\r\n$15\r\nhttp-maxclients\r\n$1\r\n1\r\n",
+    );
+    let held = std::net::TcpStream::connect(("127.0.0.1", h.port)).unwrap();
+    let request = b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    let within = std::time::Duration::from_secs(10);
+    // The held connection is accepted first (its slot is taken before the next connects).
+    let mut probe = held.try_clone().unwrap();
+    probe.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    let mut buf = [0u8; 17];
+    probe.set_read_timeout(Some(within)).unwrap();
+    std::io::Read::read_exact(&mut probe, &mut buf).unwrap();
+    assert_eq!(&buf, b"HTTP/1.1 200 OK\r\n");
+    let mut extra = std::net::TcpStream::connect(("127.0.0.1", h.port)).unwrap();
+    let (closed, got) = closed_within(&mut extra, within);
+    assert!(closed);
+    assert!(
+        got.starts_with(b"HTTP/1.1 503 max number of HTTP clients reached\r\n"),
+        "{:?}",
+        String::from_utf8_lossy(&got)
+    );
+    admin.expect(&["CONFIG", "SET", "http-maxclients", "2"], "+OK\r\n");
+    let mut next = std::net::TcpStream::connect(("127.0.0.1", h.port)).unwrap();
+    next.write_all(request).unwrap();
+    let (closed, got) = closed_within(&mut next, within);
+    assert!(closed);
+    assert!(
+        got.starts_with(b"HTTP/1.1 200 OK\r\n"),
+        "{:?}",
+        String::from_utf8_lossy(&got)
+    );
+    drop(held);
+}
+
 /// Connections over `http-maxclients` are answered 503 at once and closed; RESP is served
 /// all the while, and a freed slot serves HTTP again.
 #[test]
@@ -1775,6 +1870,30 @@ fn token_changes_apply_to_the_next_request() {
     admin.expect(&["CONFIG", "SET", "http-tokens", ""], "+OK\r\n");
     assert_eq!(h.get(NS).status, 200);
     assert_eq!(h.from([127, 0, 0, 2]).get(NS).status, 403);
+}
+
+/// A CONFIG SET that fails as a whole (the log cannot be switched on) leaves the tokens as
+/// they were, for HTTP requests as for CONFIG GET (Redis puts every value back).
+#[test]
+fn tokens_stay_when_config_set_fails() {
+    let (s, h) = start(&["--appendonly", "no"]);
+    let mut admin = s.raw();
+    let aof_dir = s.dir.path().join("appendonlydir");
+    let _ = std::fs::remove_dir_all(&aof_dir);
+    std::fs::write(&aof_dir, b"not a folder").unwrap();
+    admin.expect(
+        &["CONFIG", "SET", "http-tokens", "t1:default", "appendonly", "yes"],
+        "-ERR CONFIG SET failed (possibly related to argument 'appendonly') - File exists (os error 17)\r\n",
+    );
+    admin.expect(
+        &["CONFIG", "GET", "http-tokens"],
+        "*2\r\n$11\r\nhttp-tokens\r\n$0\r\n\r\n",
+    );
+    // Still no tokens: loopback clients are served without one, others refused.
+    assert_eq!(h.get(NS).status, 200);
+    assert_eq!(h.from([127, 0, 0, 2]).get(NS).status, 403);
+    let r = h.send("GET", NS, &[("Authorization", "Bearer t1")], Body::None);
+    assert_eq!(r.status, 200);
 }
 
 /// Keys whose list entries take every shape a page can hold: metadata that is not in

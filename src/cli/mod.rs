@@ -241,7 +241,7 @@ fn init_logging(config: &Config) -> Result<(), String> {
             .with_filter_reloading();
         let handle = b.reload_handle();
         if b.try_init().is_ok() {
-            crate::config::on_loglevel(move |l| {
+            config.on_loglevel(move |l| {
                 let _ = handle.reload(tracing_subscriber::EnvFilter::new(tracing_level(l)));
             });
         }
@@ -249,7 +249,7 @@ fn init_logging(config: &Config) -> Result<(), String> {
         let b = builder.with_ansi(terminal).with_filter_reloading();
         let handle = b.reload_handle();
         if b.try_init().is_ok() {
-            crate::config::on_loglevel(move |l| {
+            config.on_loglevel(move |l| {
                 let _ = handle.reload(tracing_subscriber::EnvFilter::new(tracing_level(l)));
             });
         }

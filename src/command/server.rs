@@ -697,45 +697,14 @@ impl Command for ConfigSet {
         Ok(ConfigSet { pairs })
     }
     fn execute(self, ctx: &mut Ctx) -> Reply {
-        // Values are validated together and applied only if all are valid (Redis rolls back).
+        // Values are validated together and stored only if all are valid; then their specs'
+        // effects run, and if one fails every value goes back (Redis's all-or-nothing).
         let sh = ctx.shared;
-        let before = (sh.config.get("appendonly"), sh.config.get("appendfsync"));
-        let pass_before = sh.config.get("requirepass");
-        let loglevel_before = sh.config.get("loglevel");
         match sh.config.set_many(&self.pairs) {
-            Ok(()) => {
-                // slowlog-max-len may have gone down: Redis trims after every command while the
-                // slow log is on.
-                if sh.config.slowlog_slower_than.load(Ordering::Relaxed) >= 0 {
-                    sh.slowlog.trim(sh.config.slowlog_max_len.load(Ordering::Relaxed));
-                }
-                let after = (sh.config.get("appendonly"), sh.config.get("appendfsync"));
-                let pass = sh.config.get("requirepass");
-                if pass != pass_before {
-                    // requirepass is the default user's password, as in Redis.
-                    let rules = match pass.as_deref() {
-                        Some(p) if !p.is_empty() => vec!["resetpass".to_string(), format!(">{p}")],
-                        _ => vec!["nopass".to_string()],
-                    };
-                    let _ = sh.acl.set_user("default", &rules);
-                }
-                let loglevel = sh.config.get("loglevel");
-                if loglevel != loglevel_before {
-                    crate::config::apply_loglevel(&loglevel.unwrap_or_default());
-                }
-                if after.1 != before.1 {
-                    sh.aof
-                        .set_policy(crate::persist::log::Fsync::parse(&after.1.unwrap_or_default()));
-                }
-                if after.0 != before.0 {
-                    let on = after.0.as_deref() == Some("yes");
-                    if let Err(e) = crate::server::durability::set_appendonly(sh, on, ctx.session.in_exec) {
-                        let _ = sh.config.set("appendonly", before.0.as_deref().unwrap_or("no"), false);
-                        return errors::config_set_failed("appendonly", &e);
-                    }
-                }
-                Reply::Ok
-            }
+            Ok(changes) => match crate::server::reconfigure::apply(sh, &changes, ctx.session.in_exec) {
+                Ok(()) => Reply::Ok,
+                Err((name, why)) => errors::config_set_failed(name, &why),
+            },
             Err((name, ConfigError::Unknown)) => errors::config_set_unknown(name.as_bytes()),
             Err((name, ConfigError::Immutable)) => errors::config_set_failed(&name, "can't set immutable config"),
             Err((name, ConfigError::Invalid(why))) => errors::config_set_failed(&name, &why),

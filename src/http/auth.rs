@@ -9,6 +9,7 @@
 
 use super::Conn;
 use crate::acl::User;
+use crate::config::HttpTokens;
 use crate::errors::{api, HttpError, HTTP_DENIED, HTTP_NEEDS_TOKEN};
 use crate::server::shared::Shared;
 use axum::http::HeaderMap;
@@ -23,7 +24,7 @@ pub struct Who {
 
 /// Authenticates a request from its headers and client address.
 pub fn authenticate(shared: &Shared, conn: Conn, headers: &HeaderMap) -> Result<Who, HttpError> {
-    let tokens = tokens(shared);
+    let tokens = shared.config.http_tokens();
     if !tokens.configured {
         if !crate::server::is_loopback(&conn.peer) {
             return Err(HttpError::new(403, api::AUTH, HTTP_DENIED));
@@ -37,7 +38,7 @@ pub fn authenticate(shared: &Shared, conn: Conn, headers: &HeaderMap) -> Result<
         });
     }
     let token = bearer(headers).ok_or_else(HttpError::unauthenticated)?;
-    let name = tokens.user_for(token).ok_or_else(HttpError::unauthenticated)?;
+    let name = user_for(&tokens, token).ok_or_else(HttpError::unauthenticated)?;
     let user = shared
         .acl
         .get(name)
@@ -46,70 +47,22 @@ pub fn authenticate(shared: &Shared, conn: Conn, headers: &HeaderMap) -> Result<
     Ok(Who { user, conn })
 }
 
-/// `http-tokens`, parsed: each token's SHA-256 digest and its user.
-struct Tokens {
-    /// Which configuration (its address) at which generation this was parsed from.
-    source: (usize, u64),
-    /// Anything is configured (even pairs without a user, which admit no one).
-    configured: bool,
-    pairs: Vec<([u8; 32], String)>,
-}
-
-/// The last parse of `http-tokens`: a request only reads it, and parses again only after
-/// the configuration changed (its generation moved).
-static TOKENS: std::sync::RwLock<Option<Arc<Tokens>>> = std::sync::RwLock::new(None);
-
-fn tokens(shared: &Shared) -> Arc<Tokens> {
-    // The generation first: the value read next is at least as new.
-    let source = (&shared.config as *const _ as usize, shared.config.generation());
-    if let Some(t) = TOKENS
-        .read()
-        .ok()
-        .and_then(|t| t.clone())
-        .filter(|t| t.source == source)
-    {
-        return t;
-    }
-    let t = Arc::new(Tokens::parse(
-        source,
-        &shared.config.get("http-tokens").unwrap_or_default(),
-    ));
-    if let Ok(mut cached) = TOKENS.write() {
-        *cached = Some(t.clone());
-    }
-    t
-}
-
-impl Tokens {
-    /// Space-separated `token:user` pairs. The user is after the last `:` (tokens may hold
-    /// colons, ACL user names here may not); a pair without one is ignored.
-    fn parse(source: (usize, u64), text: &str) -> Tokens {
-        let pairs = text
-            .split_whitespace()
-            .filter_map(|pair| pair.rsplit_once(':'))
-            .map(|(t, user)| (crate::acl::sha256(t.as_bytes()), user.to_string()))
-            .collect();
-        Tokens {
-            source,
-            configured: text.split_whitespace().next().is_some(),
-            pairs,
+/// The user of `token`, among the configured `http-tokens` (parsed by the configuration
+/// once per change; a request only loads them).
+///
+/// Every pair is compared in full, in time independent of where the bytes differ, so the
+/// comparison does not leak the tokens (digests have one length, so even the tokens'
+/// lengths do not show).
+fn user_for<'a>(tokens: &'a HttpTokens, token: &[u8]) -> Option<&'a str> {
+    let digest = crate::acl::sha256(token);
+    let mut found = None;
+    for (t, user) in &tokens.pairs {
+        let same = t.iter().zip(digest.iter()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0;
+        if same && found.is_none() {
+            found = Some(user.as_str());
         }
     }
-
-    /// The user of `token`. Every pair is compared in full, in time independent of where
-    /// the bytes differ, so the comparison does not leak the tokens (digests have one
-    /// length, so even the tokens' lengths do not show).
-    fn user_for(&self, token: &[u8]) -> Option<&str> {
-        let digest = crate::acl::sha256(token);
-        let mut found = None;
-        for (t, user) in &self.pairs {
-            let same = t.iter().zip(digest.iter()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0;
-            if same && found.is_none() {
-                found = Some(user.as_str());
-            }
-        }
-        found
-    }
+    found
 }
 
 /// The token of `Authorization: Bearer <token>` (the scheme is case-insensitive).
@@ -129,18 +82,18 @@ mod tests {
 
     #[test]
     fn tokens_name_users() {
-        let t = Tokens::parse((0, 0), "abc:alice  x:y:bob  :nobody empty: nocolon");
+        let t = HttpTokens::parse("abc:alice  x:y:bob  :nobody empty: nocolon");
         assert!(t.configured);
-        assert_eq!(t.user_for(b"abc"), Some("alice"));
-        assert_eq!(t.user_for(b"x:y"), Some("bob"));
-        assert_eq!(t.user_for(b"ab"), None);
-        assert_eq!(t.user_for(b""), Some("nobody"));
-        assert_eq!(t.user_for(b"empty"), Some(""));
-        assert_eq!(t.user_for(b"nocolon"), None);
+        assert_eq!(user_for(&t, b"abc"), Some("alice"));
+        assert_eq!(user_for(&t, b"x:y"), Some("bob"));
+        assert_eq!(user_for(&t, b"ab"), None);
+        assert_eq!(user_for(&t, b""), Some("nobody"));
+        assert_eq!(user_for(&t, b"empty"), Some(""));
+        assert_eq!(user_for(&t, b"nocolon"), None);
         // Pairs without a user still mean "tokens configured": no one is admitted.
-        let t = Tokens::parse((0, 0), " nocolon ");
+        let t = HttpTokens::parse(" nocolon ");
         assert!(t.configured && t.pairs.is_empty());
-        assert!(!Tokens::parse((0, 0), "  ").configured);
+        assert!(!HttpTokens::parse("  ").configured);
     }
 
     #[test]

@@ -33,7 +33,7 @@ use axum::routing::get;
 use axum::Router;
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -49,8 +49,9 @@ pub async fn start(shared: Arc<Shared>, port: u16) -> std::io::Result<Option<Soc
     let addr = listeners[0].local_addr()?;
     let app = router(shared.clone());
     let open = Arc::new(AtomicUsize::new(0));
+    let fds = fd_cap();
     for listener in listeners {
-        tokio::spawn(listen(shared.clone(), listener, app.clone(), open.clone()));
+        tokio::spawn(listen(shared.clone(), listener, app.clone(), open.clone(), fds));
     }
     Ok(Some(addr))
 }
@@ -59,29 +60,36 @@ pub async fn start(shared: Arc<Shared>, port: u16) -> std::io::Result<Option<Soc
 /// `http-timeout` grace: otherwise a client trickling a body holds its connection for long.
 const BODY_MIN_RATE: f64 = 16.0 * 1024.0;
 
-/// The listener's `http-timeout` in milliseconds, refreshed from the configuration on every
-/// accepted connection (`read_body` has no access to the configuration).
-static TIMEOUT_MS: AtomicU64 = AtomicU64::new(10_000);
-
-fn timeout() -> Duration {
-    Duration::from_millis(TIMEOUT_MS.load(Ordering::Relaxed))
+tokio::task_local! {
+    /// The server of the HTTP connection a task serves (set by `listen` for each connection),
+    /// so that `read_body`, whose callers pass it only the body, reads the live
+    /// `http-timeout` from the configuration rather than from a copy.
+    static SERVER: Arc<Shared>;
 }
 
-/// Most HTTP connections open at once: `http-maxclients`, and at most half the soft limit
-/// on file descriptors, so that idle HTTP clients can never take all of them from RESP.
-fn connection_cap(shared: &Shared) -> usize {
-    let configured = shared.config.get_i64("http-maxclients").max(1) as usize;
+fn timeout() -> Duration {
+    SERVER.try_with(|s| s.config.http_timeout()).unwrap_or_else(|_| {
+        // Every request is served inside `listen`'s scope; a body read elsewhere is a bug.
+        if cfg!(debug_assertions) {
+            panic!("read_body outside an HTTP connection");
+        }
+        Duration::from_secs(10)
+    })
+}
+
+/// At most half the soft limit on file descriptors, so that idle HTTP clients can never take
+/// all of them from RESP (read once: the limit is the process's, set before it starts).
+fn fd_cap() -> usize {
     let mut lim = libc::rlimit {
         rlim_cur: 0,
         rlim_max: 0,
     };
     // SAFETY: getrlimit writes the struct it is given, which lives on this stack frame.
-    let fds = if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } == 0 {
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } == 0 {
         (lim.rlim_cur / 2).max(1) as usize
     } else {
         usize::MAX
-    };
-    configured.min(fds)
+    }
 }
 
 /// The answer to a connection over the cap: written without waiting (it fits any socket
@@ -119,9 +127,16 @@ impl Drop for Slot {
 /// Each connection is served by hyper's HTTP/1 server with a timer, so `http-timeout`
 /// bounds the wait for a request's headers, the first request's and every later one's on a
 /// kept-alive connection (hyper starts the header timer as soon as it waits for a request),
-/// so an idle connection is closed after it as well. `open` counts the connections of every
-/// listener against `connection_cap`.
-async fn listen(shared: Arc<Shared>, listener: tokio::net::TcpListener, app: Router, open: Arc<AtomicUsize>) {
+/// so an idle connection is closed after it as well (the header timeout is the one set when
+/// the connection was accepted; a body's grace is read when the body is). `open` counts the connections of every
+/// listener against `http-maxclients`, and never more than `fds`, half the descriptor limit.
+async fn listen(
+    shared: Arc<Shared>,
+    listener: tokio::net::TcpListener,
+    app: Router,
+    open: Arc<AtomicUsize>,
+    fds: usize,
+) {
     use hyper_util::rt::{TokioIo, TokioTimer};
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     loop {
@@ -138,7 +153,7 @@ async fn listen(shared: Arc<Shared>, listener: tokio::net::TcpListener, app: Rou
                 continue;
             }
         };
-        if open.fetch_add(1, Ordering::AcqRel) >= connection_cap(&shared) {
+        if open.fetch_add(1, Ordering::AcqRel) >= shared.config.http_maxclients().min(fds) {
             open.fetch_sub(1, Ordering::AcqRel);
             tracing::debug!(client = %peer, "HTTP connection refused: http-maxclients reached");
             refuse(&stream);
@@ -149,8 +164,6 @@ async fn listen(shared: Arc<Shared>, listener: tokio::net::TcpListener, app: Rou
             peer,
             local: stream.local_addr().unwrap_or(peer),
         };
-        let secs = shared.config.get_i64("http-timeout").max(1) as u64;
-        TIMEOUT_MS.store(secs * 1000, Ordering::Relaxed);
         let service = hyper_util::service::TowerToHyperService::new(app.clone());
         let service = hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
             req.extensions_mut().insert(ConnectInfo(conn));
@@ -158,9 +171,9 @@ async fn listen(shared: Arc<Shared>, listener: tokio::net::TcpListener, app: Rou
         });
         let served = hyper::server::conn::http1::Builder::new()
             .timer(TokioTimer::new())
-            .header_read_timeout(Duration::from_secs(secs))
+            .header_read_timeout(shared.config.http_timeout())
             .serve_connection(TokioIo::new(stream), service);
-        let served = graceful.watch(served);
+        let served = SERVER.scope(shared.clone(), graceful.watch(served));
         tokio::spawn(async move {
             if let Err(e) = served.await {
                 tracing::debug!(client = %conn.peer, error = %e, "HTTP connection ended");

@@ -7,6 +7,7 @@
 mod busy_poll;
 pub mod connection;
 pub mod durability;
+pub mod reconfigure;
 pub mod shared;
 pub mod tls;
 

@@ -235,7 +235,7 @@ impl Shared {
             acl.replace(users);
         }
         if let Some(p) = config.get("requirepass").filter(|p| !p.is_empty()) {
-            acl.set_user("default", &["resetpass".into(), format!(">{p}")])
+            acl.set_user("default", &crate::server::reconfigure::requirepass_rules(&p))
                 .map_err(|(_, e)| e)?;
         }
         Ok(Shared {
