@@ -9,6 +9,9 @@ pub const NOT_INTEGER: &str = "ERR value is not an integer or out of range";
 pub const NOT_FLOAT: &str = "ERR value is not a valid float";
 pub const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
 pub const DB_INDEX: &str = "ERR DB index is out of range";
+/// CONFIG SET appendonly yes when the log cannot start (Redis's updateAppendonly; the reason
+/// goes to the server's log).
+pub const AOF_START: &str = "Unable to turn on AOF. Check server logs.";
 pub const NO_SUCH_KEY: &str = "ERR no such key";
 pub const SAME_OBJECT: &str = "ERR source and destination objects are the same";
 pub const DECR_OVERFLOW: &str = "ERR decrement would overflow";

@@ -2252,7 +2252,7 @@ fn config_set_changes_nothing_when_the_log_cannot_start() {
     ];
     c.expect(
         &all,
-        "-ERR CONFIG SET failed (possibly related to argument 'appendonly') - File exists (os error 17)\r\n",
+        "-ERR CONFIG SET failed (possibly related to argument 'appendonly') - Unable to turn on AOF. Check server logs.\r\n",
     );
     c.expect(&["SLOWLOG", "LEN"], ":5\r\n");
     c.expect(

@@ -1883,7 +1883,7 @@ fn tokens_stay_when_config_set_fails() {
     std::fs::write(&aof_dir, b"not a folder").unwrap();
     admin.expect(
         &["CONFIG", "SET", "http-tokens", "t1:default", "appendonly", "yes"],
-        "-ERR CONFIG SET failed (possibly related to argument 'appendonly') - File exists (os error 17)\r\n",
+        "-ERR CONFIG SET failed (possibly related to argument 'appendonly') - Unable to turn on AOF. Check server logs.\r\n",
     );
     admin.expect(
         &["CONFIG", "GET", "http-tokens"],

@@ -253,10 +253,15 @@ pub fn set_appendonly(shared: &Shared, on: bool, in_exec: bool) -> Result<(), St
     }
     if on {
         // Files of an earlier run are stale: the rewrite writes the live data to new files
-        // and the manifest stops naming the old ones.
-        std::fs::create_dir_all(shared.aof.dir()).map_err(|e| e.to_string())?;
+        // and the manifest stops naming the old ones. Failing that, the client gets Redis's
+        // words and the reason goes to the server's log, as Redis's startAppendOnly does.
+        let cannot = |e: String| {
+            tracing::warn!(error = %e, "unable to turn on the log");
+            crate::errors::AOF_START.to_string()
+        };
+        std::fs::create_dir_all(shared.aof.dir()).map_err(|e| cannot(e.to_string()))?;
         if !in_exec {
-            return rewrite(shared);
+            return rewrite(shared).map_err(cannot);
         }
         if rewrite_in_background(shared) {
             Ok(())
