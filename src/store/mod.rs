@@ -418,23 +418,25 @@ impl<'a> DbRef<'a> {
         (h, self.store.slot(self.db).shards[shard].0.lock())
     }
 
-    /// Records the state `key` has now (its shard locked by the caller): the whole record, or
-    /// its absence.
+    /// Records what a write left in `key`, as the shard hands it over with its lock still
+    /// held: the whole record as stored, or `None` when the write deleted the key. The record
+    /// is the one just written, so the log needs no second lookup.
     #[inline]
-    fn log_state(&self, h: u64, s: &mut Shard, key: &[u8]) {
+    fn log_written(&self, key: &[u8], rec: Option<&Rec>) {
         if let Some(aof) = self.store.journal() {
             let db = self.db as u32;
-            let logged = s.read(h, key, self.now, |r| {
-                aof.log(&Op::Put {
+            match rec {
+                // A record written with its deadline already past (commands delete such a key
+                // instead, as Redis's `checkAlreadyExpired`) is logged as what every reader
+                // sees: no key.
+                Some(r) if !r.is_expired(self.now) => aof.log(&Op::Put {
                     db,
                     key: r.key(),
                     value: r.value(),
                     deadline: r.deadline(),
                     meta: r.meta(),
-                })
-            });
-            if logged.is_none() {
-                aof.log(&Op::Del { db, key });
+                }),
+                _ => aof.log(&Op::Del { db, key }),
             }
         }
     }
@@ -508,8 +510,18 @@ impl<'a> DbRef<'a> {
         self.op(
             key,
             |h, s| {
-                s.put(h, key, value, deadline, meta, self.now);
-                self.log_state(h, s, key);
+                let put = Put {
+                    value: std::borrow::Cow::Borrowed(value),
+                    deadline,
+                    meta: meta.map_or(Meta::Clear, Meta::Set),
+                };
+                s.modify(
+                    h,
+                    key,
+                    self.now,
+                    |_| (Action::Put(put), ()),
+                    |r| self.log_written(key, r),
+                );
             },
             |_| true,
         )
@@ -522,14 +534,17 @@ impl<'a> DbRef<'a> {
             key,
             |h, s| {
                 let mut found = false;
-                let r = s.modify(h, key, self.now, |old| {
-                    found = old.is_some();
-                    f(old)
-                });
+                let r = s.modify(
+                    h,
+                    key,
+                    self.now,
+                    |old| {
+                        found = old.is_some();
+                        f(old)
+                    },
+                    |rec| self.log_written(key, rec),
+                );
                 self.tally(s, found);
-                if r.1 {
-                    self.log_state(h, s, key);
-                }
                 r
             },
             |r| r.1,
@@ -563,13 +578,14 @@ impl<'a> DbRef<'a> {
             key,
             |h, s| {
                 let ok = s.set_deadline(h, key, deadline, self.now);
-                if ok && self.store.journal().is_some() {
-                    // A deadline already past removed the key.
+                if ok {
                     let db = self.db as u32;
-                    if s.contains(h, key, self.now) {
-                        self.log(Op::Deadline { db, key, deadline });
-                    } else {
+                    // A deadline already past (commands delete instead) leaves a key no
+                    // reader sees: logged as its deletion, as `log_written` does.
+                    if matches!(deadline, Some(d) if self.now > d) {
                         self.log(Op::Del { db, key });
+                    } else {
+                        self.log(Op::Deadline { db, key, deadline });
                     }
                 }
                 ok
@@ -607,8 +623,7 @@ impl<'a> DbRef<'a> {
         self.op(
             &key,
             |h, s| {
-                s.put_entry(h, entry, self.now);
-                self.log_state(h, s, &key);
+                s.put_entry(h, entry, self.now, |r| self.log_written(&key, Some(r)));
             },
             |_| true,
         )
@@ -829,6 +844,86 @@ mod tests {
             .cloned()
             .collect();
         assert_eq!(page, want);
+    }
+
+    /// Every write path logs the record it wrote, with no second lookup, and the log says
+    /// exactly what a lookup right after the write shows: the whole record, or its absence.
+    #[test]
+    fn writes_log_the_state_a_lookup_shows() {
+        use crate::persist::{format::encode, log::Fsync, replay};
+        let dir = tempfile::tempdir().unwrap();
+        let aof = Aof::new(dir.path(), Fsync::No);
+        aof.rewrite(|_, _| false).unwrap(); // starts an empty log
+        let store = Store::new(2);
+        store.aof.set(aof.clone()).ok();
+        let now = now_ms();
+        let db = store.db(1, now);
+        let mut want = Vec::new();
+        // What the log must hold after a write of `key`: the state a lookup shows.
+        let state = |want: &mut Vec<u8>, key: &[u8]| {
+            let put = db.read(key, |r| {
+                encode(
+                    want,
+                    &Op::Put {
+                        db: 1,
+                        key: r.key(),
+                        value: r.value(),
+                        deadline: r.deadline(),
+                        meta: r.meta(),
+                    },
+                )
+            });
+            if put.is_none() {
+                encode(want, &Op::Del { db: 1, key });
+            }
+        };
+        let later = Some(now + 60_000);
+        db.put(b"a", b"one", None, None); // a new record
+        state(&mut want, b"a");
+        db.put(b"a", b"two", None, Some(b"{}")); // rewritten in place
+        state(&mut want, b"a");
+        db.put(b"a", b"a longer value", later, None); // replaced: another layout
+        state(&mut want, b"a");
+        let incr = |old: Option<&Rec>| {
+            let v = old.map_or(b"1".to_vec(), |r| [r.value(), b"+"].concat());
+            let put = Put {
+                value: std::borrow::Cow::Owned(v),
+                deadline: later,
+                meta: Meta::Keep,
+            };
+            (Action::Put(put), ())
+        };
+        db.modify(b"a", incr); // keeps metadata the caller never saw
+        state(&mut want, b"a");
+        db.modify(b"m", incr); // a new key through modify
+        state(&mut want, b"m");
+        db.modify(b"m", |_| (Action::Keep, ())); // no change: nothing logged
+        db.modify(b"m", |_| (Action::Delete, ()));
+        state(&mut want, b"m");
+        db.modify(b"m", |_| (Action::Delete, ())); // nothing to delete: nothing logged
+        db.put_entry(Entry::new(b"e", b"entry", later, Some(b"{\"x\":1}")));
+        state(&mut want, b"e");
+        db.put_entry(Entry::new(b"e", b"replaced", None, None));
+        state(&mut want, b"e");
+        assert!(db.set_deadline(b"e", later));
+        encode(
+            &mut want,
+            &Op::Deadline {
+                db: 1,
+                key: b"e",
+                deadline: later,
+            },
+        );
+        aof.close();
+        let mut got = Vec::new();
+        let scan = replay::scan(&aof.dir().join("log.1.incr"), |op| {
+            encode(&mut got, &op);
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(scan.problem, None);
+        assert_eq!(scan.records, 9);
+        assert_eq!(got, want);
     }
 
     #[test]

@@ -386,8 +386,10 @@ impl Shard {
         self.read(h, key, now, |_| ()).is_some()
     }
 
-    /// Writes a whole record for `key` (value, deadline, metadata), replacing any old one.
-    /// The old record's bytes are reused when the layout is the same.
+    /// Writes a whole record for `key` (value, deadline, metadata), replacing any old one
+    /// (the tests' shorthand: the store writes through `modify`, which hands the record
+    /// written to the log).
+    #[cfg(test)]
     pub fn put(&mut self, h: u64, key: &[u8], value: &[u8], deadline: Option<i64>, meta: Option<&[u8]>, now: i64) {
         let meta = meta.map_or(Meta::Clear, Meta::Set);
         let put = Put {
@@ -395,17 +397,20 @@ impl Shard {
             deadline,
             meta,
         };
-        self.modify(h, key, now, |_| (Action::Put(put), ()));
+        self.modify(h, key, now, |_| (Action::Put(put), ()), |_| {});
     }
 
     /// Reads and changes one key atomically: `f` sees the live record (or `None`) and says
-    /// what to do with it. Returns `f`'s result and whether anything changed.
+    /// what to do with it. Returns `f`'s result and whether anything changed. After a change,
+    /// `written` gets what the key holds now: the record as stored, or `None` when it was
+    /// deleted (the log records exactly that, without looking the key up again).
     pub fn modify<'v, R>(
         &mut self,
         h: u64,
         key: &[u8],
         now: i64,
         f: impl FnOnce(Option<&Rec>) -> (Action<'v>, R),
+        written: impl FnOnce(Option<&Rec>),
     ) -> (R, bool) {
         self.expire_if_due(h, key, now);
         let slot = self.slot_of(h, key);
@@ -415,6 +420,7 @@ impl Shard {
             (Action::Keep, _, _) => (out, false),
             (Action::Delete, Some(s), Some(_)) => {
                 drop(self.unlink(s));
+                written(None);
                 (out, true)
             }
             (Action::Delete, _, _) => (out, false),
@@ -433,8 +439,10 @@ impl Shard {
                 if same_shape && rec.overwrite_in_place(&p.value, meta) {
                     rec.set_deadline_in_place(p.deadline);
                     self.account(old_deadline, p.deadline);
+                    written(Some(&rec));
                 } else {
                     self.replace_at(s, Entry::new(key, &p.value, p.deadline, meta));
+                    written(Some(&unsafe { Rec::at(self.get(s)) }));
                 }
                 self.arm(h, old_deadline, p.deadline);
                 (out, true)
@@ -444,7 +452,8 @@ impl Shard {
                     Meta::Set(m) => Some(m),
                     _ => None,
                 };
-                self.insert_new(h, Entry::new(key, &p.value, p.deadline, meta));
+                let at = self.insert_new(h, Entry::new(key, &p.value, p.deadline, meta));
+                written(Some(&unsafe { Rec::at(at) }));
                 (out, true)
             }
         }
@@ -482,18 +491,21 @@ impl Shard {
         Appended::Done(new_len)
     }
 
-    /// Inserts an owned record under its key, replacing any old one (RENAME, MOVE, COPY).
-    pub fn put_entry(&mut self, h: u64, entry: Entry, now: i64) {
+    /// Inserts an owned record under its key, replacing any old one (RENAME, MOVE, COPY),
+    /// then calls `written` with it as stored.
+    pub fn put_entry(&mut self, h: u64, entry: Entry, now: i64, written: impl FnOnce(&Rec)) {
         let key: &[u8] = unsafe { std::slice::from_raw_parts(entry.key().as_ptr(), entry.key().len()) };
         self.expire_if_due(h, key, now);
         let deadline = entry.deadline();
-        if let Some(slot) = self.slot_of(h, key) {
+        let p = if let Some(slot) = self.slot_of(h, key) {
             let old_deadline = unsafe { Rec::at(self.get(slot)).deadline() };
             self.replace_at(slot, entry);
             self.arm(h, old_deadline, deadline);
-            return;
-        }
-        self.insert_new(h, entry);
+            self.get(slot)
+        } else {
+            self.insert_new(h, entry)
+        };
+        written(&unsafe { Rec::at(p) });
     }
 
     /// Asks the CPU to start loading the bucket of hash `h` (a hint; never faults).
@@ -594,7 +606,8 @@ impl Shard {
         }
     }
 
-    fn insert_new(&mut self, h: u64, mut e: Entry) {
+    /// Links a record for a key the shard does not hold; returns where it now lives.
+    fn insert_new(&mut self, h: u64, mut e: Entry) -> *mut u8 {
         if self.len >= self.buckets.len() {
             self.start_rehash((self.len + 1).next_power_of_two().max(MIN_BUCKETS));
         }
@@ -611,6 +624,7 @@ impl Shard {
             ix.insert(KeyRef(p));
         }
         self.len += 1;
+        p
     }
 
     fn maybe_shrink(&mut self) {
@@ -927,7 +941,7 @@ mod tests {
         assert_eq!(s.len(), 0);
         // modify sees nothing, and a write starts from scratch.
         reset(&mut s);
-        let (seen, changed) = s.modify(h, b"k", now, |r| (Action::Keep, r.is_some()));
+        let (seen, changed) = s.modify(h, b"k", now, |r| (Action::Keep, r.is_some()), |_| {});
         assert!(!seen && !changed);
         reset(&mut s);
         s.put(h, b"k", b"new", None, None, now);
