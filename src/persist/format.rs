@@ -187,44 +187,53 @@ pub fn encode(out: &mut Vec<u8>, op: &Op) {
             put_u32(out, *index);
         }
     }
-    let payload_len = (out.len() - start - FRAME_LEN) as u32;
-    let crc = crc32c::crc32c(&out[start + FRAME_LEN..]);
-    out[start..start + 4].copy_from_slice(&payload_len.to_le_bytes());
-    out[start + 4..start + 8].copy_from_slice(&crc.to_le_bytes());
+    let frame = Frame::of(&out[start + FRAME_LEN..]);
+    out[start..start + FRAME_LEN].copy_from_slice(&frame.to_bytes());
 }
 
-/// What the reader found at an offset.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Frame<'a> {
-    /// A whole record with a good checksum, and the offset after it.
-    Record(&'a [u8], usize),
-    /// The data ends inside a record (a torn tail).
-    Truncated,
-    /// A whole record whose checksum does not match.
-    BadChecksum,
-    /// A length that no record can have.
-    BadLength(u32),
+/// The frame in front of every payload: its length and checksum. The writer (`encode`) and
+/// the readers (replay's `scan`, its search for a whole record after damage) go through this
+/// one type, so they agree on the layout and on which frames are possible by construction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Frame {
+    pub len: u32,
+    pub crc: u32,
 }
 
-/// Reads the record framed at `at` in `data`.
-pub fn frame(data: &[u8], at: usize) -> Frame<'_> {
-    if data.len() - at < FRAME_LEN {
-        return Frame::Truncated;
+impl Frame {
+    /// The frame of `payload`.
+    pub fn of(payload: &[u8]) -> Frame {
+        Frame {
+            len: payload.len() as u32,
+            crc: crc32c::crc32c(payload),
+        }
     }
-    let len = u32::from_le_bytes(data[at..at + 4].try_into().expect("4"));
-    let crc = u32::from_le_bytes(data[at + 4..at + 8].try_into().expect("4"));
-    if len as usize > MAX_PAYLOAD || len == 0 {
-        return Frame::BadLength(len);
+
+    pub fn to_bytes(self) -> [u8; FRAME_LEN] {
+        let mut b = [0u8; FRAME_LEN];
+        b[..4].copy_from_slice(&self.len.to_le_bytes());
+        b[4..].copy_from_slice(&self.crc.to_le_bytes());
+        b
     }
-    let end = at + FRAME_LEN + len as usize;
-    if end > data.len() {
-        return Frame::Truncated;
+
+    /// The frame at the start of `b`, which holds at least `FRAME_LEN` bytes.
+    pub fn parse(b: &[u8]) -> Frame {
+        Frame {
+            len: u32::from_le_bytes(b[..4].try_into().expect("4")),
+            crc: u32::from_le_bytes(b[4..FRAME_LEN].try_into().expect("4")),
+        }
     }
-    let payload = &data[at + FRAME_LEN..end];
-    if crc32c::crc32c(payload) != crc {
-        return Frame::BadChecksum;
+
+    /// A length some record can have (no record is empty: each starts with its op byte).
+    /// Checked before the length is used to reserve memory.
+    pub fn possible(self) -> bool {
+        self.len != 0 && self.len as usize <= MAX_PAYLOAD
     }
-    Frame::Record(payload, end)
+
+    /// True when `payload` is the one this frame was written for (its checksum matches).
+    pub fn holds(self, payload: &[u8]) -> bool {
+        payload.len() == self.len as usize && crc32c::crc32c(payload) == self.crc
+    }
 }
 
 /// A cursor over a payload's fields.
@@ -363,25 +372,29 @@ mod tests {
             encode(&mut buf, op);
         }
         check_header(&buf).unwrap();
+        // Walked frame by frame (replay's `scan` reads files this way; its tests cover torn
+        // tails and damage).
         let mut at = HEADER_LEN;
         for op in &ops {
-            match frame(&buf, at) {
-                Frame::Record(p, next) => {
-                    assert_eq!(decode(p).as_ref(), Some(op));
-                    at = next;
-                }
-                other => panic!("{other:?}"),
-            }
+            let frame = Frame::parse(&buf[at..]);
+            assert!(frame.possible());
+            let payload = &buf[at + FRAME_LEN..at + FRAME_LEN + frame.len as usize];
+            assert!(frame.holds(payload));
+            assert_eq!(decode(payload).as_ref(), Some(op));
+            assert_eq!(Frame::parse(&Frame::of(payload).to_bytes()), frame);
+            at += FRAME_LEN + frame.len as usize;
         }
         assert_eq!(at, buf.len());
-        // Cut anywhere inside the last record (NsDel: a 5-byte payload): a torn tail.
-        let start = buf.len() - FRAME_LEN - 5;
-        for cut in start..buf.len() {
-            assert_eq!(frame(&buf[..cut], start), Frame::Truncated);
+        // A flipped byte: the payload is no longer the one its frame was written for.
+        let frame = Frame::parse(&buf[HEADER_LEN..]);
+        let mut bad = buf[HEADER_LEN + FRAME_LEN..HEADER_LEN + FRAME_LEN + frame.len as usize].to_vec();
+        bad[3] ^= 1;
+        assert!(!frame.holds(&bad));
+        assert!(!Frame { len: 0, crc: 0 }.possible());
+        assert!(!Frame {
+            len: MAX_PAYLOAD as u32 + 1,
+            crc: 0
         }
-        // A flipped byte: a bad checksum.
-        let mut bad = buf.clone();
-        bad[HEADER_LEN + FRAME_LEN + 3] ^= 1;
-        assert_eq!(frame(&bad, HEADER_LEN), Frame::BadChecksum);
+        .possible());
     }
 }

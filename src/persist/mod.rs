@@ -1,5 +1,6 @@
-//! What edgekv keeps on disk. Until the append-only log arrives (durability issue), that is
-//! the namespace registry: a small JSON file in the data folder, replaced atomically.
+//! What edgekv keeps on disk: the append-only log (`format`: its file format, records and
+//! their framing; `log`: the writer, fsync policy, group commit and compaction; `replay`:
+//! reading it back) and the namespace registry (`registry`).
 //!
 //! It owns file formats and file I/O; it never touches the store or the protocol.
 
