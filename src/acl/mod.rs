@@ -63,7 +63,9 @@ fn hex(d: &[u8; 32]) -> String {
 }
 
 impl User {
-    /// A new user: off, no passwords, no commands, no keys, no channels (Redis 7.0's defaults).
+    /// A new user: off, no passwords, no commands, no keys, no channels (Redis 7.0's defaults;
+    /// no channels is Redis's `resetchannels`, the default of `acl-pubsub-default`, so neither
+    /// new users nor `reset` need to apply it again).
     pub fn new(name: &str) -> User {
         User {
             name: name.to_string(),
@@ -151,7 +153,6 @@ impl User {
             "reset" => {
                 let name = std::mem::take(&mut self.name);
                 *self = User::new(&name);
-                self.apply("resetchannels")?;
             }
             _ => return self.apply_valued(rule),
         }
@@ -522,11 +523,10 @@ impl Acl {
     /// Applies rules to a user (created when missing); all or nothing.
     pub fn set_user(&self, name: &str, rules: &[String]) -> Result<(), (String, String)> {
         let mut users = self.users.write();
-        let mut u = users.get(name).map(|u| (**u).clone()).unwrap_or_else(|| {
-            let mut u = User::new(name);
-            let _ = u.apply("resetchannels");
-            u
-        });
+        let mut u = users
+            .get(name)
+            .map(|u| (**u).clone())
+            .unwrap_or_else(|| User::new(name));
         for r in rules {
             u.apply(r).map_err(|e| (r.clone(), e))?;
         }
@@ -618,7 +618,6 @@ impl Acl {
                 continue;
             }
             let mut u = User::new(name);
-            let _ = u.apply("resetchannels");
             for w in words {
                 if let Err(e) = u.apply(w) {
                     if e == "Unknown command or category name in ACL" {
