@@ -1749,6 +1749,115 @@ fn connections_over_the_cap_are_refused() {
     }
 }
 
+/// A value larger than the socket buffers of both ends together (so that a client that
+/// reads none of it stalls the server's write), within the 25 MiB limit.
+fn stall_sized_value() -> Vec<u8> {
+    (0..24 << 20).map(|i| b'a' + (i % 26) as u8).collect()
+}
+
+/// A connection whose GET of `target` was accepted (retried while the cap still counts
+/// connections that are closing); returns it with the status line and headers read.
+fn get_accepted(port: u16, target: &str) -> (std::net::TcpStream, String) {
+    use std::io::{Read, Write};
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let mut c = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        c.set_read_timeout(Some(std::time::Duration::from_secs(10))).unwrap();
+        write!(c, "GET {target} HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+        let mut head = Vec::new();
+        let mut b = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") {
+            c.read_exact(&mut b).unwrap();
+            head.push(b[0]);
+        }
+        let head = String::from_utf8(head).unwrap();
+        if !head.starts_with("HTTP/1.1 503 ") {
+            return (c, head);
+        }
+        assert!(std::time::Instant::now() < deadline, "{head}");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+/// A client that asks for a large value and stops reading the answer is cut off once the
+/// socket has accepted nothing for `http-timeout`: its `http-maxclients` slot is freed. A
+/// client reading slowly but steadily gets the whole value.
+#[test]
+fn stalled_responses_are_cut_off() {
+    use std::io::{Read, Write};
+    let (s, h) = start(&["--http-timeout", "1"]);
+    let id = create_ns(&h, "stall", &[]);
+    let value = stall_sized_value();
+    assert_eq!(put_raw(&h, &id, "big", &value).status, 200);
+    s.raw().expect(&["CONFIG", "SET", "http-maxclients", "1"], "+OK\r\n");
+    let head_of = |head: &str| {
+        assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
+        assert!(
+            head.to_ascii_lowercase()
+                .contains(&format!("\r\ncontent-length: {}\r\n", value.len())),
+            "{head}"
+        );
+    };
+
+    // Only the headers are read: the server's write stalls with most of the value unsent.
+    let (mut stalled, head) = get_accepted(h.port, &values(&id, "big"));
+    head_of(&head);
+    // The only slot is taken until the stalled response is given up.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let mut c = std::net::TcpStream::connect(("127.0.0.1", h.port)).unwrap();
+        c.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .unwrap();
+        let (closed, got) = closed_within(&mut c, std::time::Duration::from_secs(10));
+        assert!(closed, "{:?}", String::from_utf8_lossy(&got));
+        if got.starts_with(b"HTTP/1.1 200 OK\r\n") {
+            break;
+        }
+        assert!(
+            got.starts_with(b"HTTP/1.1 503 max number of HTTP clients reached\r\n"),
+            "{:?}",
+            String::from_utf8_lossy(&got)
+        );
+        assert!(
+            std::time::Instant::now() < deadline,
+            "a stalled response still holds the only slot"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    // What the socket held is still there to read, then the connection ends short of the
+    // value.
+    let mut rest = Vec::new();
+    stalled
+        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    let ended = loop {
+        let mut buf = vec![0u8; 1 << 20];
+        match stalled.read(&mut buf) {
+            Ok(0) => break true,
+            Ok(n) => rest.extend_from_slice(&buf[..n]),
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => break false,
+            Err(_) => break true,
+        }
+    };
+    assert!(ended, "the stalled connection stayed open");
+    assert!(rest.len() < value.len(), "{} of {} bytes", rest.len(), value.len());
+    assert_eq!(rest[..], value[..rest.len()]);
+
+    // Slowly but steadily: a pause well under the timeout between reads of at most 2 MiB.
+    let (mut steady, head) = get_accepted(h.port, &values(&id, "big"));
+    head_of(&head);
+    let mut body = Vec::new();
+    let mut buf = vec![0u8; 2 << 20];
+    while body.len() < value.len() {
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        let n = steady.read(&mut buf).unwrap();
+        assert!(n > 0, "closed after {} of {} bytes", body.len(), value.len());
+        body.extend_from_slice(&buf[..n]);
+    }
+    assert_eq!(body.len(), value.len());
+    assert!(body == value, "the value came back changed");
+}
+
 /// The review's reproduction: with few file descriptors, many idle HTTP connections no
 /// longer take them all: HTTP keeps at most half of them (the rest are answered 503 and
 /// closed at once), and RESP clients are served.

@@ -2,14 +2,16 @@
 //! tools speak, served from the same store, KV rules and ACL users as RESP.
 //!
 //! It owns HTTP parsing (axum/hyper), routing and the mapping of replies to HTTP responses,
-//! and its connections' limits: `http-timeout` for headers, idle keep-alive and bodies, and
-//! `http-maxclients` open connections (see `listen`).
+//! and its connections' limits: `http-timeout` for headers, idle keep-alive, bodies and
+//! stalled responses, and `http-maxclients` open connections (see `listen`).
 //! It never touches the store directly: every request becomes commands run through
 //! `command::dispatch`, so limits, quotas, ACL checks and the log behave as over RESP.
 //!
 //! - `auth.rs`: who a request runs as (bearer tokens naming ACL users, or loopback clients
 //!   as the default user).
 //! - `rest.rs`: Cloudflare's REST API v4 under `/client/v4/accounts/{account}/storage/kv`.
+//! - `stall.rs`: the write timeout: a response the client stops reading for `http-timeout`
+//!   closes the connection.
 //! - `workerd.rs`: the KV binding protocol workerd speaks to an external service, for
 //!   requests carrying `X-Edgekv-Namespace`, whatever their path.
 //!
@@ -18,6 +20,7 @@
 
 pub mod auth;
 pub mod rest;
+mod stall;
 pub mod workerd;
 
 use crate::command::{self, Session};
@@ -128,8 +131,11 @@ impl Drop for Slot {
 /// bounds the wait for a request's headers, the first request's and every later one's on a
 /// kept-alive connection (hyper starts the header timer as soon as it waits for a request),
 /// so an idle connection is closed after it as well (the header timeout is the one set when
-/// the connection was accepted; a body's grace is read when the body is). `open` counts the connections of every
-/// listener against `http-maxclients`, and never more than `fds`, half the descriptor limit.
+/// the connection was accepted; a body's grace is read when the body is). A response the
+/// socket accepts no byte of for `http-timeout` (the one set at accept) ends the connection
+/// too (`stall::StallGuard`): a client that stops reading cannot hold its slot. `open`
+/// counts the connections of every listener against `http-maxclients`, and never more than
+/// `fds`, half the descriptor limit.
 async fn listen(
     shared: Arc<Shared>,
     listener: tokio::net::TcpListener,
@@ -172,7 +178,10 @@ async fn listen(
         let served = hyper::server::conn::http1::Builder::new()
             .timer(TokioTimer::new())
             .header_read_timeout(shared.config.http_timeout())
-            .serve_connection(TokioIo::new(stream), service);
+            .serve_connection(
+                TokioIo::new(stall::StallGuard::new(stream, shared.config.http_timeout())),
+                service,
+            );
         let served = SERVER.scope(shared.clone(), graceful.watch(served));
         tokio::spawn(async move {
             if let Err(e) = served.await {
