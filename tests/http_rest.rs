@@ -1785,7 +1785,8 @@ fn get_accepted(port: u16, target: &str) -> (std::net::TcpStream, String) {
 #[test]
 fn stalled_responses_are_cut_off() {
     use std::io::{Read, Write};
-    let (s, h) = start(&["--http-timeout", "1"]);
+    // 2 s: the steady reader below pauses 200 ms, leaving a wide margin on a loaded machine.
+    let (s, h) = start(&["--http-timeout", "2"]);
     let id = create_ns(&h, "stall", &[]);
     let value = stall_sized_value();
     assert_eq!(put_raw(&h, &id, "big", &value).status, 200);
@@ -1849,7 +1850,7 @@ fn stalled_responses_are_cut_off() {
     let mut body = Vec::new();
     let mut buf = vec![0u8; 2 << 20];
     while body.len() < value.len() {
-        std::thread::sleep(std::time::Duration::from_millis(300));
+        std::thread::sleep(std::time::Duration::from_millis(200));
         let n = steady.read(&mut buf).unwrap();
         assert!(n > 0, "closed after {} of {} bytes", body.len(), value.len());
         body.extend_from_slice(&buf[..n]);
