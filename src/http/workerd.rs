@@ -20,7 +20,7 @@
 //! on GET into null, which would hide a misconfigured binding.
 
 use super::{arg, auth, bulk_entry, field, metadata_json, read_body, word, Call, Conn, HttpError, Params};
-use crate::command::kv::{json_entry_head, json_str, ListWriter};
+use crate::command::kv::{json_entry_head, ListWriter};
 use crate::errors::{api, KvError};
 use crate::protocol::Reply;
 use crate::server::shared::Shared;
@@ -207,8 +207,7 @@ fn list(call: &mut Call, params: &Params) -> Result<Response, HttpError> {
 /// Miniflare sends it).
 struct ListBody {
     out: Vec<u8>,
-    /// Scratch: one key's metadata as JSON text, and `write_metadata`'s.
-    meta: Vec<u8>,
+    /// Scratch for `is_canonical`.
     keys: Vec<(usize, usize)>,
 }
 
@@ -216,7 +215,6 @@ impl Default for ListBody {
     fn default() -> ListBody {
         ListBody {
             out: br#"{"keys":["#.to_vec(),
-            meta: Vec::new(),
             keys: Vec::new(),
         }
     }
@@ -226,11 +224,19 @@ impl ListWriter for ListBody {
     fn entry(&mut self, n: usize, key: &[u8], expiration: Option<i64>, meta: Option<&[u8]>) {
         json_entry_head(&mut self.out, n, key, expiration);
         if let Some(m) = meta {
-            self.meta.clear();
-            super::write_metadata(&mut self.meta, m, &mut self.keys);
-            self.out.extend_from_slice(br#","metadata":"#);
-            // `write_metadata` writes UTF-8 (serde_json's text, or the stored text checked).
-            json_str(&mut self.out, std::str::from_utf8(&self.meta).unwrap_or_default());
+            self.out.extend_from_slice(br#","metadata":""#);
+            // `write_metadata`'s text, escaped as it is written: the same bytes as
+            // `json_str` of it, without writing it out first. Writing to a Vec cannot fail.
+            let mut esc = Escaped(&mut self.out);
+            if super::is_canonical(m, &mut self.keys) {
+                esc.put(m);
+            } else {
+                match serde_json::from_slice::<Value>(m) {
+                    Ok(v) => drop(serde_json::to_writer(&mut esc, &v)),
+                    Err(_) => drop(serde_json::to_writer(&mut esc, &String::from_utf8_lossy(m))),
+                }
+            }
+            self.out.push(b'"');
         }
         self.out.push(b'}');
     }
@@ -247,6 +253,52 @@ impl ListWriter for ListBody {
         }
         out.extend_from_slice(br#","cacheStatus":null}"#);
         Reply::Bulk(std::mem::take(out).into())
+    }
+}
+
+/// Writes what it is given escaped as the inside of a JSON string, byte for byte as
+/// serde_json escapes a `str` (`\"`, `\\`, the short escapes, `\u00xx` for the other
+/// control bytes; everything else, UTF-8 included, as is). Byte-wise, so a write may end
+/// inside a character.
+struct Escaped<'a>(&'a mut Vec<u8>);
+
+impl Escaped<'_> {
+    fn put(&mut self, bytes: &[u8]) {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let out = &mut *self.0;
+        let mut start = 0;
+        for (i, &b) in bytes.iter().enumerate() {
+            let short = match b {
+                b'"' => b'"',
+                b'\\' => b'\\',
+                0x08 => b'b',
+                0x0c => b'f',
+                b'\n' => b'n',
+                b'\r' => b'r',
+                b'\t' => b't',
+                0..=0x1f => 0,
+                _ => continue,
+            };
+            out.extend_from_slice(&bytes[start..i]);
+            start = i + 1;
+            if short != 0 {
+                out.extend_from_slice(&[b'\\', short]);
+            } else {
+                out.extend_from_slice(&[b'\\', b'u', b'0', b'0', HEX[(b >> 4) as usize], HEX[(b & 0xf) as usize]]);
+            }
+        }
+        out.extend_from_slice(&bytes[start..]);
+    }
+}
+
+impl std::io::Write for Escaped<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.put(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 
@@ -282,4 +334,29 @@ async fn bulk_get(call: &mut Call, body: Body) -> Result<Response, HttpError> {
         out.insert(k.clone(), v);
     }
     json_response(&Value::Object(out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Escaped;
+    use crate::command::kv::json_str;
+
+    /// `Escaped` writes what `json_str` writes inside its quotes, for every ASCII byte and
+    /// some UTF-8, whole or split mid-character.
+    #[test]
+    fn escaped_matches_serde_json() {
+        let mut text: String = (0u8..0x80).map(char::from).collect();
+        text.push_str("é😀\u{2028}\u{7f}\"\\");
+        let mut want = Vec::new();
+        json_str(&mut want, &text);
+        let bytes = text.as_bytes();
+        for split in 0..=bytes.len() {
+            let mut got = vec![b'"'];
+            let mut esc = Escaped(&mut got);
+            esc.put(&bytes[..split]);
+            esc.put(&bytes[split..]);
+            got.push(b'"');
+            assert_eq!(got, want, "split at {split}");
+        }
+    }
 }
