@@ -327,6 +327,40 @@ impl User {
         self.may_access_as(key, !write, write)
     }
 
+    /// Where the keys this user may read begin, within `prefix`, for a walk in key order
+    /// that should visit only those: `None` when it may read every key. Otherwise, for each
+    /// read pattern, its literal head (up to the first `*`, `?`, `[` or `\\`), joined with
+    /// `prefix` (none when the two disagree). A start that extends another is dropped (its
+    /// keys are in the other's range), so the ranges (the keys beginning with each start) are
+    /// disjoint and in order. Keys in them may still not match: `may_access` tells.
+    pub fn read_starts(&self, prefix: &[u8]) -> Option<Vec<Vec<u8>>> {
+        if self.all_keys {
+            return None;
+        }
+        let mut starts: Vec<Vec<u8>> = self
+            .keys
+            .iter()
+            .filter(|k| k.read)
+            .filter_map(|k| {
+                let head = &k.pattern[..k
+                    .pattern
+                    .iter()
+                    .position(|b| matches!(b, b'*' | b'?' | b'[' | b'\\'))
+                    .unwrap_or(k.pattern.len())];
+                if head.starts_with(prefix) {
+                    Some(head.to_vec())
+                } else if prefix.starts_with(head) {
+                    Some(prefix.to_vec())
+                } else {
+                    None
+                }
+            })
+            .collect();
+        starts.sort();
+        starts.dedup_by(|later, kept| later.starts_with(kept.as_slice()));
+        Some(starts)
+    }
+
     /// Everything allowed (the default user): checks can be skipped.
     #[inline]
     pub fn unrestricted(&self) -> bool {

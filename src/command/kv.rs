@@ -532,77 +532,76 @@ pub trait ListWriter: Send {
 /// Walks the page of keys under `prefix` strictly after `after`, at most `limit`, into `w`
 /// (see `KvList` for what a user limited by ACL key patterns sees).
 fn walk<W: ListWriter + ?Sized>(ctx: &Ctx, prefix: &[u8], after: Option<&[u8]>, limit: usize, w: &mut W) -> Reply {
-    let from = match after {
-        Some(a) if a >= prefix => Bound::Excluded(a),
-        _ => Bound::Included(prefix),
-    };
+    let user = &ctx.session.user;
+    match user.read_starts(prefix) {
+        // Monomorphised with a check that is always true: the unrestricted walk keeps no
+        // trace of the restriction (no check per key, no list of ranges).
+        None => walk_ranges(ctx, [prefix], |_| true, after, limit, w),
+        // A user limited by key patterns lists only the keys it may read (names and
+        // metadata are stored data): the walk visits only the ranges its read patterns can
+        // match, skips the keys there that they do not, and goes on until the page is full,
+        // so a page is not cut short by keys the user cannot see.
+        Some(starts) => walk_ranges(
+            ctx,
+            starts.iter().map(Vec::as_slice),
+            |key| user.may_access(key, false),
+            after,
+            limit,
+            w,
+        ),
+    }
+}
+
+/// `walk` over the keys beginning with each of `starts` (disjoint, in order), listing those
+/// `readable` accepts and passing over the others (at most `LIST_SKIP_BUDGET` of them).
+fn walk_ranges<'s, W: ListWriter + ?Sized>(
+    ctx: &Ctx,
+    starts: impl IntoIterator<Item = &'s [u8]>,
+    readable: impl Fn(&[u8]) -> bool,
+    after: Option<&[u8]>,
+    limit: usize,
+    w: &mut W,
+) -> Reply {
     let mut n = 0;
     let mut last: Vec<u8> = Vec::new();
     let mut more = false;
-    let mut put = |n: usize, r: &Rec| {
-        let deadline = r.deadline().map(|d| d.div_euclid(1000));
-        w.entry(n, r.key(), deadline, r.meta());
-    };
     // Where the listing stopped when that is a key the user may not read (see
     // `LIST_SKIP_BUDGET`): the cursor is then sealed, so that it does not show it.
     let mut hidden_stop: Option<Vec<u8>> = None;
-    let user = &ctx.session.user;
-    if user.all_keys {
+    let mut skipped = 0usize;
+    for start in starts {
+        let from = match after {
+            Some(a) if a >= start => Bound::Excluded(a),
+            _ => Bound::Included(start),
+        };
         ctx.db().walk_ordered(from, |r| {
             let key = r.key();
-            if !key.starts_with(prefix) {
-                return false; // past the prefix's range
+            if !key.starts_with(start) {
+                return false; // past this range: on to the next
+            }
+            if !readable(key) {
+                skipped += 1;
+                if skipped >= LIST_SKIP_BUDGET {
+                    hidden_stop = Some(key.to_vec());
+                    more = true;
+                    return false;
+                }
+                return true;
             }
             if n == limit {
+                // Another key the user may read follows: the page is not the last.
                 more = true;
                 return false;
             }
-            put(n, r);
+            w.entry(n, key, r.deadline().map(|d| d.div_euclid(1000)), r.meta());
             last.clear();
             last.extend_from_slice(key);
             n += 1;
             true
         });
-    } else {
-        // A user limited by key patterns lists only the keys it may read (names and
-        // metadata are stored data): the walk visits only the ranges its read patterns
-        // can match, skips the keys there that they do not, and goes on until the page
-        // is full, so a page is not cut short by keys the user cannot see.
-        let mut skipped = 0usize;
-        'ranges: for start in readable_starts(user, prefix) {
-            let from = match after {
-                Some(a) if a >= start.as_slice() => Bound::Excluded(a),
-                _ => Bound::Included(start.as_slice()),
-            };
-            let mut stop = false;
-            ctx.db().walk_ordered(from, |r| {
-                let key = r.key();
-                if !key.starts_with(&start) {
-                    return false; // on to the next range
-                }
-                if !user.may_access(key, false) {
-                    skipped += 1;
-                    if skipped >= LIST_SKIP_BUDGET {
-                        hidden_stop = Some(key.to_vec());
-                        (more, stop) = (true, true);
-                        return false;
-                    }
-                    return true;
-                }
-                if n == limit {
-                    // Another key the user may read follows: the page is not the last.
-                    (more, stop) = (true, true);
-                    return false;
-                }
-                put(n, r);
-                last.clear();
-                last.extend_from_slice(key);
-                n += 1;
-                true
-            });
-            if stop {
-                break 'ranges;
-            }
+        // The walk only stops early with `more` set, and then the page ends.
+        if more {
+            break;
         }
     }
     let cursor = match hidden_stop {
@@ -721,35 +720,6 @@ pub fn json_str(out: &mut Vec<u8>, s: &str) {
 /// Only then can a page that is not the last be empty. Users whose read patterns begin with
 /// a literal (`~pub:*`) walk only the keys under it, and never hit this.
 const LIST_SKIP_BUDGET: usize = 10_000;
-
-/// Where the keys `user`'s read patterns can match begin, within `prefix`: for each pattern,
-/// its literal head (up to the first `*`, `?`, `[` or `\`), joined with `prefix` (none when
-/// the two disagree). A start that extends another is dropped (its keys are in the other's
-/// range), so the ranges (the keys beginning with each start) are disjoint and in order.
-fn readable_starts(user: &crate::acl::User, prefix: &[u8]) -> Vec<Vec<u8>> {
-    let mut starts: Vec<Vec<u8>> = user
-        .keys
-        .iter()
-        .filter(|k| k.read)
-        .filter_map(|k| {
-            let head = &k.pattern[..k
-                .pattern
-                .iter()
-                .position(|b| matches!(b, b'*' | b'?' | b'[' | b'\\'))
-                .unwrap_or(k.pattern.len())];
-            if head.starts_with(prefix) {
-                Some(head.to_vec())
-            } else if prefix.starts_with(head) {
-                Some(prefix.to_vec())
-            } else {
-                None
-            }
-        })
-        .collect();
-    starts.sort();
-    starts.dedup_by(|later, kept| later.starts_with(kept.as_slice()));
-    starts
-}
 
 /// The reply of the bulk commands: `{successful_key_count, unsuccessful_keys}`.
 fn bulk_reply(ok: usize, failed: Vec<Bytes>) -> Reply {
