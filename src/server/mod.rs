@@ -121,12 +121,20 @@ pub async fn run(config: Config, config_file: Option<std::path::PathBuf>) -> any
     };
     // Logged before the ready line is printed: whoever waits for that line finds it logged.
     tracing::info!(addresses = %list.join(", "), data = %dir, "ready to accept connections");
-    println!(
-        "edgekv {}{} listening on {}",
+    // Formatted first and written in one piece: `println!` writes its arguments one by one,
+    // and if the log's replay finds damage and exits the process meanwhile, the exit flushes
+    // what was written so far, so a waiting script read a torn line ("edgekv 0.1.0").
+    let ready = format!(
+        "edgekv {}{} listening on {}\n",
         env!("CARGO_PKG_VERSION"),
         extra,
         list.join(", ")
     );
+    {
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        let _ = out.write_all(ready.as_bytes()).and_then(|()| out.flush());
+    }
 
     shared.stopped().await;
     tracing::info!("shutting down");
