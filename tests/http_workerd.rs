@@ -712,57 +712,13 @@ fn errors_before_the_body_still_read_it() {
     ok_empty(&answers[1]);
 }
 
-/// Keys whose list entries take every shape a page can hold: metadata that is not in
-/// canonical form (spaces, an exponent, `-0`, an integer past u64, `\u` and `\/` escapes, a
-/// repeated member), unicode, nested JSON, control bytes, expiration with and without
-/// metadata, neither. Written over RESP, so the metadata is stored exactly as given.
-const LIST_SHAPES: &[(&str, Option<&str>, bool)] = &[
-    (
-        "s01",
-        Some(r#"{ "b" : 1 , "a" : [ 1.0e3, -0, 123456789012345678901234, "\u00e9\/x" ] , "b": {"n":null} }"#),
-        false,
-    ),
-    ("s02", Some(r#""ключ ü 😀""#), true),
-    (
-        "s03",
-        Some(r#"{"nested":{"deep":[true,false,null,{"x":"\"q\"\n\\","y":[]}],"e":{}}}"#),
-        false,
-    ),
-    ("s04", None, true),
-    ("s05", Some("123"), true),
-    ("s06", Some(r#""ctrl\u0001\u001f\u007f\t""#), false),
-    (
-        "s07",
-        Some(
-            r#"{"f":0.1,"g":1e-7,"h":-9223372036854775808,"i":18446744073709551615,"j":18446744073709551616,"k":1.5E+300}"#,
-        ),
-        false,
-    ),
-    ("s08", None, false),
-    ("s09", Some("\t[ ]\n"), false),
-    ("s10", Some(r#"{"😀":"\ud83d\ude00","":""}"#), true),
-    ("s11", Some("false"), false),
-    ("s12", Some("null"), true),
-];
-
 /// The list body's bytes, exactly: each shape of entry (metadata as JSON text), a page with a
 /// cursor and the last one.
 #[test]
 fn list_bytes_are_exact() {
     let (s, h) = start(&[]);
     let id = create_ns(&h, "shapes", &[]);
-    let mut c = s.raw();
-    c.expect(&["SELECT", &id], "+OK\r\n");
-    for (key, meta, expires) in LIST_SHAPES {
-        let mut argv = vec!["KV.PUT", key, "v"];
-        if let Some(m) = meta {
-            argv.extend(["METADATA", m]);
-        }
-        if *expires {
-            argv.extend(["EXPIRATION", "4102444800"]);
-        }
-        c.expect(&argv, "+OK\r\n");
-    }
+    http_util::put_list_shapes(&s, &id);
     let b = Binding::new(h, &id);
     let first = b.get("/?key_count_limit=10&prefix=s");
     assert_eq!(first.header("content-type"), Some("application/json"));
