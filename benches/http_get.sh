@@ -30,29 +30,14 @@ binding="http://127.0.0.1:$HTTP/k?urlencoded=true"
 [ "$(curl -s "$rest")" = "$value" ] || { echo "REST GET did not return the value" >&2; exit 1; }
 [ "$(curl -s -H 'X-Edgekv-Namespace: bench' "$binding")" = "$value" ] || { echo "binding GET failed" >&2; exit 1; }
 
-# wrk's "Requests/sec" and the 99% line of --latency, in ms.
-wrk_run() { # url [header]
-  local out
-  if [ $# -gt 1 ]; then
-    out=$(taskset -c 1 wrk -t1 -c"$CONNS" -d"${SECS}s" --latency -H "$2" "$1")
-  else
-    out=$(taskset -c 1 wrk -t1 -c"$CONNS" -d"${SECS}s" --latency "$1")
-  fi
-  local errs
-  errs=$(echo "$out" | awk '/Non-2xx|Socket errors/' || true)
-  [ -z "$errs" ] || { echo "wrk reported errors: $errs" >&2; exit 1; }
-  local rps p99
-  rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
-  p99=$(echo "$out" | awk '$1 == "99%" {v = $2; if (v ~ /us$/) {sub(/us/, "", v); v /= 1000} else if (v ~ /ms$/) {sub(/ms/, "", v)} else if (v ~ /s$/) {sub(/s/, "", v); v *= 1000}; print v}')
-  echo "$rps $p99"
-}
+# shellcheck source=benches/wrk_lib.sh
+. "$(dirname "$0")/wrk_lib.sh"
 resp_run() {
   redis-cli -p $RESP SET key:__rand_int__ "$value" >/dev/null
   taskset -c 1 redis-benchmark -p $RESP -c "$CONNS" -n $((SECS * 60000)) -t get -d 100 --csv 2>/dev/null |
     awk -F'","' '/^"GET"/ {gsub(/"/, "", $7); print $2 + 0, $7 + 0}'
 }
 
-med() { sort -n | awk '{a[NR]=$0} END {print a[int((NR+1)/2)]}'; }
 R=""; B=""; P=""
 for _ in $(seq 1 "$ROUNDS"); do
   R="$R$(wrk_run "$rest")"$'\n'
