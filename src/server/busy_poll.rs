@@ -46,8 +46,10 @@ pub fn activity() {
     }
     let now = micros();
     LAST.store(now, Ordering::Relaxed);
-    if SLEEPING.load(Ordering::Relaxed) {
-        SLEEPING.store(false, Ordering::Relaxed);
+    // One swap: of two connections finishing together only one wakes the poller (two
+    // notifications would leave a stored permit, and the poller's next sleep would end at once
+    // with a stale idle time).
+    if SLEEPING.load(Ordering::Relaxed) && SLEEPING.swap(false, Ordering::Relaxed) {
         WOKEN_AT.store(now, Ordering::Relaxed);
         WAKE.notify_one();
     }
