@@ -266,7 +266,7 @@ pub fn set_appendonly(shared: &Shared, on: bool, in_exec: bool) -> Result<(), St
         if rewrite_in_background(shared) {
             Ok(())
         } else {
-            Err("a rewrite is already in progress".into())
+            Err(cannot("a rewrite is already in progress".into()))
         }
     } else {
         shared.aof.stop();
