@@ -431,7 +431,7 @@ pub fn execute(
 ) -> Reply {
     let started = Instant::now();
     let h = &session.handle;
-    if !gate_held {
+    if !session.in_exec {
         // Inside EXEC the client's command is EXEC (Redis's lastcmd), not the queued one.
         h.last_cmd.store(idx, Ordering::Relaxed);
     }
