@@ -97,6 +97,19 @@ pub fn unknown_subcommand(container: &str, sub: &[u8]) -> Reply {
     ])
 }
 
+/// `ERR unknown subcommand or wrong number of arguments for 'x'. Try SLOWLOG HELP.`: the
+/// subcommand as the client typed it (Redis's addReplySubcommandSyntaxError).
+pub fn subcommand_syntax(container: &str, sub: &[u8]) -> Reply {
+    let upper = container.to_ascii_uppercase();
+    raw(&[
+        b"ERR unknown subcommand or wrong number of arguments for '",
+        clip(sub, 128),
+        b"'. Try ",
+        upper.as_bytes(),
+        b" HELP.",
+    ])
+}
+
 /// `<before><client bytes><after>`, the bytes as C's `%s` prints them (up to a NUL byte, not
 /// re-encoded), for texts that quote an argument back: `ERR Unknown client type 'x'`.
 pub fn echo(before: &str, arg: &[u8], after: &str) -> Reply {

@@ -944,8 +944,8 @@ fn acl_log_argument_errors() {
     c.expect(&["ACL", "LOG", "-5"], "*0\r\n");
     c.expect(&["ACL", "LOG", "abc"], NOT_INTEGER);
     c.expect(
-        &["ACL", "LOG", "1", "2"],
-        "-ERR unknown subcommand or wrong number of arguments for 'LOG'. Try ACL HELP.\r\n",
+        &["ACL", "Log", "1", "2"],
+        "-ERR unknown subcommand or wrong number of arguments for 'Log'. Try ACL HELP.\r\n",
     );
 }
 
@@ -1316,8 +1316,8 @@ fn acl_cat_too_many_arguments() {
     let s = Server::start();
     let mut c = s.raw();
     c.expect(
-        &["ACL", "CAT", "a", "b"],
-        "-ERR unknown subcommand or wrong number of arguments for 'CAT'. Try ACL HELP.\r\n",
+        &["ACL", "cAt", "a", "b"],
+        "-ERR unknown subcommand or wrong number of arguments for 'cAt'. Try ACL HELP.\r\n",
     );
 }
 

@@ -181,9 +181,7 @@ impl Command for AclCat {
         let mut a = Args::after_sub(args.all());
         let category = a.next_opt();
         if !a.is_empty() {
-            return Err(err(
-                "ERR unknown subcommand or wrong number of arguments for 'CAT'. Try ACL HELP.",
-            ));
+            return Err(crate::errors::subcommand_syntax("acl", &args.all()[1]));
         }
         Ok(AclCat { category })
     }
@@ -222,9 +220,7 @@ impl Command for AclLog {
             reset: false,
         };
         if a.remaining() > 1 {
-            return Err(err(
-                "ERR unknown subcommand or wrong number of arguments for 'LOG'. Try ACL HELP.",
-            ));
+            return Err(crate::errors::subcommand_syntax("acl", &args.all()[1]));
         }
         if let Some(x) = a.next_opt() {
             if is(&x, "reset") {

@@ -169,12 +169,7 @@ impl Command for SlowlogGet {
                 }),
                 _ => Err(errors::err(COUNT_ERR)),
             },
-            // Redis quotes the subcommand as the client typed it.
-            _ => Err(errors::echo(
-                "ERR unknown subcommand or wrong number of arguments for '",
-                &args.all()[1],
-                "'. Try SLOWLOG HELP.",
-            )),
+            _ => Err(errors::subcommand_syntax("slowlog", &args.all()[1])),
         }
     }
     fn execute(self, ctx: &mut Ctx) -> Reply {
