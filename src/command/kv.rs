@@ -483,7 +483,9 @@ impl Command for KvList {
     }
 
     fn execute(self, ctx: &mut Ctx) -> Reply {
-        let mut run = || -> Result<Reply, KvError> {
+        // Taken first: the writer is for this command only, whether it lists or fails.
+        let writer = ctx.session.list_writer.take();
+        let run = || -> Result<Reply, KvError> {
             limits::check_prefix(&self.prefix)?;
             let limit = match &self.limit {
                 Some(l) => limits::parse_list_limit(l)?,
@@ -499,7 +501,7 @@ impl Command for KvList {
             // The page is written as it is walked, straight into its final shape: a page is
             // up to 1000 entries, and building a value per entry (and dropping them) was the
             // largest cost of a page after the walk itself.
-            match ctx.session.list_writer.take() {
+            match writer {
                 Some(mut w) => Ok(walk(ctx, prefix, after.as_deref(), limit, &mut *w)),
                 None if self.json => Ok(walk(ctx, prefix, after.as_deref(), limit, &mut JsonList::default())),
                 None => {
