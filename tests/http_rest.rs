@@ -1994,11 +1994,18 @@ fn tokens_stay_when_config_set_fails() {
         &["CONFIG", "GET", "http-tokens"],
         "*2\r\n$11\r\nhttp-tokens\r\n$0\r\n\r\n",
     );
-    // Still no tokens: loopback clients are served without one, others refused.
+    // Still no tokens: loopback clients are served without one, and a client elsewhere is
+    // refused even with t1 (which would let it in had the failed CONFIG SET kept it).
+    let denied = fail(
+        AUTH,
+        "DENIED edgekv's HTTP listener serves only clients on the loopback interface while no http-tokens are configured. To serve other clients, configure http-tokens (space-separated token:user pairs, users from the ACL) and send 'Authorization: Bearer <token>'.",
+    );
     assert_eq!(h.get(NS).status, 200);
-    assert_eq!(h.from([127, 0, 0, 2]).get(NS).status, 403);
-    let r = h.send("GET", NS, &[("Authorization", "Bearer t1")], Body::None);
-    assert_eq!(r.status, 200);
+    expect(&h.from([127, 0, 0, 2]).get(NS), 403, denied.clone());
+    let r = h
+        .from([127, 0, 0, 2])
+        .send("GET", NS, &[("Authorization", "Bearer t1")], Body::None);
+    expect(&r, 403, denied);
 }
 
 /// The key list's bytes, exactly: each shape of entry, a page with a cursor and the last one.
