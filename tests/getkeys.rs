@@ -4,21 +4,17 @@
 //! KV.MGET's trailing WITHMETADATA being no key and KV.BULKPUT's keys read from its JSON body.
 
 mod common;
-use common::Server;
+use common::{arity, bulk, Server};
 
 const NO_KEYS: &str = "-ERR The command has no key arguments\r\n";
 const BAD_ARITY: &str = "-ERR Invalid number of arguments specified for command\r\n";
 const INVALID: &str = "-ERR Invalid command specified\r\n";
 
-fn arity(name: &str) -> String {
-    format!("-ERR wrong number of arguments for '{}' command\r\n", name)
-}
-
 /// A GETKEYSANDFLAGS reply (RESP2): each key with its flags.
 fn with_flags(keys: &[(&str, &[&str])]) -> String {
     let mut out = format!("*{}\r\n", keys.len());
     for (k, flags) in keys {
-        out.push_str(&format!("*2\r\n${}\r\n{}\r\n*{}\r\n", k.len(), k, flags.len()));
+        out.push_str(&format!("*2\r\n{}*{}\r\n", bulk(k), flags.len()));
         for f in *flags {
             out.push_str(&format!("+{f}\r\n"));
         }
@@ -30,7 +26,7 @@ fn with_flags(keys: &[(&str, &[&str])]) -> String {
 fn keys(ks: &[&str]) -> String {
     let mut out = format!("*{}\r\n", ks.len());
     for k in ks {
-        out.push_str(&format!("${}\r\n{}\r\n", k.len(), k));
+        out.push_str(&bulk(k));
     }
     out
 }
