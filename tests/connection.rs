@@ -525,10 +525,11 @@ fn client_list_flags_follow_the_connection() {
 /// CLIENT INFO shows `flags=x multi=<queued> cmd=exec`; afterwards the client is out of it.
 #[test]
 fn client_info_inside_exec_shows_the_transaction() {
+    use common::acl_log::{without_clock, Info};
     let s = Server::start();
     let mut c = s.raw();
     let mut o = s.raw();
-    let id = int_reply(&mut c, &["CLIENT", "ID"]);
+    let before = Info::of(&mut o, &c);
     c.expect(&["MULTI"], "+OK\r\n");
     c.expect(&["CLIENT", "INFO"], "+QUEUED\r\n");
     c.expect(&["SET", "a", "b"], "+QUEUED\r\n");
@@ -541,18 +542,23 @@ fn client_info_inside_exec_shows_the_transaction() {
         String::from_utf8_lossy(&r)
     );
     let line = payload(&r[4..r.len() - 5]);
-    let line = line.trim_end();
-    assert_eq!(
-        ["flags", "multi", "cmd"].map(|k| field(line, k)),
-        ["x", "2", "exec"],
-        "{line}"
-    );
-    let line = list_line(&mut o, id);
-    assert_eq!(
-        ["flags", "multi", "cmd"].map(|k| field(&line, k)),
-        ["N", "-1", "exec"],
-        "{line}"
-    );
+    let inside = Info {
+        flags: "x".into(),
+        multi: 2,
+        ..before.clone()
+    }
+    .running(&["EXEC"], "exec", "default");
+    assert_eq!(without_clock(line.trim_end()), inside.line());
+    // Afterwards: out of MULTI, EXEC its last command.
+    let after = Info {
+        flags: "N".into(),
+        multi: -1,
+        qbuf: 0,
+        cmd: "exec".into(),
+        user: "default".into(),
+        ..before
+    };
+    assert_eq!(without_clock(&list_line(&mut o, before.id)), after.line());
 }
 
 #[test]
