@@ -503,7 +503,7 @@ impl Command for KvList {
             // largest cost of a page after the walk itself.
             match writer {
                 Some(mut w) => Ok(walk(ctx, prefix, after.as_deref(), limit, &mut *w)),
-                None if self.json => Ok(walk(ctx, prefix, after.as_deref(), limit, &mut JsonList::default())),
+                None if self.json => Ok(walk(ctx, prefix, after.as_deref(), limit, &mut JsonList::new())),
                 None => {
                     let mut w = RespList {
                         body: BytesMut::new(),
@@ -655,17 +655,21 @@ impl ListWriter for RespList {
 
 /// `FORMAT json`'s page: one bulk string, `{"keys":[{name, expiration?, metadata?}],
 /// "list_complete":..., "cursor"?}`, metadata as stored (JSON already: KV.PUT checks it).
-#[derive(Default)]
 struct JsonList {
     out: Vec<u8>,
+}
+
+impl JsonList {
+    fn new() -> JsonList {
+        JsonList {
+            out: b"{\"keys\":[".to_vec(),
+        }
+    }
 }
 
 impl ListWriter for JsonList {
     fn entry(&mut self, n: usize, key: &[u8], expiration: Option<i64>, meta: Option<&[u8]>) {
         let out = &mut self.out;
-        if n == 0 {
-            out.extend_from_slice(b"{\"keys\":[");
-        }
         json_entry_head(out, n, key, expiration);
         if let Some(m) = meta {
             out.extend_from_slice(b",\"metadata\":");
@@ -678,11 +682,8 @@ impl ListWriter for JsonList {
         out.push(b'}');
     }
 
-    fn finish(&mut self, n: usize, more: bool, cursor: Option<&str>) -> Reply {
+    fn finish(&mut self, _: usize, more: bool, cursor: Option<&str>) -> Reply {
         let out = &mut self.out;
-        if n == 0 {
-            out.extend_from_slice(b"{\"keys\":[");
-        }
         out.extend_from_slice(b"],\"list_complete\":");
         out.extend_from_slice(if more { b"false" } else { b"true" });
         if let Some(c) = cursor {
