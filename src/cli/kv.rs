@@ -838,7 +838,7 @@ fn check_limits(items: &[Json], min_ttl: i64) -> Res<()> {
             };
             limits::check_value(len)
         };
-        check().map_err(|e| format!("{} (item {i})", e.message()))?;
+        check().map_err(|e| crate::errors::KvError::BulkItem(Box::new(e), i).message())?;
     }
     Ok(())
 }
