@@ -248,7 +248,7 @@ const SPECS: &[Spec] = &[
         default: "512",
         kind: Kind::Int { min: 1, max: INT_MAX },
         access: Access::Mutable,
-        hot: Some(|c, v| c.http_maxclients.store(int(v).max(1) as u64, Relaxed)),
+        hot: Some(|c, v| c.http_maxclients.store(int(v) as u64, Relaxed)),
         effect: None,
     },
     // Seconds an HTTP client gets to send a request's headers, which includes the wait for
@@ -259,7 +259,7 @@ const SPECS: &[Spec] = &[
         default: "10",
         kind: Kind::Int { min: 1, max: 3600 },
         access: Access::Mutable,
-        hot: Some(|c, v| c.http_timeout_secs.store(int(v).max(1) as u64, Relaxed)),
+        hot: Some(|c, v| c.http_timeout_secs.store(int(v) as u64, Relaxed)),
         effect: None,
     },
     // Bearer tokens of the HTTP surfaces, as space-separated `token:user` pairs (ACL users).
