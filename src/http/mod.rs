@@ -63,23 +63,6 @@ pub async fn start(shared: Arc<Shared>, port: u16) -> std::io::Result<Option<Soc
 /// `http-timeout` grace: otherwise a client trickling a body holds its connection for long.
 const BODY_MIN_RATE: f64 = 16.0 * 1024.0;
 
-tokio::task_local! {
-    /// The server of the HTTP connection a task serves (set by `listen` for each connection),
-    /// so that `read_body`, whose callers pass it only the body, reads the live
-    /// `http-timeout` from the configuration rather than from a copy.
-    static SERVER: Arc<Shared>;
-}
-
-fn timeout() -> Duration {
-    SERVER.try_with(|s| s.config.http_timeout()).unwrap_or_else(|_| {
-        // Every request is served inside `listen`'s scope; a body read elsewhere is a bug.
-        if cfg!(debug_assertions) {
-            panic!("read_body outside an HTTP connection");
-        }
-        Duration::from_secs(10)
-    })
-}
-
 /// At most half the soft limit on file descriptors, so that idle HTTP clients can never take
 /// all of them from RESP (read once: the limit is the process's, set before it starts).
 fn fd_cap() -> usize {
@@ -182,7 +165,7 @@ async fn listen(
                 TokioIo::new(stall::StallGuard::new(stream, shared.config.http_timeout())),
                 service,
             );
-        let served = SERVER.scope(shared.clone(), graceful.watch(served));
+        let served = graceful.watch(served);
         tokio::spawn(async move {
             if let Err(e) = served.await {
                 tracing::debug!(client = %conn.peer, error = %e, "HTTP connection ended");
@@ -300,6 +283,11 @@ pub struct Call {
 }
 
 impl Call {
+    /// The grace a request body gets (`http-timeout`), as configured now.
+    pub fn body_grace(&self) -> Duration {
+        self.shared.config.http_timeout()
+    }
+
     pub fn new(shared: &Arc<Shared>, who: &auth::Who) -> Call {
         let id = shared.next_client_id.fetch_add(1, Ordering::Relaxed);
         let handle = Arc::new(ClientHandle::new(id, who.conn.peer, who.conn.local, -1));
@@ -429,10 +417,11 @@ const DRAIN_TIME: std::time::Duration = std::time::Duration::from_secs(5);
 /// it passes the limit. Nothing past the limit is kept: the rest is drained, and counted
 /// for the error text.
 ///
-/// The body must arrive by a deadline that starts at `http-timeout` and grows by a second
+/// The body must arrive by a deadline that starts at `grace` (`http-timeout` as configured
+/// when the body is read, from the caller) and grows by a second
 /// for every `BODY_MIN_RATE` bytes received (Apache's `RequestReadTimeout body=...,MinRate`):
 /// a client may pause, or send slowly, but not trickle a body for ever.
-pub async fn read_body(body: Body, limit: usize) -> Result<Bytes, BodyError> {
+pub async fn read_body(body: Body, limit: usize, grace: Duration) -> Result<Bytes, BodyError> {
     let mut body = body;
     let drain_max = (limit as u64).max(DRAIN_MIN);
     let declared = HttpBody::size_hint(&body).exact();
@@ -441,7 +430,6 @@ pub async fn read_body(body: Body, limit: usize) -> Result<Bytes, BodyError> {
         return Err(BodyError::TooLarge(n));
     }
     let started = tokio::time::Instant::now();
-    let grace = timeout();
     let mut buf = bytes::BytesMut::with_capacity(declared.unwrap_or(0) as usize);
     loop {
         let deadline = started + grace + Duration::from_secs_f64(buf.len() as f64 / BODY_MIN_RATE);

@@ -28,6 +28,7 @@ use axum::routing::{get, post, put};
 use axum::{Extension, Router};
 use serde_json::{json, Map, Value};
 use std::sync::Arc;
+use std::time::Duration;
 
 /// The namespaces collection; every route is under it.
 const NS: &str = "/client/v4/accounts/{account_id}/storage/kv/namespaces";
@@ -203,8 +204,10 @@ fn describe(id: &str, title: &str) -> Value {
 }
 
 /// Reads a small JSON body.
-async fn json_body(body: Body) -> Result<Value, Fail> {
-    let bytes = read_body(body, SMALL_BODY).await.map_err(|e| e.json(SMALL_BODY))?;
+async fn json_body(body: Body, grace: Duration) -> Result<Value, Fail> {
+    let bytes = read_body(body, SMALL_BODY, grace)
+        .await
+        .map_err(|e| e.json(SMALL_BODY))?;
     serde_json::from_slice(&bytes).map_err(|e| Fail(HttpError::malformed_json(e)))
 }
 
@@ -298,7 +301,7 @@ async fn namespaces(State(shared): State<Arc<Shared>>, Extension(who): Extension
 
 /// `POST /namespaces {title}` → `{id, title, supports_url_encoding}`.
 async fn create(State(shared): State<Arc<Shared>>, Extension(who): Extension<Who>, req: Request) -> Answer {
-    let title = title_of(&json_body(req.into_body()).await?)?;
+    let title = title_of(&json_body(req.into_body(), shared.config.http_timeout()).await?)?;
     let mut call = Call::new(&shared, &who);
     let reply = call
         .run(vec![word("KV.NAMESPACE"), word("CREATE"), arg(&title)])
@@ -328,7 +331,7 @@ async fn rename(State(shared): State<Arc<Shared>>, Extension(who): Extension<Who
     let op = "rename namespace";
     let (parts, body) = req.into_parts();
     let (OnNamespace { mut call, ns }, body) = or_discard(on_namespace(&shared, &who, &parts.uri, op), body).await?;
-    let title = title_of(&json_body(body).await?)?;
+    let title = title_of(&json_body(body, shared.config.http_timeout()).await?)?;
     call.run(vec![word("KV.NAMESPACE"), word("RENAME"), arg(&ns.id), arg(&title)])
         .map_err(|e| rest_error(op, e))?;
     call.durable().await?;
@@ -477,9 +480,9 @@ async fn put_value(State(shared): State<Arc<Shared>>, Extension(who): Extension<
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.trim_start().to_ascii_lowercase().starts_with("multipart/form-data"));
     let (value, metadata) = if multipart {
-        read_multipart(Request::from_parts(parts, body)).await?
+        read_multipart(Request::from_parts(parts, body), shared.config.http_timeout()).await?
     } else {
-        let body = read_body(body, crate::errors::KV_MAX_VALUE)
+        let body = read_body(body, crate::errors::KV_MAX_VALUE, shared.config.http_timeout())
             .await
             .map_err(value_body_error)?;
         (body, None)
@@ -497,10 +500,10 @@ fn value_body_error(e: BodyError) -> Fail {
 
 /// The `value` and `metadata` parts of a multipart body (read whole first, within the limit;
 /// then parsed by axum's multer-based reader).
-async fn read_multipart(req: Request) -> Result<(Bytes, Option<Bytes>), Fail> {
+async fn read_multipart(req: Request, grace: Duration) -> Result<(Bytes, Option<Bytes>), Fail> {
     use axum::extract::FromRequest;
     let (parts, body) = req.into_parts();
-    let bytes = read_body(body, MULTIPART_BODY).await.map_err(value_body_error)?;
+    let bytes = read_body(body, MULTIPART_BODY, grace).await.map_err(value_body_error)?;
     let req = Request::from_parts(parts, Body::from(bytes));
     let mut form = axum::extract::Multipart::from_request(req, &())
         .await
@@ -537,8 +540,8 @@ async fn delete_value(State(shared): State<Arc<Shared>>, Extension(who): Extensi
 }
 
 /// A bulk body (at most 100 MB, Workers KV's limit, with its text).
-async fn bulk_body(body: Body) -> Result<Bytes, Fail> {
-    read_body(body, limits::MAX_BULK_BYTES)
+async fn bulk_body(body: Body, grace: Duration) -> Result<Bytes, Fail> {
+    read_body(body, limits::MAX_BULK_BYTES, grace)
         .await
         .map_err(|e| Fail(e.data(KvError::BulkTooLarge)))
 }
@@ -561,7 +564,7 @@ async fn bulk_put(State(shared): State<Arc<Shared>>, Extension(who): Extension<W
     let op = "bulk put";
     let (parts, body) = req.into_parts();
     let (OnNamespace { mut call, .. }, body) = or_discard(on_namespace(&shared, &who, &parts.uri, op), body).await?;
-    let body = bulk_body(body).await?;
+    let body = bulk_body(body, shared.config.http_timeout()).await?;
     let reply = call
         .run(vec![word("KV.BULKPUT"), body])
         .map_err(|e| rest_error(op, e))?;
@@ -575,7 +578,7 @@ async fn bulk_delete(State(shared): State<Arc<Shared>>, Extension(who): Extensio
     let op = "bulk delete";
     let (parts, body) = req.into_parts();
     let (OnNamespace { mut call, .. }, body) = or_discard(on_namespace(&shared, &who, &parts.uri, op), body).await?;
-    let body = bulk_body(body).await?;
+    let body = bulk_body(body, shared.config.http_timeout()).await?;
     let keys = key_names(&body)?;
     if keys.is_empty() {
         return ok(json!({"successful_key_count": 0, "unsuccessful_keys": []}));
@@ -696,7 +699,9 @@ async fn bulk_get(State(shared): State<Arc<Shared>>, Extension(who): Extension<W
     let op = "bulk get";
     let (parts, body) = req.into_parts();
     let (OnNamespace { mut call, .. }, body) = or_discard(on_namespace(&shared, &who, &parts.uri, op), body).await?;
-    let body = read_body(body, SMALL_BODY).await.map_err(|e| e.json(SMALL_BODY))?;
+    let body = read_body(body, SMALL_BODY, shared.config.http_timeout())
+        .await
+        .map_err(|e| e.json(SMALL_BODY))?;
     let q = parse_bulk_get(&body)?;
     let replies = run_bulk_get(&mut call, &q).map_err(|e| rest_error(op, e))?;
     call.durable().await?;

@@ -176,7 +176,7 @@ async fn put(
     metadata: Option<Bytes>,
     body: Body,
 ) -> Result<Response, HttpError> {
-    let value = read_body(body, crate::errors::KV_MAX_VALUE)
+    let value = read_body(body, crate::errors::KV_MAX_VALUE, call.body_grace())
         .await
         .map_err(|e| e.data(KvError::ValueTooLong))?;
     call.run(super::put_argv(key, value, params, metadata))
@@ -309,7 +309,7 @@ fn json_response(v: &Value) -> Result<Response, HttpError> {
 /// `POST /bulk/get`: per key the value (text or parsed JSON), `{value, metadata}` with
 /// `withMetadata`, or null.
 async fn bulk_get(call: &mut Call, body: Body) -> Result<Response, HttpError> {
-    let body = read_body(body, BULK_GET_BODY)
+    let body = read_body(body, BULK_GET_BODY, call.body_grace())
         .await
         .map_err(|e| e.json(BULK_GET_BODY))?;
     let q = super::rest::parse_bulk_get(&body)?;
