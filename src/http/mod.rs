@@ -640,16 +640,19 @@ pub fn metadata_json(reply: Option<&Reply>) -> serde_json::Value {
 ///
 /// Most metadata is stored in that form already (clients send compact JSON); it is then
 /// copied as it is, and only the rest is parsed and written again.
-pub fn write_metadata(out: &mut Vec<u8>, meta: &[u8], keys: &mut Vec<(usize, usize)>) {
+///
+/// `out` is the body itself or, for the workerd binding, a writer that escapes into it as a
+/// JSON string; both write to memory and cannot fail.
+pub fn write_metadata<W: std::io::Write>(out: &mut W, meta: &[u8], keys: &mut Vec<(usize, usize)>) {
     if is_canonical(meta, keys) {
-        out.extend_from_slice(meta);
+        let _ = out.write_all(meta);
         return;
     }
-    match serde_json::from_slice::<serde_json::Value>(meta) {
-        // Writing to a Vec cannot fail.
-        Ok(v) => drop(serde_json::to_writer(&mut *out, &v)),
-        Err(_) => command::kv::json_str(out, &String::from_utf8_lossy(meta)),
-    }
+    let _ = match serde_json::from_slice::<serde_json::Value>(meta) {
+        Ok(v) => serde_json::to_writer(&mut *out, &v),
+        // As `command::kv::json_str` writes it.
+        Err(_) => serde_json::to_writer(&mut *out, &String::from_utf8_lossy(meta)),
+    };
 }
 
 /// Whether `text` is exactly what serde_json writes for the value it parses to, so that

@@ -226,16 +226,8 @@ impl ListWriter for ListBody {
         if let Some(m) = meta {
             self.out.extend_from_slice(br#","metadata":""#);
             // `write_metadata`'s text, escaped as it is written: the same bytes as
-            // `json_str` of it, without writing it out first. Writing to a Vec cannot fail.
-            let mut esc = Escaped(&mut self.out);
-            if super::is_canonical(m, &mut self.keys) {
-                esc.put(m);
-            } else {
-                match serde_json::from_slice::<Value>(m) {
-                    Ok(v) => drop(serde_json::to_writer(&mut esc, &v)),
-                    Err(_) => drop(serde_json::to_writer(&mut esc, &String::from_utf8_lossy(m))),
-                }
-            }
+            // `json_str` of it, without writing it out first.
+            super::write_metadata(&mut Escaped(&mut self.out), m, &mut self.keys);
             self.out.push(b'"');
         }
         self.out.push(b'}');
