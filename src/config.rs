@@ -852,10 +852,20 @@ impl HttpTokens {
 
 /// A value CONFIG SET changed: enough to apply its effect, or to put the old value back.
 pub struct Change {
-    pub name: &'static str,
+    spec: &'static Spec,
     pub old: String,
     pub new: String,
-    pub effect: Option<Effect>,
+}
+
+impl Change {
+    pub fn name(&self) -> &'static str {
+        self.spec.name
+    }
+
+    /// What applying the value does outside the configuration, if anything.
+    pub fn effect(&self) -> Option<Effect> {
+        self.spec.effect
+    }
 }
 
 impl Default for Config {
@@ -1021,12 +1031,7 @@ impl Config {
         for (s, v) in staged {
             let old = self.store_in(&mut map, s, v.clone());
             if old != v {
-                changes.push(Change {
-                    name: s.name,
-                    old,
-                    new: v,
-                    effect: s.effect,
-                });
+                changes.push(Change { spec: s, old, new: v });
             }
         }
         Ok(changes)
@@ -1036,9 +1041,7 @@ impl Config {
     pub fn restore(&self, changes: &[Change]) {
         let mut map = self.values.write();
         for c in changes {
-            if let Some(s) = spec(c.name) {
-                self.store_in(&mut map, s, c.old.clone());
-            }
+            self.store_in(&mut map, c.spec, c.old.clone());
         }
     }
 
@@ -1238,7 +1241,7 @@ mod tests {
         // An unchanged value is no change (its effect does not run), as in Redis.
         let shown: Vec<_> = changes
             .iter()
-            .map(|ch| (ch.name, ch.old.as_str(), ch.new.as_str(), ch.effect))
+            .map(|ch| (ch.name(), ch.old.as_str(), ch.new.as_str(), ch.effect()))
             .collect();
         assert_eq!(
             shown,

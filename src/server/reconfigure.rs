@@ -24,7 +24,7 @@ pub fn apply(shared: &Shared, changes: &[Change], in_exec: bool) -> Result<(), (
     let mut ran: Vec<(Effect, &Change)> = Vec::new();
     for pass_fallible in [true, false] {
         for c in changes {
-            let Some(effect) = c.effect else { continue };
+            let Some(effect) = c.effect() else { continue };
             // One run per effect, as Redis runs each apply function once (the two slowlog
             // parameters share theirs).
             if effect.can_fail() != pass_fallible || ran.iter().any(|(e, _)| *e == effect) {
@@ -32,16 +32,16 @@ pub fn apply(shared: &Shared, changes: &[Change], in_exec: bool) -> Result<(), (
             }
             ran.push((effect, c));
             if let Err(why) = run(shared, effect, &c.new, in_exec) {
-                tracing::warn!(parameter = c.name, error = %why, "CONFIG SET failed to apply; restoring the previous settings");
+                tracing::warn!(parameter = c.name(), error = %why, "CONFIG SET failed to apply; restoring the previous settings");
                 shared.config.restore(changes);
                 // Redis's restoreBackupConfig: the effects that ran (this one too) apply the
                 // old values again.
                 for (effect, r) in &ran {
                     if let Err(e) = run(shared, *effect, &r.old, in_exec) {
-                        tracing::warn!(parameter = r.name, error = %e, "restoring a failed CONFIG SET failed");
+                        tracing::warn!(parameter = r.name(), error = %e, "restoring a failed CONFIG SET failed");
                     }
                 }
-                return Err((c.name, why));
+                return Err((c.name(), why));
             }
         }
     }
