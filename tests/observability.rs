@@ -463,9 +463,11 @@ fn info_commandstats_as_redis() {
 /// Content-Length it must have.
 fn http_get(port: u16, path: &str) -> (u16, Vec<(String, String)>, String) {
     let r = http_util::Http { port, src: None }.get(path);
-    assert!(
-        r.header("content-length").is_some(),
-        "content-length in {:?}",
+    // A framed body, not a chunked one: its length is declared and is the body's.
+    assert_eq!(
+        r.header("content-length"),
+        Some(r.body.len().to_string().as_str()),
+        "{:?}",
         r.headers
     );
     (r.status, r.headers, String::from_utf8(r.body).expect("utf-8 response"))
