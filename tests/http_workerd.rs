@@ -750,11 +750,16 @@ fn list_metadata_past_serde_json() {
     let id = create_ns(&h, "odd", &[]);
     let mut c = s.raw();
     c.expect(&["SELECT", &id], "+OK\r\n");
+    // A number past f64, and nesting past serde_json's depth limit.
+    let deep = format!("{}{}", "[".repeat(200), "]".repeat(200));
     c.expect(&["KV.PUT", "a", "v", "METADATA", "1e400"], "+OK\r\n");
+    c.expect(&["KV.PUT", "b", "v", "METADATA", &deep], "+OK\r\n");
     let b = Binding::new(h, &id);
     assert_eq!(
         b.get("/").text(),
-        r#"{"keys":[{"name":"a","metadata":"\"1e400\""}],"list_complete":true,"cacheStatus":null}"#
+        format!(
+            r#"{{"keys":[{{"name":"a","metadata":"\"1e400\""}},{{"name":"b","metadata":"\"{deep}\""}}],"list_complete":true,"cacheStatus":null}}"#
+        )
     );
 }
 
